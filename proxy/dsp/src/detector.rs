@@ -1,0 +1,484 @@
+//! The in-band DTMF detector: streaming, sans-IO, any chunk size, 8 kHz linear input.
+//!
+//! ```text
+//!  samples ─► 32-sample blocks ─► correlation kernel (simd) ─► block phasors Z_m(f), energy e_m
+//!                                                                   │ 8 frequencies, absolute phase
+//!                   ┌───────────────────────────────────────────────┴──────────────┐
+//!          presence window (3 blocks, 12 ms)                    digit window (5 blocks, 20 ms)
+//!          "is there a DTMF-like pair at all?"                  frequency estimate, zoomed energy,
+//!                   │                                            level, twist, purity, peaks
+//!                   ▼                                                   ▼
+//!            hot flag per block  ──────────────────────────►   hit/miss debounce ─► DigitStart/End
+//!            (drives the masker)
+//! ```
+//!
+//! Each block's correlations against the eight tone frequencies are rotated into a common,
+//! absolute phase reference, so the phasors of consecutive blocks add up to the DFT of any longer
+//! window. That gives two windows from one pass over the samples: a short one that notices a tone
+//! quickly (the masker needs to know within its look-behind) and a longer one that decides which
+//! digit it is. The phase advance between blocks two apart measures each tone's frequency offset
+//! directly, so the ±1.5 % accept / ±3.5 % reject rule of Q.24 is a test on a measured frequency,
+//! not a side effect of a filter's bandwidth, and the tone's energy is measured at its own
+//! frequency rather than at the nominal one.
+//!
+//! Timing follows Q.24 (AT&T) and ETSI ES 201 235-3: a 20 ms window must hit on three
+//! consecutive blocks (≥ 28 ms of clean tone; a 23 ms tone cannot do it), and a digit ends after
+//! 11 missed blocks (≈ 24 ms of silence or more), so a 10 ms dropout is bridged and a 40 ms pause
+//! separates two presses of one key.
+//!
+//! What it does not do: decide what a digit *means* (capture, flows), handle RFC 4733 packets
+//! (tonewall-media), or touch the audio (see [`crate::masker`]).
+
+use crate::digit::{COL_HZ, Digit, ROW_HZ};
+use crate::level::dbm0_to_power;
+use crate::simd::{BASIS, BASIS_SCALE, BLOCK, Kernel};
+use std::collections::VecDeque;
+use std::sync::LazyLock;
+
+/// Blocks in the digit window (20 ms).
+pub const DIGIT_WINDOW: usize = 5;
+/// Blocks in the presence window (12 ms).
+pub const PRESENCE_WINDOW: usize = 3;
+/// History kept, a power of two ≥ both windows.
+const HIST: usize = 8;
+/// Blocks after which the per-block phase rotation of every DTMF frequency repeats
+/// (ω·32 samples is 2π·f/250 and every DTMF frequency is a whole number of Hz).
+const ROT_PERIOD: usize = 250;
+
+/// Thresholds of the detector. The defaults meet ITU-T Q.24 (AT&T column) with margin; see the
+/// conformance tests in `tests/q24.rs`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectorConfig {
+    /// Weakest accepted tone, dBm0 per tone. Q.24 asks for −25; default −40.
+    pub min_level_dbm0: f64,
+    /// How much weaker the high tone may be than the low one, dB ("normal" twist; Q.24: 8).
+    pub max_normal_twist_db: f64,
+    /// How much stronger the high tone may be than the low one, dB ("reverse" twist; Q.24: 4).
+    pub max_reverse_twist_db: f64,
+    /// Largest accepted frequency offset of each tone, as a fraction (Q.24: accept 1.5 % + 2 Hz,
+    /// reject 3.5 %; default 2.6 %, between the two).
+    pub freq_tolerance: f64,
+    /// Share of the window's energy the two tones must carry (the talk-off guard).
+    pub min_purity: f64,
+    /// How far, in dB, each tone must stand above the other tones of its group.
+    pub relative_peak_db: f64,
+    /// Consecutive 4 ms blocks on which the 20 ms window must match before a digit is declared.
+    pub hits_to_start: u8,
+    /// Consecutive non-matching blocks that end a digit.
+    pub misses_to_end: u8,
+    /// Share of a 12 ms window's energy a DTMF-like pair must carry for the block to be masked.
+    pub presence_purity: f64,
+    /// Weakest tone that makes a block masked, dBm0 per tone.
+    pub presence_level_dbm0: f64,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            min_level_dbm0: -40.0,
+            max_normal_twist_db: 10.0,
+            max_reverse_twist_db: 6.0,
+            freq_tolerance: 0.026,
+            min_purity: 0.75,
+            relative_peak_db: 8.0,
+            hits_to_start: 3,
+            misses_to_end: 11,
+            presence_purity: 0.55,
+            presence_level_dbm0: -45.0,
+        }
+    }
+}
+
+impl DetectorConfig {
+    /// The most sensitive setting: anything tone-like of any duration, as an auditor's second
+    /// opinion on audio that is supposed to be clean (`tonewall scan --sensitive`).
+    pub fn max_sensitivity() -> Self {
+        DetectorConfig {
+            min_level_dbm0: -50.0,
+            max_normal_twist_db: 16.0,
+            max_reverse_twist_db: 12.0,
+            freq_tolerance: 0.05,
+            min_purity: 0.45,
+            relative_peak_db: 4.0,
+            hits_to_start: 1,
+            misses_to_end: 11,
+            presence_purity: 0.45,
+            presence_level_dbm0: -50.0,
+        }
+    }
+}
+
+/// What the detector reports. Sample positions count from the first sample ever pushed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DtmfEvent {
+    /// A key press was confirmed; it began at sample `start`.
+    DigitStart {
+        /// The key.
+        digit: Digit,
+        /// First sample of the tone (±4 ms).
+        start: u64,
+    },
+    /// The key press ended at sample `end` (exclusive).
+    DigitEnd {
+        /// The key.
+        digit: Digit,
+        /// First sample of the tone.
+        start: u64,
+        /// One past the last sample of the tone (±4 ms).
+        end: u64,
+    },
+}
+
+/// Thresholds turned into the linear quantities the per-block code compares.
+#[derive(Clone, Debug)]
+struct Limits {
+    /// Minimum tone energy over the digit window (basis-scaled |X|² units).
+    min_digit: f32,
+    min_presence: f32,
+    normal_twist: f32,
+    reverse_twist: f32,
+    presence_twist_lo: f32,
+    presence_twist_hi: f32,
+    freq_tol: [f32; 8],
+    purity: f32,
+    presence_purity: f32,
+    rel_peak: f32,
+    hits_to_start: u8,
+    misses_to_end: u8,
+}
+
+impl Limits {
+    fn new(c: &DetectorConfig) -> Self {
+        // A tone of mean power P over L samples has |X|² = P·L²/2 · scale² (amplitude A, P = A²/2).
+        let tone = |dbm0: f64, blocks: usize| {
+            let l = (blocks * BLOCK) as f64;
+            (dbm0_to_power(dbm0) * l * l / 2.0 * BASIS_SCALE * BASIS_SCALE) as f32
+        };
+        let db = |d: f64| 10f64.powf(d / 10.0) as f32;
+        let mut freq_tol = [0f32; 8];
+        for (t, hz) in freq_tol.iter_mut().zip(ROW_HZ.iter().chain(COL_HZ.iter())) {
+            *t = (hz * c.freq_tolerance) as f32;
+        }
+        Limits {
+            min_digit: tone(c.min_level_dbm0, DIGIT_WINDOW),
+            min_presence: tone(c.presence_level_dbm0, PRESENCE_WINDOW),
+            normal_twist: db(c.max_normal_twist_db),
+            reverse_twist: db(c.max_reverse_twist_db),
+            presence_twist_lo: db(-(c.max_normal_twist_db + 4.0)),
+            presence_twist_hi: db(c.max_reverse_twist_db + 4.0),
+            freq_tol,
+            purity: c.min_purity as f32,
+            presence_purity: c.presence_purity as f32,
+            rel_peak: db(c.relative_peak_db),
+            hits_to_start: c.hits_to_start.max(1),
+            misses_to_end: c.misses_to_end.max(1),
+        }
+    }
+}
+
+/// e^{−jω_k·32·m} for m in 0..250, per frequency: rotates a block's phasor into absolute phase.
+struct Rotations([[[f32; 8]; 2]; ROT_PERIOD]);
+
+static ROTATIONS: LazyLock<Rotations> = LazyLock::new(|| {
+    let mut r = [[[0f32; 8]; 2]; ROT_PERIOD];
+    for (m, slot) in r.iter_mut().enumerate() {
+        for (k, hz) in ROW_HZ.iter().chain(COL_HZ.iter()).enumerate() {
+            let phase = -core::f64::consts::TAU * hz * (BLOCK * m) as f64 / 8000.0;
+            slot[0][k] = phase.cos() as f32;
+            slot[1][k] = phase.sin() as f32;
+        }
+    }
+    Rotations(r)
+});
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Idle,
+    /// Matching blocks seen, not enough yet.
+    Candidate { digit: Digit, hits: u8, misses: u8, first: u64 },
+    /// A confirmed press.
+    Active { digit: Digit, start: u64, last_hit: u64, misses: u8, rival: Option<(Digit, u8)> },
+}
+
+/// A streaming DTMF detector for one audio stream. About 700 bytes of state.
+pub struct Detector {
+    limits: Limits,
+    kernel: Kernel,
+    buf: [i16; BLOCK],
+    fill: usize,
+    /// Complete blocks processed so far.
+    blocks: u64,
+    re: [[f32; 8]; HIST],
+    im: [[f32; 8]; HIST],
+    energy: [f32; HIST],
+    /// Bit b: block (blocks − 1 − b) was hot (tone-like; the masker masks around it).
+    hot: u64,
+    state: State,
+    events: VecDeque<DtmfEvent>,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Detector::new(&DetectorConfig::default())
+    }
+}
+
+impl Detector {
+    /// A detector with the given thresholds and the fastest kernel for this CPU.
+    pub fn new(config: &DetectorConfig) -> Self {
+        Detector::with_kernel(config, Kernel::best())
+    }
+
+    /// A detector using a particular kernel (tests and benches compare them).
+    pub fn with_kernel(config: &DetectorConfig, kernel: Kernel) -> Self {
+        Detector {
+            limits: Limits::new(config),
+            kernel,
+            buf: [0; BLOCK],
+            fill: 0,
+            blocks: 0,
+            re: [[0.0; 8]; HIST],
+            im: [[0.0; 8]; HIST],
+            energy: [0.0; HIST],
+            hot: 0,
+            state: State::Idle,
+            events: VecDeque::with_capacity(4),
+        }
+    }
+
+    /// Feeds samples; any length. Drain [`Detector::poll_event`] afterwards.
+    pub fn push(&mut self, mut samples: &[i16]) {
+        while !samples.is_empty() {
+            let take = (BLOCK - self.fill).min(samples.len());
+            self.buf[self.fill..self.fill + take].copy_from_slice(&samples[..take]);
+            self.fill += take;
+            samples = &samples[take..];
+            if self.fill == BLOCK {
+                self.fill = 0;
+                let block = self.buf;
+                self.push_block(&block);
+            }
+        }
+    }
+
+    /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
+    pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
+        let c = self.kernel.correlate(block, &BASIS);
+        let slot = (self.blocks as usize) % HIST;
+        let rot = &ROTATIONS.0[(self.blocks % ROT_PERIOD as u64) as usize];
+        for k in 0..8 {
+            // X = C − jS relative to the block start; Z = X · e^{−jω·32m}.
+            let cr = c.sums[k] as f32;
+            let ci = -(c.sums[k + 8] as f32);
+            self.re[slot][k] = cr * rot[0][k] - ci * rot[1][k];
+            self.im[slot][k] = cr * rot[1][k] + ci * rot[0][k];
+        }
+        self.energy[slot] = (c.energy * 4) as f32;
+        let index = self.blocks;
+        self.blocks += 1;
+
+        let present = self.presence();
+        let hit = self.classify();
+        self.advance(index, hit);
+        let hot = present || hit.is_some();
+        self.hot = (self.hot << 1) | hot as u64;
+        hot
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<DtmfEvent> {
+        self.events.pop_front()
+    }
+
+    /// Ends the stream: pads the last partial block with silence and closes a digit in progress.
+    pub fn finish(&mut self) {
+        if self.fill > 0 {
+            let pad = [0i16; BLOCK];
+            let n = BLOCK - self.fill;
+            self.push(&pad[..n]);
+        }
+        if let State::Active { digit, start, last_hit, .. } = self.state {
+            self.events.push_back(DtmfEvent::DigitEnd { digit, start, end: (last_hit + 1) * BLOCK as u64 });
+        }
+        self.state = State::Idle;
+    }
+
+    /// Complete blocks processed so far.
+    pub fn blocks(&self) -> u64 {
+        self.blocks
+    }
+
+    /// Hot flags of recent blocks: bit b is block `blocks() − 1 − b`.
+    pub fn hot_bits(&self) -> u64 {
+        self.hot
+    }
+
+    /// Whether a key press is confirmed and not yet ended.
+    pub fn digit_active(&self) -> bool {
+        matches!(self.state, State::Active { .. })
+    }
+
+    /// Nominal-frequency energies (|ΣZ|²) and total energy over the last `w` blocks.
+    #[inline]
+    fn window(&self, w: usize) -> ([f32; 8], f32) {
+        let mut sr = [0f32; 8];
+        let mut si = [0f32; 8];
+        let mut e = 0f32;
+        for back in 0..w {
+            let slot = (self.blocks as usize + HIST - 1 - back) % HIST;
+            for k in 0..8 {
+                sr[k] += self.re[slot][k];
+                si[k] += self.im[slot][k];
+            }
+            e += self.energy[slot];
+        }
+        let mut p = [0f32; 8];
+        for k in 0..8 {
+            p[k] = sr[k] * sr[k] + si[k] * si[k];
+        }
+        (p, e)
+    }
+
+    /// Is a DTMF-like pair present in the 12 ms window ending at the latest block?
+    fn presence(&self) -> bool {
+        let l = &self.limits;
+        let (p, e) = self.window(PRESENCE_WINDOW);
+        let (r, pr) = argmax(&p[..4]);
+        let (_, pc) = argmax(&p[4..]);
+        let _ = r;
+        if pr < l.min_presence || pc < l.min_presence {
+            return false;
+        }
+        let twist = pc / pr;
+        if twist < l.presence_twist_lo || twist > l.presence_twist_hi {
+            return false;
+        }
+        // Tone energy over the window is 2|X|²/(L·scale²).
+        let norm = 2.0 / ((PRESENCE_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
+        (pr + pc) * norm >= l.presence_purity * e
+    }
+
+    /// Which digit, if any, the 20 ms window ending at the latest block holds.
+    fn classify(&self) -> Option<Digit> {
+        let l = &self.limits;
+        let (p, e) = self.window(DIGIT_WINDOW);
+        let (r, pr) = argmax(&p[..4]);
+        let (c, pc) = argmax(&p[4..]);
+        let norm = 2.0 / ((DIGIT_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
+        // Cheap gate first: most blocks of speech and noise stop here. Off-frequency tones lose
+        // up to ~5 dB at the nominal frequency, hence the loose factors.
+        if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e {
+            return None;
+        }
+        let (er, dr) = self.zoom(r);
+        let (ec, dc) = self.zoom(4 + c);
+        if dr.abs() > l.freq_tol[r] || dc.abs() > l.freq_tol[4 + c] {
+            return None;
+        }
+        if er < l.min_digit || ec < l.min_digit {
+            return None;
+        }
+        if ec * l.normal_twist < er || ec > er * l.reverse_twist {
+            return None;
+        }
+        if (er + ec) * norm < l.purity * e {
+            return None;
+        }
+        for k in 0..4 {
+            if (k != r && p[k] * l.rel_peak > er) || (k != c && p[4 + k] * l.rel_peak > ec) {
+                return None;
+            }
+        }
+        Digit::from_row_col(r, c)
+    }
+
+    /// Frequency offset of tone `k` (Hz) from the phase advance over two blocks, and its energy
+    /// over the digit window measured at that frequency.
+    fn zoom(&self, k: usize) -> (f32, f32) {
+        let slot = |back: usize| (self.blocks as usize + HIST - 1 - back) % HIST;
+        // Σ Z_{m+2} · conj(Z_m) over the window.
+        let (mut ar, mut ai) = (0f32, 0f32);
+        for back in 0..DIGIT_WINDOW - 2 {
+            let (a, b) = (slot(back), slot(back + 2));
+            let (zr, zi) = (self.re[a][k], self.im[a][k]);
+            let (wr, wi) = (self.re[b][k], -self.im[b][k]);
+            ar += zr * wr - zi * wi;
+            ai += zr * wi + zi * wr;
+        }
+        let theta = ai.atan2(ar); // radians per 64 samples
+        let dhz = theta * 8000.0 / (core::f32::consts::TAU * 2.0 * BLOCK as f32);
+        // Derotate each block by the offset, oldest first, and sum.
+        let step = -theta / 2.0;
+        let (mut sr, mut si) = (0f32, 0f32);
+        for m in 0..DIGIT_WINDOW {
+            let s = slot(DIGIT_WINDOW - 1 - m);
+            let (sn, cs) = (step * m as f32).sin_cos();
+            let (zr, zi) = (self.re[s][k], self.im[s][k]);
+            sr += zr * cs - zi * sn;
+            si += zr * sn + zi * cs;
+        }
+        // Undo the loss of the 32-sample block's own response at that offset.
+        let x = core::f32::consts::PI * dhz / 8000.0;
+        let g = if x.abs() < 1e-6 { 1.0 } else { (x * BLOCK as f32).sin() / (BLOCK as f32 * x.sin()) };
+        ((sr * sr + si * si) / (g * g), dhz)
+    }
+
+    fn advance(&mut self, index: u64, hit: Option<Digit>) {
+        let l = &self.limits;
+        let window_start = |first: u64| (first + 1).saturating_sub(DIGIT_WINDOW as u64) * BLOCK as u64;
+        self.state = match (self.state, hit) {
+            (State::Idle, None) => State::Idle,
+            (State::Idle, Some(d)) => State::Candidate { digit: d, hits: 1, misses: 0, first: index },
+            (State::Candidate { digit, hits, first, .. }, Some(d)) if d == digit => {
+                State::Candidate { digit, hits: hits + 1, misses: 0, first }
+            }
+            (State::Candidate { .. }, Some(d)) => State::Candidate { digit: d, hits: 1, misses: 0, first: index },
+            (State::Candidate { digit, hits, misses, first }, None) => {
+                if misses >= 1 { State::Idle } else { State::Candidate { digit, hits, misses: misses + 1, first } }
+            }
+            (State::Active { digit, start, .. }, Some(d)) if d == digit => {
+                State::Active { digit, start, last_hit: index, misses: 0, rival: None }
+            }
+            (State::Active { digit, start, last_hit, misses, rival }, other) => {
+                let rival = match (other, rival) {
+                    (Some(d), Some((r, n))) if d == r => Some((r, n + 1)),
+                    (Some(d), _) => Some((d, 1)),
+                    (None, _) => None,
+                };
+                let end = (last_hit + 1) * BLOCK as u64;
+                match rival {
+                    Some((r, n)) if n >= l.hits_to_start => {
+                        // A different key held long enough: the first press ended, this one began.
+                        self.events.push_back(DtmfEvent::DigitEnd { digit, start, end });
+                        let s = window_start(index + 1 - n as u64);
+                        self.events.push_back(DtmfEvent::DigitStart { digit: r, start: s });
+                        State::Active { digit: r, start: s, last_hit: index, misses: 0, rival: None }
+                    }
+                    _ if misses + 1 >= l.misses_to_end => {
+                        self.events.push_back(DtmfEvent::DigitEnd { digit, start, end });
+                        State::Idle
+                    }
+                    _ => State::Active { digit, start, last_hit, misses: misses + 1, rival },
+                }
+            }
+        };
+        if let State::Candidate { digit, hits, first, .. } = self.state
+            && hits >= l.hits_to_start
+        {
+            let start = window_start(first);
+            self.events.push_back(DtmfEvent::DigitStart { digit, start });
+            self.state = State::Active { digit, start, last_hit: index, misses: 0, rival: None };
+        }
+    }
+}
+
+#[inline]
+fn argmax(v: &[f32]) -> (usize, f32) {
+    let mut best = (0, v[0]);
+    for (i, &x) in v.iter().enumerate().skip(1) {
+        if x > best.1 {
+            best = (i, x);
+        }
+    }
+    best
+}

@@ -1,0 +1,65 @@
+//! AVX2 backend: `vpmaddwd` over two 16-sample halves per basis row, then a horizontal-add tree.
+
+use super::{BLOCK, Basis, Correlation};
+use core::arch::x86_64::*;
+
+/// Safe entry point stored in a [`super::Kernel`].
+pub fn correlate_checked(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
+    // SAFETY: `Kernel::all` only builds a kernel with this function after
+    // `is_x86_feature_detected!("avx2")` returned true on this CPU.
+    unsafe { correlate(x, basis) }
+}
+
+/// Sums the eight i32 lanes of each of eight vectors: lane i of the result is Σ v[i].
+#[target_feature(enable = "avx2")]
+fn reduce8(v: [__m256i; 8]) -> __m256i {
+    let t0 = _mm256_hadd_epi32(v[0], v[1]);
+    let t1 = _mm256_hadd_epi32(v[2], v[3]);
+    let t2 = _mm256_hadd_epi32(v[4], v[5]);
+    let t3 = _mm256_hadd_epi32(v[6], v[7]);
+    let u0 = _mm256_hadd_epi32(t0, t1);
+    let u1 = _mm256_hadd_epi32(t2, t3);
+    // u0 = [s0..s3 of the low 128-bit lanes | s0..s3 of the high lanes]; fold the halves.
+    let lo = _mm256_permute2x128_si256::<0x20>(u0, u1);
+    let hi = _mm256_permute2x128_si256::<0x31>(u0, u1);
+    _mm256_add_epi32(lo, hi)
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
+    // SAFETY: `x` is 32 i16 (64 bytes): two unaligned 32-byte loads stay inside it. Each basis
+    // row is 64 bytes inside a 32-byte-aligned struct, loaded the same way.
+    let (x0, x1) = unsafe {
+        let p = x.as_ptr() as *const __m256i;
+        (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+    };
+    let mut acc = [_mm256_setzero_si256(); 16];
+    for (k, a) in acc.iter_mut().enumerate() {
+        // SAFETY: as above, row k is 64 bytes.
+        let (b0, b1) = unsafe {
+            let p = basis.0[k].as_ptr() as *const __m256i;
+            (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+        };
+        *a = _mm256_add_epi32(_mm256_madd_epi16(x0, b0), _mm256_madd_epi16(x1, b1));
+    }
+    let r0 = reduce8([acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]]);
+    let r1 = reduce8([acc[8], acc[9], acc[10], acc[11], acc[12], acc[13], acc[14], acc[15]]);
+
+    let h0 = _mm256_srai_epi16::<1>(x0);
+    let h1 = _mm256_srai_epi16::<1>(x1);
+    let e = _mm256_add_epi32(_mm256_madd_epi16(h0, h0), _mm256_madd_epi16(h1, h1));
+    let e64 = _mm256_add_epi64(
+        _mm256_cvtepi32_epi64(_mm256_castsi256_si128(e)),
+        _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(e)),
+    );
+    let mut out = Correlation::default();
+    let mut e4 = [0i64; 4];
+    // SAFETY: the destinations are 8 i32, 8 i32 and 4 i64: 32 bytes each.
+    unsafe {
+        _mm256_storeu_si256(out.sums.as_mut_ptr() as *mut __m256i, r0);
+        _mm256_storeu_si256(out.sums.as_mut_ptr().add(8) as *mut __m256i, r1);
+        _mm256_storeu_si256(e4.as_mut_ptr() as *mut __m256i, e64);
+    }
+    out.energy = e4.iter().sum();
+    out
+}
