@@ -62,8 +62,11 @@ pub struct DetectorConfig {
     pub min_purity: f64,
     /// How far, in dB, each tone must stand above the other tones of its group.
     pub relative_peak_db: f64,
-    /// Consecutive 4 ms blocks on which the 20 ms window must match before a digit is declared.
+    /// Blocks on which the 20 ms window must match before a digit is declared.
     pub hits_to_start: u8,
+    /// Shortest tone declared a digit, ms, measured from how much of each 4 ms block the pair
+    /// fills (Q.24: accept 40, reject 23).
+    pub min_tone_ms: f64,
     /// Consecutive non-matching blocks that end a digit.
     pub misses_to_end: u8,
     /// Share of a 12 ms window's energy a DTMF-like pair must carry for the block to be masked.
@@ -81,7 +84,8 @@ impl Default for DetectorConfig {
             freq_tolerance: 0.026,
             min_purity: 0.75,
             relative_peak_db: 8.0,
-            hits_to_start: 3,
+            hits_to_start: 2,
+            min_tone_ms: 32.0,
             misses_to_end: 11,
             presence_purity: 0.55,
             presence_level_dbm0: -45.0,
@@ -101,6 +105,7 @@ impl DetectorConfig {
             min_purity: 0.45,
             relative_peak_db: 4.0,
             hits_to_start: 1,
+            min_tone_ms: 10.0,
             misses_to_end: 11,
             presence_purity: 0.45,
             presence_level_dbm0: -50.0,
@@ -144,6 +149,8 @@ struct Limits {
     presence_purity: f32,
     rel_peak: f32,
     hits_to_start: u8,
+    /// Minimum tone duration in blocks.
+    min_blocks: f32,
     misses_to_end: u8,
 }
 
@@ -171,6 +178,7 @@ impl Limits {
             presence_purity: c.presence_purity as f32,
             rel_peak: db(c.relative_peak_db),
             hits_to_start: c.hits_to_start.max(1),
+            min_blocks: (c.min_tone_ms * 8.0 / BLOCK as f64) as f32,
             misses_to_end: c.misses_to_end.max(1),
         }
     }
@@ -191,11 +199,11 @@ static ROTATIONS: LazyLock<Rotations> = LazyLock::new(|| {
     Rotations(r)
 });
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum State {
     Idle,
     /// Matching blocks seen, not enough yet.
-    Candidate { digit: Digit, hits: u8, misses: u8, first: u64 },
+    Candidate { digit: Digit, hits: u8, misses: u8, first: u64, filled: f32 },
     /// A confirmed press.
     Active { digit: Digit, start: u64, last_hit: u64, misses: u8, rival: Option<(Digit, u8)> },
 }
@@ -423,38 +431,63 @@ impl Detector {
         ((sr * sr + si * si) / (g * g), dhz)
     }
 
+    /// How much of block `back` blocks ago the pair (r, c) fills, 0..1: the tone's share of the
+    /// block's energy, with the share that noise alone reaches (~12 %) taken off.
+    fn filled(&self, back: usize, digit: Digit) -> f32 {
+        let s = (self.blocks as usize + HIST - 1 - back) % HIST;
+        let (r, c) = (digit.row(), 4 + digit.col());
+        let tone = self.re[s][r].powi(2) + self.im[s][r].powi(2) + self.re[s][c].powi(2) + self.im[s][c].powi(2);
+        let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
+        let share = tone * norm / self.energy[s].max(1.0);
+        ((share - 0.15) / 0.7).clamp(0.0, 1.0)
+    }
+
     fn advance(&mut self, index: u64, hit: Option<Digit>) {
-        let l = &self.limits;
         let window_start = |first: u64| (first + 1).saturating_sub(DIGIT_WINDOW as u64) * BLOCK as u64;
+        // A new candidate counts the tone already inside its first window, and one block more.
+        let begin = |this: &Self, d: Digit| {
+            let filled = (0..=DIGIT_WINDOW).map(|b| this.filled(b, d)).sum();
+            State::Candidate { digit: d, hits: 1, misses: 0, first: index, filled }
+        };
+        let (hits_to_start, min_blocks, misses_to_end) =
+            (self.limits.hits_to_start, self.limits.min_blocks, self.limits.misses_to_end);
         self.state = match (self.state, hit) {
             (State::Idle, None) => State::Idle,
-            (State::Idle, Some(d)) => State::Candidate { digit: d, hits: 1, misses: 0, first: index },
-            (State::Candidate { digit, hits, first, .. }, Some(d)) if d == digit => {
-                State::Candidate { digit, hits: hits + 1, misses: 0, first }
-            }
-            (State::Candidate { .. }, Some(d)) => State::Candidate { digit: d, hits: 1, misses: 0, first: index },
-            (State::Candidate { digit, hits, misses, first }, None) => {
-                if misses >= 1 { State::Idle } else { State::Candidate { digit, hits, misses: misses + 1, first } }
+            (State::Idle, Some(d)) => begin(self, d),
+            (State::Candidate { digit, hits, first, filled, .. }, Some(d)) if d == digit => State::Candidate {
+                digit,
+                hits: hits.saturating_add(1),
+                misses: 0,
+                first,
+                filled: filled + self.filled(0, digit),
+            },
+            (State::Candidate { .. }, Some(d)) => begin(self, d),
+            (State::Candidate { digit, hits, misses, first, filled }, None) => {
+                if misses >= 1 {
+                    State::Idle
+                } else {
+                    State::Candidate { digit, hits, misses: misses + 1, first, filled: filled + self.filled(0, digit) }
+                }
             }
             (State::Active { digit, start, .. }, Some(d)) if d == digit => {
                 State::Active { digit, start, last_hit: index, misses: 0, rival: None }
             }
             (State::Active { digit, start, last_hit, misses, rival }, other) => {
                 let rival = match (other, rival) {
-                    (Some(d), Some((r, n))) if d == r => Some((r, n + 1)),
+                    (Some(d), Some((r, n))) if d == r => Some((r, n.saturating_add(1))),
                     (Some(d), _) => Some((d, 1)),
                     (None, _) => None,
                 };
                 let end = (last_hit + 1) * BLOCK as u64;
                 match rival {
-                    Some((r, n)) if n >= l.hits_to_start => {
+                    Some((r, n)) if n as f32 * 4.0 >= min_blocks => {
                         // A different key held long enough: the first press ended, this one began.
                         self.events.push_back(DtmfEvent::DigitEnd { digit, start, end });
                         let s = window_start(index + 1 - n as u64);
                         self.events.push_back(DtmfEvent::DigitStart { digit: r, start: s });
                         State::Active { digit: r, start: s, last_hit: index, misses: 0, rival: None }
                     }
-                    _ if misses + 1 >= l.misses_to_end => {
+                    _ if misses + 1 >= misses_to_end => {
                         self.events.push_back(DtmfEvent::DigitEnd { digit, start, end });
                         State::Idle
                     }
@@ -462,8 +495,9 @@ impl Detector {
                 }
             }
         };
-        if let State::Candidate { digit, hits, first, .. } = self.state
-            && hits >= l.hits_to_start
+        if let State::Candidate { digit, hits, first, filled, .. } = self.state
+            && hits >= hits_to_start
+            && filled >= min_blocks
         {
             let start = window_start(first);
             self.events.push_back(DtmfEvent::DigitStart { digit, start });
