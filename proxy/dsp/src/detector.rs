@@ -73,6 +73,9 @@ pub struct DetectorConfig {
     pub presence_purity: f64,
     /// Weakest tone that makes a block masked, dBm0 per tone.
     pub presence_level_dbm0: f64,
+    /// Largest frequency offset that still makes a block masked, as a fraction: wider than
+    /// `freq_tolerance`, so a tone just outside the digit rules is still hidden.
+    pub presence_freq_tolerance: f64,
 }
 
 impl Default for DetectorConfig {
@@ -82,13 +85,14 @@ impl Default for DetectorConfig {
             max_normal_twist_db: 10.0,
             max_reverse_twist_db: 6.0,
             freq_tolerance: 0.026,
-            min_purity: 0.75,
+            min_purity: 0.85,
             relative_peak_db: 8.0,
             hits_to_start: 2,
             min_tone_ms: 32.0,
             misses_to_end: 11,
-            presence_purity: 0.55,
+            presence_purity: 0.8,
             presence_level_dbm0: -45.0,
+            presence_freq_tolerance: 0.04,
         }
     }
 }
@@ -109,6 +113,7 @@ impl DetectorConfig {
             misses_to_end: 11,
             presence_purity: 0.45,
             presence_level_dbm0: -50.0,
+            presence_freq_tolerance: 0.06,
         }
     }
 }
@@ -145,6 +150,7 @@ struct Limits {
     presence_twist_lo: f32,
     presence_twist_hi: f32,
     freq_tol: [f32; 8],
+    presence_freq_tol: [f32; 8],
     purity: f32,
     presence_purity: f32,
     rel_peak: f32,
@@ -162,10 +168,13 @@ impl Limits {
             (dbm0_to_power(dbm0) * l * l / 2.0 * BASIS_SCALE * BASIS_SCALE) as f32
         };
         let db = |d: f64| 10f64.powf(d / 10.0) as f32;
-        let mut freq_tol = [0f32; 8];
-        for (t, hz) in freq_tol.iter_mut().zip(ROW_HZ.iter().chain(COL_HZ.iter())) {
-            *t = (hz * c.freq_tolerance) as f32;
-        }
+        let tol = |fraction: f64| {
+            let mut t = [0f32; 8];
+            for (t, hz) in t.iter_mut().zip(ROW_HZ.iter().chain(COL_HZ.iter())) {
+                *t = (hz * fraction) as f32;
+            }
+            t
+        };
         Limits {
             min_digit: tone(c.min_level_dbm0, DIGIT_WINDOW),
             min_presence: tone(c.presence_level_dbm0, PRESENCE_WINDOW),
@@ -173,7 +182,8 @@ impl Limits {
             reverse_twist: db(c.max_reverse_twist_db),
             presence_twist_lo: db(-(c.max_normal_twist_db + 4.0)),
             presence_twist_hi: db(c.max_reverse_twist_db + 4.0),
-            freq_tol,
+            freq_tol: tol(c.freq_tolerance),
+            presence_freq_tol: tol(c.presence_freq_tolerance),
             purity: c.min_purity as f32,
             presence_purity: c.presence_purity as f32,
             rel_peak: db(c.relative_peak_db),
@@ -347,23 +357,31 @@ impl Detector {
         (p, e)
     }
 
-    /// Is a DTMF-like pair present in the 12 ms window ending at the latest block?
+    /// Is a DTMF-like pair present in the 12 ms window ending at the latest block? Looser than
+    /// [`Detector::classify`] in frequency (±5 %), twist and duration, since masking a little
+    /// more is cheap and missing an onset is not; as strict in purity, so speech rarely trips it.
     fn presence(&self) -> bool {
         let l = &self.limits;
         let (p, e) = self.window(PRESENCE_WINDOW);
         let (r, pr) = argmax(&p[..4]);
-        let (_, pc) = argmax(&p[4..]);
-        let _ = r;
-        if pr < l.min_presence || pc < l.min_presence {
+        let (c, pc) = argmax(&p[4..]);
+        let norm = 2.0 / ((PRESENCE_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
+        if pr < l.min_presence * 0.3 || pc < l.min_presence * 0.3 || (pr + pc) * norm < 0.4 * l.presence_purity * e {
             return false;
         }
-        let twist = pc / pr;
+        let (er, dr) = self.zoom(r, PRESENCE_WINDOW, 1);
+        let (ec, dc) = self.zoom(4 + c, PRESENCE_WINDOW, 1);
+        if dr.abs() > l.presence_freq_tol[r] || dc.abs() > l.presence_freq_tol[4 + c] {
+            return false;
+        }
+        if er < l.min_presence || ec < l.min_presence {
+            return false;
+        }
+        let twist = ec / er;
         if twist < l.presence_twist_lo || twist > l.presence_twist_hi {
             return false;
         }
-        // Tone energy over the window is 2|X|²/(L·scale²).
-        let norm = 2.0 / ((PRESENCE_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
-        (pr + pc) * norm >= l.presence_purity * e
+        (er + ec) * norm >= l.presence_purity * e
     }
 
     /// Which digit, if any, the 20 ms window ending at the latest block holds.
@@ -378,8 +396,8 @@ impl Detector {
         if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e {
             return None;
         }
-        let (er, dr) = self.zoom(r);
-        let (ec, dc) = self.zoom(4 + c);
+        let (er, dr) = self.zoom(r, DIGIT_WINDOW, 2);
+        let (ec, dc) = self.zoom(4 + c, DIGIT_WINDOW, 2);
         if dr.abs() > l.freq_tol[r] || dc.abs() > l.freq_tol[4 + c] {
             return None;
         }
@@ -400,27 +418,26 @@ impl Detector {
         Digit::from_row_col(r, c)
     }
 
-    /// Frequency offset of tone `k` (Hz) from the phase advance over two blocks, and its energy
-    /// over the digit window measured at that frequency.
-    fn zoom(&self, k: usize) -> (f32, f32) {
+    /// Frequency offset of tone `k` (Hz), from the phase advance over `lag` blocks, and its
+    /// energy over the last `w` blocks measured at that frequency (|X|², basis-scaled).
+    fn zoom(&self, k: usize, w: usize, lag: usize) -> (f32, f32) {
         let slot = |back: usize| (self.blocks as usize + HIST - 1 - back) % HIST;
-        // Σ Z_{m+2} · conj(Z_m) over the window.
+        // Σ Z_{m+lag} · conj(Z_m) over the window.
         let (mut ar, mut ai) = (0f32, 0f32);
-        for back in 0..DIGIT_WINDOW - 2 {
-            let (a, b) = (slot(back), slot(back + 2));
+        for back in 0..w - lag {
+            let (a, b) = (slot(back), slot(back + lag));
             let (zr, zi) = (self.re[a][k], self.im[a][k]);
             let (wr, wi) = (self.re[b][k], -self.im[b][k]);
             ar += zr * wr - zi * wi;
             ai += zr * wi + zi * wr;
         }
-        let theta = ai.atan2(ar); // radians per 64 samples
-        let dhz = theta * 8000.0 / (core::f32::consts::TAU * 2.0 * BLOCK as f32);
+        let per_block = ai.atan2(ar) / lag as f32; // radians per 32 samples
+        let dhz = per_block * 8000.0 / (core::f32::consts::TAU * BLOCK as f32);
         // Derotate each block by the offset, oldest first, and sum.
-        let step = -theta / 2.0;
         let (mut sr, mut si) = (0f32, 0f32);
-        for m in 0..DIGIT_WINDOW {
-            let s = slot(DIGIT_WINDOW - 1 - m);
-            let (sn, cs) = (step * m as f32).sin_cos();
+        for m in 0..w {
+            let s = slot(w - 1 - m);
+            let (sn, cs) = (-per_block * m as f32).sin_cos();
             let (zr, zi) = (self.re[s][k], self.im[s][k]);
             sr += zr * cs - zi * sn;
             si += zr * sn + zi * cs;
