@@ -213,9 +213,21 @@ static ROTATIONS: LazyLock<Rotations> = LazyLock::new(|| {
 enum State {
     Idle,
     /// Matching blocks seen, not enough yet.
-    Candidate { digit: Digit, hits: u8, misses: u8, first: u64, filled: f32 },
+    Candidate {
+        digit: Digit,
+        hits: u8,
+        misses: u8,
+        first: u64,
+        filled: f32,
+    },
     /// A confirmed press.
-    Active { digit: Digit, start: u64, last_hit: u64, misses: u8, rival: Option<(Digit, u8)> },
+    Active {
+        digit: Digit,
+        start: u64,
+        last_hit: u64,
+        misses: u8,
+        rival: Option<(Digit, u8)>,
+    },
 }
 
 /// A streaming DTMF detector for one audio stream. About 700 bytes of state.
@@ -315,8 +327,18 @@ impl Detector {
             let n = BLOCK - self.fill;
             self.push(&pad[..n]);
         }
-        if let State::Active { digit, start, last_hit, .. } = self.state {
-            self.events.push_back(DtmfEvent::DigitEnd { digit, start, end: (last_hit + 1) * BLOCK as u64 });
+        if let State::Active {
+            digit,
+            start,
+            last_hit,
+            ..
+        } = self.state
+        {
+            self.events.push_back(DtmfEvent::DigitEnd {
+                digit,
+                start,
+                end: (last_hit + 1) * BLOCK as u64,
+            });
         }
         self.state = State::Idle;
     }
@@ -366,7 +388,10 @@ impl Detector {
         let (r, pr) = argmax(&p[..4]);
         let (c, pc) = argmax(&p[4..]);
         let norm = 2.0 / ((PRESENCE_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
-        if pr < l.min_presence * 0.3 || pc < l.min_presence * 0.3 || (pr + pc) * norm < 0.4 * l.presence_purity * e {
+        if pr < l.min_presence * 0.3
+            || pc < l.min_presence * 0.3
+            || (pr + pc) * norm < 0.4 * l.presence_purity * e
+        {
             return false;
         }
         let (er, dr) = self.zoom(r, PRESENCE_WINDOW, 1);
@@ -393,7 +418,8 @@ impl Detector {
         let norm = 2.0 / ((DIGIT_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
         // Cheap gate first: most blocks of speech and noise stop here. Off-frequency tones lose
         // up to ~5 dB at the nominal frequency, hence the loose factors.
-        if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e {
+        if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e
+        {
             return None;
         }
         let (er, dr) = self.zoom(r, DIGIT_WINDOW, 2);
@@ -444,7 +470,11 @@ impl Detector {
         }
         // Undo the loss of the 32-sample block's own response at that offset.
         let x = core::f32::consts::PI * dhz / 8000.0;
-        let g = if x.abs() < 1e-6 { 1.0 } else { (x * BLOCK as f32).sin() / (BLOCK as f32 * x.sin()) };
+        let g = if x.abs() < 1e-6 {
+            1.0
+        } else {
+            (x * BLOCK as f32).sin() / (BLOCK as f32 * x.sin())
+        };
         ((sr * sr + si * si) / (g * g), dhz)
     }
 
@@ -453,25 +483,47 @@ impl Detector {
     fn filled(&self, back: usize, digit: Digit) -> f32 {
         let s = (self.blocks as usize + HIST - 1 - back) % HIST;
         let (r, c) = (digit.row(), 4 + digit.col());
-        let tone = self.re[s][r].powi(2) + self.im[s][r].powi(2) + self.re[s][c].powi(2) + self.im[s][c].powi(2);
+        let tone = self.re[s][r].powi(2)
+            + self.im[s][r].powi(2)
+            + self.re[s][c].powi(2)
+            + self.im[s][c].powi(2);
         let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
         let share = tone * norm / self.energy[s].max(1.0);
         ((share - 0.15) / 0.7).clamp(0.0, 1.0)
     }
 
     fn advance(&mut self, index: u64, hit: Option<Digit>) {
-        let window_start = |first: u64| (first + 1).saturating_sub(DIGIT_WINDOW as u64) * BLOCK as u64;
+        let window_start =
+            |first: u64| (first + 1).saturating_sub(DIGIT_WINDOW as u64) * BLOCK as u64;
         // A new candidate counts the tone already inside its first window, and one block more.
         let begin = |this: &Self, d: Digit| {
             let filled = (0..=DIGIT_WINDOW).map(|b| this.filled(b, d)).sum();
-            State::Candidate { digit: d, hits: 1, misses: 0, first: index, filled }
+            State::Candidate {
+                digit: d,
+                hits: 1,
+                misses: 0,
+                first: index,
+                filled,
+            }
         };
-        let (hits_to_start, min_blocks, misses_to_end) =
-            (self.limits.hits_to_start, self.limits.min_blocks, self.limits.misses_to_end);
+        let (hits_to_start, min_blocks, misses_to_end) = (
+            self.limits.hits_to_start,
+            self.limits.min_blocks,
+            self.limits.misses_to_end,
+        );
         self.state = match (self.state, hit) {
             (State::Idle, None) => State::Idle,
             (State::Idle, Some(d)) => begin(self, d),
-            (State::Candidate { digit, hits, first, filled, .. }, Some(d)) if d == digit => State::Candidate {
+            (
+                State::Candidate {
+                    digit,
+                    hits,
+                    first,
+                    filled,
+                    ..
+                },
+                Some(d),
+            ) if d == digit => State::Candidate {
                 digit,
                 hits: hits.saturating_add(1),
                 misses: 0,
@@ -479,17 +531,45 @@ impl Detector {
                 filled: filled + self.filled(0, digit),
             },
             (State::Candidate { .. }, Some(d)) => begin(self, d),
-            (State::Candidate { digit, hits, misses, first, filled }, None) => {
+            (
+                State::Candidate {
+                    digit,
+                    hits,
+                    misses,
+                    first,
+                    filled,
+                },
+                None,
+            ) => {
                 if misses >= 1 {
                     State::Idle
                 } else {
-                    State::Candidate { digit, hits, misses: misses + 1, first, filled: filled + self.filled(0, digit) }
+                    State::Candidate {
+                        digit,
+                        hits,
+                        misses: misses + 1,
+                        first,
+                        filled: filled + self.filled(0, digit),
+                    }
                 }
             }
-            (State::Active { digit, start, .. }, Some(d)) if d == digit => {
-                State::Active { digit, start, last_hit: index, misses: 0, rival: None }
-            }
-            (State::Active { digit, start, last_hit, misses, rival }, other) => {
+            (State::Active { digit, start, .. }, Some(d)) if d == digit => State::Active {
+                digit,
+                start,
+                last_hit: index,
+                misses: 0,
+                rival: None,
+            },
+            (
+                State::Active {
+                    digit,
+                    start,
+                    last_hit,
+                    misses,
+                    rival,
+                },
+                other,
+            ) => {
                 let rival = match (other, rival) {
                     (Some(d), Some((r, n))) if d == r => Some((r, n.saturating_add(1))),
                     (Some(d), _) => Some((d, 1)),
@@ -499,26 +579,54 @@ impl Detector {
                 match rival {
                     Some((r, n)) if n as f32 * 4.0 >= min_blocks => {
                         // A different key held long enough: the first press ended, this one began.
-                        self.events.push_back(DtmfEvent::DigitEnd { digit, start, end });
+                        self.events
+                            .push_back(DtmfEvent::DigitEnd { digit, start, end });
                         let s = window_start(index + 1 - n as u64);
-                        self.events.push_back(DtmfEvent::DigitStart { digit: r, start: s });
-                        State::Active { digit: r, start: s, last_hit: index, misses: 0, rival: None }
+                        self.events
+                            .push_back(DtmfEvent::DigitStart { digit: r, start: s });
+                        State::Active {
+                            digit: r,
+                            start: s,
+                            last_hit: index,
+                            misses: 0,
+                            rival: None,
+                        }
                     }
                     _ if misses + 1 >= misses_to_end => {
-                        self.events.push_back(DtmfEvent::DigitEnd { digit, start, end });
+                        self.events
+                            .push_back(DtmfEvent::DigitEnd { digit, start, end });
                         State::Idle
                     }
-                    _ => State::Active { digit, start, last_hit, misses: misses + 1, rival },
+                    _ => State::Active {
+                        digit,
+                        start,
+                        last_hit,
+                        misses: misses + 1,
+                        rival,
+                    },
                 }
             }
         };
-        if let State::Candidate { digit, hits, first, filled, .. } = self.state
+        if let State::Candidate {
+            digit,
+            hits,
+            first,
+            filled,
+            ..
+        } = self.state
             && hits >= hits_to_start
             && filled >= min_blocks
         {
             let start = window_start(first);
-            self.events.push_back(DtmfEvent::DigitStart { digit, start });
-            self.state = State::Active { digit, start, last_hit: index, misses: 0, rival: None };
+            self.events
+                .push_back(DtmfEvent::DigitStart { digit, start });
+            self.state = State::Active {
+                digit,
+                start,
+                last_hit: index,
+                misses: 0,
+                rival: None,
+            };
         }
     }
 }

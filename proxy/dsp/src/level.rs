@@ -5,6 +5,7 @@
 //! of it for both laws).
 
 /// dB above 0 dBm0 of a full-scale 16-bit sine (peak 32767).
+#[allow(clippy::approx_constant)] // 3.14 dB, not π
 pub const DBM0_MAX_SINE: f64 = 3.14;
 
 /// Mean power (mean square, 16-bit linear units) of a 0 dBm0 signal.

@@ -19,9 +19,11 @@ pub mod detector;
 pub mod digit;
 pub mod g711;
 pub mod level;
+pub mod masker;
 pub mod simd;
 pub mod synth;
 
 pub use detector::{Detector, DetectorConfig, DtmfEvent};
 pub use digit::Digit;
 pub use g711::Law;
+pub use masker::{G711, Linear, MaskRule, Masker, MaskerConfig, SampleFormat, Substitute};

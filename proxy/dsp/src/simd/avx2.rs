@@ -42,8 +42,12 @@ unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
         };
         *a = _mm256_add_epi32(_mm256_madd_epi16(x0, b0), _mm256_madd_epi16(x1, b1));
     }
-    let r0 = reduce8([acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]]);
-    let r1 = reduce8([acc[8], acc[9], acc[10], acc[11], acc[12], acc[13], acc[14], acc[15]]);
+    let r0 = reduce8([
+        acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7],
+    ]);
+    let r1 = reduce8([
+        acc[8], acc[9], acc[10], acc[11], acc[12], acc[13], acc[14], acc[15],
+    ]);
 
     let h0 = _mm256_srai_epi16::<1>(x0);
     let h1 = _mm256_srai_epi16::<1>(x1);

@@ -15,9 +15,9 @@
 //! The kernel is chosen once ([`Kernel::best`]); the CPU is checked when it is built, never per call.
 #![allow(unsafe_code)]
 
-mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod scalar;
 
 use std::sync::LazyLock;
 
@@ -36,7 +36,9 @@ pub struct Basis(pub [[i16; BLOCK]; NBASIS]);
 /// The shared basis, built on first use.
 pub static BASIS: LazyLock<Basis> = LazyLock::new(|| {
     let mut b = [[0i16; BLOCK]; NBASIS];
-    let freqs = crate::digit::ROW_HZ.iter().chain(crate::digit::COL_HZ.iter());
+    let freqs = crate::digit::ROW_HZ
+        .iter()
+        .chain(crate::digit::COL_HZ.iter());
     for (k, &hz) in freqs.enumerate() {
         let w = core::f64::consts::TAU * hz / 8000.0;
         for n in 0..BLOCK {
@@ -72,7 +74,10 @@ impl core::fmt::Debug for Kernel {
 impl Kernel {
     /// The portable reference implementation.
     pub fn scalar() -> Kernel {
-        Kernel { f: scalar::correlate, name: "scalar" }
+        Kernel {
+            f: scalar::correlate,
+            name: "scalar",
+        }
     }
 
     /// The fastest backend this CPU supports.
@@ -86,7 +91,10 @@ impl Kernel {
         let mut v = vec![Kernel::scalar()];
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
-            v.push(Kernel { f: avx2::correlate_checked, name: "avx2" });
+            v.push(Kernel {
+                f: avx2::correlate_checked,
+                name: "avx2",
+            });
         }
         v
     }
@@ -118,14 +126,25 @@ mod tests {
             for s in x.iter_mut() {
                 *s = match round % 4 {
                     0 => rng.next_u64() as i16,
-                    1 => if rng.unit() < 0.5 { i16::MIN } else { i16::MAX },
+                    1 => {
+                        if rng.unit() < 0.5 {
+                            i16::MIN
+                        } else {
+                            i16::MAX
+                        }
+                    }
                     2 => (rng.next_u64() % 64) as i16 - 32,
                     _ => (rng.gauss() * 8000.0).clamp(-32768.0, 32767.0) as i16,
                 };
             }
             let want = Kernel::scalar().correlate(&x, &BASIS);
             for k in &kernels {
-                assert_eq!(k.correlate(&x, &BASIS), want, "{} on round {round}", k.name());
+                assert_eq!(
+                    k.correlate(&x, &BASIS),
+                    want,
+                    "{} on round {round}",
+                    k.name()
+                );
             }
         }
     }
@@ -134,10 +153,15 @@ mod tests {
     fn correlation_measures_a_tone() {
         // A full-scale-ish cosine at 941 Hz correlates with its own cosine row at ≈ A·N/2·scale.
         let w = core::f64::consts::TAU * 941.0 / 8000.0;
-        let x: [i16; BLOCK] = core::array::from_fn(|n| (10000.0 * (w * n as f64).cos()).round() as i16);
+        let x: [i16; BLOCK] =
+            core::array::from_fn(|n| (10000.0 * (w * n as f64).cos()).round() as i16);
         let c = Kernel::best().correlate(&x, &BASIS);
         let want = 10000.0 * BLOCK as f64 / 2.0 * BASIS_SCALE;
-        assert!(((c.sums[3] as f64) - want).abs() / want < 0.05, "{} vs {want}", c.sums[3]);
+        assert!(
+            ((c.sums[3] as f64) - want).abs() / want < 0.05,
+            "{} vs {want}",
+            c.sums[3]
+        );
         let energy: i64 = x.iter().map(|&v| ((v >> 1) as i64).pow(2)).sum();
         assert_eq!(c.energy, energy);
     }
