@@ -1,0 +1,3 @@
+//! The `tonewall` command.
+
+fn main() {}
