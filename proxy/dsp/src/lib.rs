@@ -20,8 +20,10 @@ pub mod digit;
 pub mod g711;
 pub mod level;
 pub mod masker;
+pub mod resample;
 pub mod simd;
 pub mod synth;
+pub mod wav;
 
 pub use detector::{Detector, DetectorConfig, DtmfEvent};
 pub use digit::Digit;

@@ -81,6 +81,25 @@ static SUB_CODES: LazyLock<[[[u8; SUB_LEN]; 3]; 2]> = LazyLock::new(|| {
     t
 });
 
+/// Sample `n` of the substitute signal at any sample rate, 16-bit linear (for recordings that
+/// are not 8 kHz; at 8 kHz it equals what the streaming masker sends).
+pub fn substitute_sample(kind: Substitute, n: u64, rate: u32) -> i16 {
+    if rate == 8000 {
+        return SUB_LINEAR[sub_index(kind)][n as usize & (SUB_LEN - 1)];
+    }
+    match kind {
+        Substitute::Silence => 0,
+        Substitute::FlatTone => {
+            let a = sine_amplitude(-20.0);
+            // Phase from n mod one second keeps precision over long recordings (500 Hz is a
+            // whole number of periods per second).
+            let n = (n % rate as u64) as f64;
+            (a * (core::f64::consts::TAU * 500.0 * n / rate as f64).sin()).round() as i16
+        }
+        Substitute::ComfortNoise => SUB_LINEAR[2][n as usize & (SUB_LEN - 1)],
+    }
+}
+
 fn sub_index(kind: Substitute) -> usize {
     match kind {
         Substitute::FlatTone => 0,
