@@ -154,6 +154,10 @@ struct Limits {
     purity: f32,
     presence_purity: f32,
     rel_peak: f32,
+    /// Bounds for skipping a window: a window's purity can exceed the summed per-block best-pair
+    /// share only by the block response's loss at the largest accepted offset (1/g²).
+    digit_skip: f32,
+    presence_skip: f32,
     hits_to_start: u8,
     /// Minimum tone duration in blocks.
     min_blocks: f32,
@@ -187,6 +191,8 @@ impl Limits {
             purity: c.min_purity as f32,
             presence_purity: c.presence_purity as f32,
             rel_peak: db(c.relative_peak_db),
+            digit_skip: (c.min_purity * block_gain_sq(c.freq_tolerance)) as f32,
+            presence_skip: (c.presence_purity * block_gain_sq(c.presence_freq_tolerance)) as f32,
             hits_to_start: c.hits_to_start.max(1),
             min_blocks: (c.min_tone_ms * 8.0 / BLOCK as f64) as f32,
             misses_to_end: c.misses_to_end.max(1),
@@ -238,9 +244,13 @@ pub struct Detector {
     fill: usize,
     /// Complete blocks processed so far.
     blocks: u64,
+    /// `blocks` modulo the rotation period, kept separately to avoid a division per block.
+    rot_index: u16,
     re: [[f32; 8]; HIST],
     im: [[f32; 8]; HIST],
     energy: [f32; HIST],
+    /// Per block: the best row's plus the best column's tone energy (same units as `energy`).
+    pair: [f32; HIST],
     /// Bit b: block (blocks − 1 − b) was hot (tone-like; the masker masks around it).
     hot: u64,
     state: State,
@@ -267,9 +277,11 @@ impl Detector {
             buf: [0; BLOCK],
             fill: 0,
             blocks: 0,
+            rot_index: 0,
             re: [[0.0; 8]; HIST],
             im: [[0.0; 8]; HIST],
             energy: [0.0; HIST],
+            pair: [0.0; HIST],
             hot: 0,
             state: State::Idle,
             events: VecDeque::with_capacity(4),
@@ -295,20 +307,48 @@ impl Detector {
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
         let c = self.kernel.correlate(block, &BASIS);
         let slot = (self.blocks as usize) % HIST;
-        let rot = &ROTATIONS.0[(self.blocks % ROT_PERIOD as u64) as usize];
+        let rot = &ROTATIONS.0[self.rot_index as usize];
+        self.rot_index = if self.rot_index as usize + 1 == ROT_PERIOD {
+            0
+        } else {
+            self.rot_index + 1
+        };
+        // X = C − jS relative to the block start; Z = X · e^{−jω·32m}. Computed into locals so
+        // the compiler vectorises across the eight frequencies.
+        let (mut zr, mut zi, mut mag) = ([0f32; 8], [0f32; 8], [0f32; 8]);
         for k in 0..8 {
-            // X = C − jS relative to the block start; Z = X · e^{−jω·32m}.
             let cr = c.sums[k] as f32;
             let ci = -(c.sums[k + 8] as f32);
-            self.re[slot][k] = cr * rot[0][k] - ci * rot[1][k];
-            self.im[slot][k] = cr * rot[1][k] + ci * rot[0][k];
+            zr[k] = cr * rot[0][k] - ci * rot[1][k];
+            zi[k] = cr * rot[1][k] + ci * rot[0][k];
+            mag[k] = zr[k] * zr[k] + zi[k] * zi[k];
         }
+        self.re[slot] = zr;
+        self.im[slot] = zi;
         self.energy[slot] = (c.energy * 4) as f32;
         let index = self.blocks;
         self.blocks += 1;
 
-        let present = self.presence();
-        let hit = self.classify();
+        // The best pair's share of this block: most blocks of speech and noise are ruled out
+        // here without touching the windows (see `Limits::digit_skip`).
+        let m = |a: f32, b: f32| if a > b { a } else { b };
+        let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
+        self.pair[slot] = (m(m(mag[0], mag[1]), m(mag[2], mag[3]))
+            + m(m(mag[4], mag[5]), m(mag[6], mag[7])))
+            * norm;
+        let (mut pair, mut energy) = (0f32, 0f32);
+        let (mut present, mut hit) = (false, None);
+        for back in 0..DIGIT_WINDOW {
+            let s = (self.blocks as usize + HIST - 1 - back) % HIST;
+            pair += self.pair[s];
+            energy += self.energy[s];
+            if back + 1 == PRESENCE_WINDOW && pair >= self.limits.presence_skip * energy {
+                present = self.presence();
+            }
+        }
+        if pair >= self.limits.digit_skip * energy {
+            hit = self.classify();
+        }
         self.advance(index, hit);
         let hot = present || hit.is_some();
         self.hot = (self.hot << 1) | hot as u64;
@@ -459,14 +499,17 @@ impl Detector {
         }
         let per_block = ai.atan2(ar) / lag as f32; // radians per 32 samples
         let dhz = per_block * 8000.0 / (core::f32::consts::TAU * BLOCK as f32);
-        // Derotate each block by the offset, oldest first, and sum.
+        // Derotate each block by the offset, oldest first, and sum; the rotation is stepped by
+        // complex multiplication rather than a sin/cos per block.
+        let (step_s, step_c) = (-per_block).sin_cos();
+        let (mut rc, mut rs) = (1f32, 0f32);
         let (mut sr, mut si) = (0f32, 0f32);
         for m in 0..w {
             let s = slot(w - 1 - m);
-            let (sn, cs) = (-per_block * m as f32).sin_cos();
             let (zr, zi) = (self.re[s][k], self.im[s][k]);
-            sr += zr * cs - zi * sn;
-            si += zr * sn + zi * cs;
+            sr += zr * rc - zi * rs;
+            si += zr * rs + zi * rc;
+            (rc, rs) = (rc * step_c - rs * step_s, rc * step_s + rs * step_c);
         }
         // Undo the loss of the 32-sample block's own response at that offset.
         let x = core::f32::consts::PI * dhz / 8000.0;
@@ -629,6 +672,16 @@ impl Detector {
             };
         }
     }
+}
+
+/// |g|² of a 32-sample block's response at the largest offset `fraction` of any DTMF frequency:
+/// the most a frequency-corrected window energy can exceed the blocks' own energies by.
+fn block_gain_sq(fraction: f64) -> f64 {
+    let hz = COL_HZ[3] * fraction;
+    let x = core::f64::consts::PI * hz / 8000.0;
+    let g = (x * BLOCK as f64).sin() / (BLOCK as f64 * x.sin());
+    // A little margin for f32 rounding.
+    g * g * 0.98
 }
 
 #[inline]

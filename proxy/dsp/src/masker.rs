@@ -23,7 +23,7 @@
 use crate::detector::{Detector, DetectorConfig, DtmfEvent, PRESENCE_WINDOW};
 use crate::g711::Law;
 use crate::level::sine_amplitude;
-use crate::simd::BLOCK;
+use crate::simd::{BLOCK, Kernel};
 use std::sync::LazyLock;
 
 /// What replaces a masked tone.
@@ -116,6 +116,24 @@ pub trait SampleFormat: Copy {
     fn decode(&self, s: Self::Sample) -> i16;
     /// Sample `n` (absolute position) of the substitute signal.
     fn substitute(&self, kind: Substitute, n: u64) -> Self::Sample;
+    /// Decodes a run of samples (`dst` at least as long as `src`).
+    fn decode_into(&self, src: &[Self::Sample], dst: &mut [i16]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = self.decode(s);
+        }
+    }
+    /// Decodes one whole block; backends may use SIMD.
+    fn decode_block(&self, kernel: &Kernel, src: &[Self::Sample; BLOCK], dst: &mut [i16; BLOCK]) {
+        let _ = kernel;
+        self.decode_into(src, dst);
+    }
+    /// The substitute for positions `n..n + dst.len()`; the run must not cross a multiple of
+    /// 4096 (the masker's runs stay inside one 32-sample block).
+    fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [Self::Sample]) {
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = self.substitute(kind, n + i as u64);
+        }
+    }
     /// What is sent before the look-behind has filled: silence.
     fn idle(&self) -> Self::Sample;
 }
@@ -141,6 +159,23 @@ impl SampleFormat for G711 {
     fn idle(&self) -> u8 {
         self.0.silence()
     }
+    #[inline]
+    fn decode_into(&self, src: &[u8], dst: &mut [i16]) {
+        self.0.decode_slice(src, dst);
+    }
+    #[inline]
+    fn decode_block(&self, kernel: &Kernel, src: &[u8; BLOCK], dst: &mut [i16; BLOCK]) {
+        kernel.decode(self.0, src, dst);
+    }
+    #[inline]
+    fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [u8]) {
+        let law = match self.0 {
+            Law::Ulaw => 0,
+            Law::Alaw => 1,
+        };
+        let at = n as usize & (SUB_LEN - 1);
+        dst.copy_from_slice(&SUB_CODES[law][sub_index(kind)][at..at + dst.len()]);
+    }
 }
 
 /// 16-bit linear samples at 8 kHz.
@@ -159,6 +194,15 @@ impl SampleFormat for Linear {
     }
     fn idle(&self) -> i16 {
         0
+    }
+    #[inline]
+    fn decode_into(&self, src: &[i16], dst: &mut [i16]) {
+        dst[..src.len()].copy_from_slice(src);
+    }
+    #[inline]
+    fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [i16]) {
+        let at = n as usize & (SUB_LEN - 1);
+        dst.copy_from_slice(&SUB_LINEAR[sub_index(kind)][at..at + dst.len()]);
     }
 }
 
@@ -246,10 +290,13 @@ pub struct Masker<F: SampleFormat> {
     rule: MaskRule,
     substitute: Substitute,
     detector: Detector,
+    kernel: Kernel,
     ring: Box<[F::Sample]>,
     stage: [i16; BLOCK],
     /// Samples pushed so far.
     pos: u64,
+    /// `pos` modulo the ring length: where the next input sample goes.
+    ring_at: usize,
     /// Whether the block now being output is masked.
     masking: bool,
     masked_samples: u64,
@@ -265,9 +312,11 @@ impl<F: SampleFormat> Masker<F> {
             rule,
             substitute: config.substitute,
             detector: Detector::new(&config.detector),
+            kernel: Kernel::best(),
             ring,
             stage: [0; BLOCK],
             pos: 0,
+            ring_at: 0,
             masking: false,
             masked_samples: 0,
         }
@@ -300,24 +349,33 @@ impl<F: SampleFormat> Masker<F> {
             let in_block = self.pos as usize % BLOCK;
             let take = (BLOCK - in_block).min(n - done);
             let src = &input[done..done + take];
-            let at = self.pos as usize % ring_len;
-            // The ring holds whole blocks, so a block-bounded run never wraps.
-            let out_at = (self.pos + ring_len as u64 - delay) as usize % ring_len;
-            for (i, &s) in src.iter().enumerate() {
-                self.stage[in_block + i] = self.format.decode(s);
+            let at = self.ring_at;
+            // The ring holds whole blocks, so a block-bounded run never wraps; the output lags
+            // by `delay`, which is one block less than the ring.
+            let out_at = if at + BLOCK >= ring_len {
+                at + BLOCK - ring_len
+            } else {
+                at + BLOCK
+            };
+            match (<&[F::Sample; BLOCK]>::try_from(src), take == BLOCK) {
+                (Ok(whole), true) => self
+                    .format
+                    .decode_block(&self.kernel, whole, &mut self.stage),
+                _ => self
+                    .format
+                    .decode_into(src, &mut self.stage[in_block..in_block + take]),
             }
             let dst = &mut output[done..done + take];
             if self.masking {
-                let p0 = self.pos - delay;
-                for (i, d) in dst.iter_mut().enumerate() {
-                    *d = self.format.substitute(self.substitute, p0 + i as u64);
-                }
+                self.format
+                    .substitute_into(self.substitute, self.pos - delay, dst);
                 self.masked_samples += take as u64;
             } else {
                 dst.copy_from_slice(&self.ring[out_at..out_at + take]);
             }
             self.ring[at..at + take].copy_from_slice(src);
             self.pos += take as u64;
+            self.ring_at = if at + take == ring_len { 0 } else { at + take };
             done += take;
             if self.pos.is_multiple_of(BLOCK as u64) {
                 let stage = self.stage;

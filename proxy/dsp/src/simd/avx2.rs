@@ -1,6 +1,7 @@
 //! AVX2 backend: `vpmaddwd` over two 16-sample halves per basis row, then a horizontal-add tree.
 
 use super::{BLOCK, Basis, Correlation};
+use crate::g711::Law;
 use core::arch::x86_64::*;
 
 /// Safe entry point stored in a [`super::Kernel`].
@@ -66,4 +67,80 @@ unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     }
     out.energy = e4.iter().sum();
     out
+}
+
+/// Safe entry point for the G.711 block decoder.
+pub fn decode_checked(law: Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
+    // SAFETY: only reachable through a `Kernel` built after AVX2 was detected.
+    unsafe { decode(law, codes, out) }
+}
+
+/// G.711 expansion of 16 codes (zero-extended to 16-bit lanes), computed rather than looked up:
+/// µ-law is ((m << 3) + 0x84) << e − 0x84; A-law is (m << 4) + 8 (segment 0) or
+/// ((m << 4) + 0x108) << (e − 1). AVX2 has no per-lane 16-bit shift, so `<< e` is a multiply by
+/// 2^e taken from a byte shuffle.
+#[target_feature(enable = "avx2")]
+fn expand16(law: Law, codes: __m256i) -> __m256i {
+    let low4 = _mm256_set1_epi16(0x0F);
+    // Index bytes with the high byte of each lane set to 0x80, so the shuffle zeroes it.
+    let hi_zero = _mm256_set1_epi16(0x8000u16 as i16);
+    match law {
+        Law::Ulaw => {
+            let x = _mm256_xor_si256(codes, _mm256_set1_epi16(0xFF));
+            let e = _mm256_and_si256(_mm256_srli_epi16::<4>(x), _mm256_set1_epi16(7));
+            let pow = _mm256_shuffle_epi8(
+                _mm256_setr_epi8(
+                    1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64,
+                    -128, 0, 0, 0, 0, 0, 0, 0, 0,
+                ),
+                _mm256_or_si256(e, hi_zero),
+            );
+            let t = _mm256_add_epi16(
+                _mm256_slli_epi16::<3>(_mm256_and_si256(x, low4)),
+                _mm256_set1_epi16(0x84),
+            );
+            let mag = _mm256_sub_epi16(_mm256_mullo_epi16(t, pow), _mm256_set1_epi16(0x84));
+            // Sign bit set (after inversion) means negative.
+            let neg = _mm256_cmpeq_epi16(
+                _mm256_and_si256(x, _mm256_set1_epi16(0x80)),
+                _mm256_set1_epi16(0x80),
+            );
+            _mm256_sub_epi16(_mm256_xor_si256(mag, neg), neg)
+        }
+        Law::Alaw => {
+            let x = _mm256_xor_si256(codes, _mm256_set1_epi16(0x55));
+            let e = _mm256_and_si256(_mm256_srli_epi16::<4>(x), _mm256_set1_epi16(7));
+            let pow = _mm256_shuffle_epi8(
+                _mm256_setr_epi8(
+                    1, 1, 2, 4, 8, 16, 32, 64, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 4, 8, 16, 32, 64,
+                    0, 0, 0, 0, 0, 0, 0, 0,
+                ),
+                _mm256_or_si256(e, hi_zero),
+            );
+            let seg0 = _mm256_cmpeq_epi16(e, _mm256_setzero_si256());
+            // 0x108 for segments ≥ 1, 8 for segment 0.
+            let add = _mm256_blendv_epi8(_mm256_set1_epi16(0x108), _mm256_set1_epi16(8), seg0);
+            let t = _mm256_add_epi16(_mm256_slli_epi16::<4>(_mm256_and_si256(x, low4)), add);
+            let mag = _mm256_mullo_epi16(t, pow);
+            // Sign bit clear (after the 0x55 toggle) means negative.
+            let neg = _mm256_cmpeq_epi16(
+                _mm256_and_si256(x, _mm256_set1_epi16(0x80)),
+                _mm256_setzero_si256(),
+            );
+            _mm256_sub_epi16(_mm256_xor_si256(mag, neg), neg)
+        }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn decode(law: Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
+    // SAFETY: `codes` is 32 bytes (one 32-byte load); `out` is 32 i16 (two 32-byte stores).
+    unsafe {
+        let b = _mm256_loadu_si256(codes.as_ptr() as *const __m256i);
+        let lo = expand16(law, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(b)));
+        let hi = expand16(law, _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(b)));
+        let p = out.as_mut_ptr() as *mut __m256i;
+        _mm256_storeu_si256(p, lo);
+        _mm256_storeu_si256(p.add(1), hi);
+    }
 }

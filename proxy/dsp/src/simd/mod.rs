@@ -62,6 +62,7 @@ pub struct Correlation {
 #[derive(Clone, Copy)]
 pub struct Kernel {
     f: fn(&[i16; BLOCK], &Basis) -> Correlation,
+    decode: fn(crate::g711::Law, &[u8; BLOCK], &mut [i16; BLOCK]),
     name: &'static str,
 }
 
@@ -76,13 +77,16 @@ impl Kernel {
     pub fn scalar() -> Kernel {
         Kernel {
             f: scalar::correlate,
+            decode: scalar::decode,
             name: "scalar",
         }
     }
 
-    /// The fastest backend this CPU supports.
+    /// The fastest backend this CPU supports (the CPU is checked once per process).
     pub fn best() -> Kernel {
-        Kernel::all().pop().unwrap_or_else(Kernel::scalar)
+        static BEST: LazyLock<Kernel> =
+            LazyLock::new(|| Kernel::all().pop().unwrap_or_else(Kernel::scalar));
+        *BEST
     }
 
     /// Every backend this CPU supports, scalar first, fastest last.
@@ -93,6 +97,7 @@ impl Kernel {
         if std::arch::is_x86_feature_detected!("avx2") {
             v.push(Kernel {
                 f: avx2::correlate_checked,
+                decode: avx2::decode_checked,
                 name: "avx2",
             });
         }
@@ -102,6 +107,12 @@ impl Kernel {
     /// The backend's name, for benches and logs.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// Decodes one block of G.711 codes to 16-bit linear.
+    #[inline]
+    pub fn decode(&self, law: crate::g711::Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
+        (self.decode)(law, codes, out)
     }
 
     /// Correlates one block against the basis.
@@ -145,6 +156,31 @@ mod tests {
                     "{} on round {round}",
                     k.name()
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_backend_decodes_every_code_like_the_table() {
+        use crate::g711::Law;
+        let mut rng = Rng::new(11);
+        for law in [Law::Ulaw, Law::Alaw] {
+            for round in 0..64 {
+                // Rounds 0..8 walk all 256 codes in order; the rest are random blocks.
+                let codes: [u8; BLOCK] = core::array::from_fn(|i| {
+                    if round < 8 {
+                        (round * BLOCK + i) as u8
+                    } else {
+                        rng.next_u64() as u8
+                    }
+                });
+                let mut want = [0i16; BLOCK];
+                law.decode_slice(&codes, &mut want);
+                for k in Kernel::all() {
+                    let mut got = [0i16; BLOCK];
+                    k.decode(law, &codes, &mut got);
+                    assert_eq!(got, want, "{} {law:?}", k.name());
+                }
             }
         }
     }

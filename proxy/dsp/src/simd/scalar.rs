@@ -15,3 +15,8 @@ pub fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     let energy = x.iter().map(|&v| ((v >> 1) as i64).pow(2)).sum();
     Correlation { sums, energy }
 }
+
+/// Reference G.711 block decode: one table lookup per code.
+pub fn decode(law: crate::g711::Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
+    law.decode_slice(codes, out);
+}
