@@ -149,8 +149,9 @@ struct Limits {
     reverse_twist: f32,
     presence_twist_lo: f32,
     presence_twist_hi: f32,
-    freq_tol: [f32; 8],
-    presence_freq_tol: [f32; 8],
+    /// cos of the largest accepted phase advance per block, per frequency.
+    digit_cos: [f32; 8],
+    presence_cos: [f32; 8],
     purity: f32,
     presence_purity: f32,
     rel_peak: f32,
@@ -172,10 +173,11 @@ impl Limits {
             (dbm0_to_power(dbm0) * l * l / 2.0 * BASIS_SCALE * BASIS_SCALE) as f32
         };
         let db = |d: f64| 10f64.powf(d / 10.0) as f32;
+        // An offset of Δ Hz advances the phase by 2π·Δ·32/8000 per block.
         let tol = |fraction: f64| {
             let mut t = [0f32; 8];
             for (t, hz) in t.iter_mut().zip(ROW_HZ.iter().chain(COL_HZ.iter())) {
-                *t = (hz * fraction) as f32;
+                *t = (core::f64::consts::TAU * hz * fraction * BLOCK as f64 / 8000.0).cos() as f32;
             }
             t
         };
@@ -186,8 +188,8 @@ impl Limits {
             reverse_twist: db(c.max_reverse_twist_db),
             presence_twist_lo: db(-(c.max_normal_twist_db + 4.0)),
             presence_twist_hi: db(c.max_reverse_twist_db + 4.0),
-            freq_tol: tol(c.freq_tolerance),
-            presence_freq_tol: tol(c.presence_freq_tolerance),
+            digit_cos: tol(c.freq_tolerance),
+            presence_cos: tol(c.presence_freq_tolerance),
             purity: c.min_purity as f32,
             presence_purity: c.presence_purity as f32,
             rel_peak: db(c.relative_peak_db),
@@ -201,7 +203,7 @@ impl Limits {
 }
 
 /// e^{−jω_k·32·m} for m in 0..250, per frequency: rotates a block's phasor into absolute phase.
-struct Rotations([[[f32; 8]; 2]; ROT_PERIOD]);
+struct Rotations([crate::simd::Rotation; ROT_PERIOD]);
 
 static ROTATIONS: LazyLock<Rotations> = LazyLock::new(|| {
     let mut r = [[[0f32; 8]; 2]; ROT_PERIOD];
@@ -305,7 +307,6 @@ impl Detector {
 
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
-        let c = self.kernel.correlate(block, &BASIS);
         let slot = (self.blocks as usize) % HIST;
         let rot = &ROTATIONS.0[self.rot_index as usize];
         self.rot_index = if self.rot_index as usize + 1 == ROT_PERIOD {
@@ -313,41 +314,34 @@ impl Detector {
         } else {
             self.rot_index + 1
         };
-        // X = C − jS relative to the block start; Z = X · e^{−jω·32m}. Computed into locals so
-        // the compiler vectorises across the eight frequencies.
-        let (mut zr, mut zi, mut mag) = ([0f32; 8], [0f32; 8], [0f32; 8]);
-        for k in 0..8 {
-            let cr = c.sums[k] as f32;
-            let ci = -(c.sums[k + 8] as f32);
-            zr[k] = cr * rot[0][k] - ci * rot[1][k];
-            zi[k] = cr * rot[1][k] + ci * rot[0][k];
-            mag[k] = zr[k] * zr[k] + zi[k] * zi[k];
-        }
-        self.re[slot] = zr;
-        self.im[slot] = zi;
-        self.energy[slot] = (c.energy * 4) as f32;
+        // The kernel correlates, rotates into absolute phase and finds the block's best pair.
+        let z = self.kernel.analyze(block, &BASIS, rot);
+        self.re[slot] = z.re;
+        self.im[slot] = z.im;
+        self.energy[slot] = (z.energy * 4) as f32;
         let index = self.blocks;
         self.blocks += 1;
-
         // The best pair's share of this block: most blocks of speech and noise are ruled out
         // here without touching the windows (see `Limits::digit_skip`).
-        let m = |a: f32, b: f32| if a > b { a } else { b };
         let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
-        self.pair[slot] = (m(m(mag[0], mag[1]), m(mag[2], mag[3]))
-            + m(m(mag[4], mag[5]), m(mag[6], mag[7])))
-            * norm;
+        self.pair[slot] = z.pair * norm;
         let (mut pair, mut energy) = (0f32, 0f32);
         let (mut present, mut hit) = (false, None);
+        let mut presence_possible = false;
         for back in 0..DIGIT_WINDOW {
             let s = (self.blocks as usize + HIST - 1 - back) % HIST;
             pair += self.pair[s];
             energy += self.energy[s];
-            if back + 1 == PRESENCE_WINDOW && pair >= self.limits.presence_skip * energy {
-                present = self.presence();
+            if back + 1 == PRESENCE_WINDOW {
+                presence_possible = pair >= self.limits.presence_skip * energy;
             }
         }
         if pair >= self.limits.digit_skip * energy {
             hit = self.classify();
+        }
+        // A digit hit makes the block hot anyway; the presence test is for everything else.
+        if hit.is_none() && presence_possible {
+            present = self.presence();
         }
         self.advance(index, hit);
         let hot = present || hit.is_some();
@@ -434,9 +428,9 @@ impl Detector {
         {
             return false;
         }
-        let (er, dr) = self.zoom(r, PRESENCE_WINDOW, 1);
-        let (ec, dc) = self.zoom(4 + c, PRESENCE_WINDOW, 1);
-        if dr.abs() > l.presence_freq_tol[r] || dc.abs() > l.presence_freq_tol[4 + c] {
+        let (er, cr) = self.zoom(r, PRESENCE_WINDOW, 1);
+        let (ec, cc) = self.zoom(4 + c, PRESENCE_WINDOW, 1);
+        if cr < l.presence_cos[r] || cc < l.presence_cos[4 + c] {
             return false;
         }
         if er < l.min_presence || ec < l.min_presence {
@@ -462,9 +456,9 @@ impl Detector {
         {
             return None;
         }
-        let (er, dr) = self.zoom(r, DIGIT_WINDOW, 2);
-        let (ec, dc) = self.zoom(4 + c, DIGIT_WINDOW, 2);
-        if dr.abs() > l.freq_tol[r] || dc.abs() > l.freq_tol[4 + c] {
+        let (er, cr) = self.zoom(r, DIGIT_WINDOW, 2);
+        let (ec, cc) = self.zoom(4 + c, DIGIT_WINDOW, 2);
+        if cr < l.digit_cos[r] || cc < l.digit_cos[4 + c] {
             return None;
         }
         if er < l.min_digit || ec < l.min_digit {
@@ -484,11 +478,13 @@ impl Detector {
         Digit::from_row_col(r, c)
     }
 
-    /// Frequency offset of tone `k` (Hz), from the phase advance over `lag` blocks, and its
-    /// energy over the last `w` blocks measured at that frequency (|X|², basis-scaled).
+    /// The energy of tone `k` over the last `w` blocks measured at its own frequency, and the
+    /// cosine of its phase advance per block (1 at the nominal frequency; compared with
+    /// `Limits::*_cos` instead of converting to Hz). The advance is measured over `lag` blocks.
+    /// No trigonometric calls: rotations come from normalising the measured phasor product.
     fn zoom(&self, k: usize, w: usize, lag: usize) -> (f32, f32) {
         let slot = |back: usize| (self.blocks as usize + HIST - 1 - back) % HIST;
-        // Σ Z_{m+lag} · conj(Z_m) over the window.
+        // Σ Z_{m+lag} · conj(Z_m) over the window: its angle is the advance over `lag` blocks.
         let (mut ar, mut ai) = (0f32, 0f32);
         for back in 0..w - lag {
             let (a, b) = (slot(back), slot(back + lag));
@@ -497,11 +493,22 @@ impl Detector {
             ar += zr * wr - zi * wi;
             ai += zr * wi + zi * wr;
         }
-        let per_block = ai.atan2(ar) / lag as f32; // radians per 32 samples
-        let dhz = per_block * 8000.0 / (core::f32::consts::TAU * BLOCK as f32);
-        // Derotate each block by the offset, oldest first, and sum; the rotation is stepped by
-        // complex multiplication rather than a sin/cos per block.
-        let (step_s, step_c) = (-per_block).sin_cos();
+        let r = (ar * ar + ai * ai).sqrt();
+        let (cl, sl) = if r > 0.0 {
+            (ar / r, ai / r)
+        } else {
+            (1.0, 0.0)
+        };
+        // Per block: the angle itself for lag 1, its half (|θ/2| ≤ π/2, so cos ≥ 0) for lag 2.
+        let (cb, sb) = if lag == 1 {
+            (cl, sl)
+        } else {
+            (
+                ((1.0 + cl) * 0.5).max(0.0).sqrt(),
+                ((1.0 - cl) * 0.5).max(0.0).sqrt().copysign(sl),
+            )
+        };
+        // Derotate each block by the advance, oldest first, and sum.
         let (mut rc, mut rs) = (1f32, 0f32);
         let (mut sr, mut si) = (0f32, 0f32);
         for m in 0..w {
@@ -509,16 +516,18 @@ impl Detector {
             let (zr, zi) = (self.re[s][k], self.im[s][k]);
             sr += zr * rc - zi * rs;
             si += zr * rs + zi * rc;
-            (rc, rs) = (rc * step_c - rs * step_s, rc * step_s + rs * step_c);
+            (rc, rs) = (rc * cb + rs * sb, rs * cb - rc * sb);
         }
-        // Undo the loss of the 32-sample block's own response at that offset.
-        let x = core::f32::consts::PI * dhz / 8000.0;
-        let g = if x.abs() < 1e-6 {
-            1.0
+        // Undo the loss of the 32-sample block's own response at that offset:
+        // g = sin(θ/2) / (32 · sin(θ/64)), θ the advance per block.
+        let half = ((1.0 - cb) * 0.5).max(0.0).sqrt(); // |sin(θ/2)|
+        let theta = 2.0 * half * (1.0 + half * half * (1.0 / 6.0 + half * half * 0.075)); // 2·asin
+        let g = if theta > 1e-4 {
+            half / (BLOCK as f32 * (theta / 64.0))
         } else {
-            (x * BLOCK as f32).sin() / (BLOCK as f32 * x.sin())
+            1.0
         };
-        ((sr * sr + si * si) / (g * g), dhz)
+        ((sr * sr + si * si) / (g * g), cb)
     }
 
     /// How much of block `back` blocks ago the pair (r, c) fills, 0..1: the tone's share of the

@@ -1,6 +1,6 @@
 //! AVX2 backend: `vpmaddwd` over two 16-sample halves per basis row, then a horizontal-add tree.
 
-use super::{BLOCK, Basis, Correlation};
+use super::{BLOCK, Basis, Correlation, Phasors, Rotation};
 use crate::g711::Law;
 use core::arch::x86_64::*;
 
@@ -26,8 +26,58 @@ fn reduce8(v: [__m256i; 8]) -> __m256i {
     _mm256_add_epi32(lo, hi)
 }
 
+/// Safe entry point for the block analysis.
+pub fn analyze_checked(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+    // SAFETY: only reachable through a `Kernel` built after AVX2 was detected.
+    unsafe { analyze(x, basis, rot) }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+    // SAFETY: the same loads as `correlate`; `rot` rows and the outputs are 8 f32 (32 bytes).
+    unsafe {
+        let (cos, sin, energy) = sums(x, basis);
+        let (c, s) = (_mm256_cvtepi32_ps(cos), _mm256_cvtepi32_ps(sin));
+        let rc = _mm256_loadu_ps(rot[0].as_ptr());
+        let rs = _mm256_loadu_ps(rot[1].as_ptr());
+        // Same operation order as the scalar twin (no FMA: results stay bit-identical).
+        let re = _mm256_add_ps(_mm256_mul_ps(c, rc), _mm256_mul_ps(s, rs));
+        let im = _mm256_sub_ps(_mm256_mul_ps(c, rs), _mm256_mul_ps(s, rc));
+        let mag = _mm256_add_ps(_mm256_mul_ps(re, re), _mm256_mul_ps(im, im));
+        // max(a, b) is "a > b ? a : b", as the scalar twin computes it.
+        let m1 = _mm256_max_ps(mag, _mm256_permute_ps::<0b10_11_00_01>(mag));
+        let m2 = _mm256_max_ps(m1, _mm256_permute_ps::<0b01_00_11_10>(m1));
+        let row = _mm256_cvtss_f32(m2);
+        let col = _mm_cvtss_f32(_mm256_extractf128_ps::<1>(m2));
+        let mut p = Phasors {
+            energy,
+            pair: row + col,
+            ..Phasors::default()
+        };
+        _mm256_storeu_ps(p.re.as_mut_ptr(), re);
+        _mm256_storeu_ps(p.im.as_mut_ptr(), im);
+        p
+    }
+}
+
 #[target_feature(enable = "avx2")]
 unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
+    // SAFETY: see `sums`; the destinations are 8 i32 each.
+    unsafe {
+        let (r0, r1, energy) = sums(x, basis);
+        let mut out = Correlation {
+            energy,
+            ..Correlation::default()
+        };
+        _mm256_storeu_si256(out.sums.as_mut_ptr() as *mut __m256i, r0);
+        _mm256_storeu_si256(out.sums.as_mut_ptr().add(8) as *mut __m256i, r1);
+        out
+    }
+}
+
+/// The 16 dot products (cos rows, sin rows) and the energy.
+#[target_feature(enable = "avx2")]
+unsafe fn sums(x: &[i16; BLOCK], basis: &Basis) -> (__m256i, __m256i, i64) {
     // SAFETY: `x` is 32 i16 (64 bytes): two unaligned 32-byte loads stay inside it. Each basis
     // row is 64 bytes inside a 32-byte-aligned struct, loaded the same way.
     let (x0, x1) = unsafe {
@@ -57,16 +107,10 @@ unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
         _mm256_cvtepi32_epi64(_mm256_castsi256_si128(e)),
         _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(e)),
     );
-    let mut out = Correlation::default();
     let mut e4 = [0i64; 4];
-    // SAFETY: the destinations are 8 i32, 8 i32 and 4 i64: 32 bytes each.
-    unsafe {
-        _mm256_storeu_si256(out.sums.as_mut_ptr() as *mut __m256i, r0);
-        _mm256_storeu_si256(out.sums.as_mut_ptr().add(8) as *mut __m256i, r1);
-        _mm256_storeu_si256(e4.as_mut_ptr() as *mut __m256i, e64);
-    }
-    out.energy = e4.iter().sum();
-    out
+    // SAFETY: the destination is 4 i64: 32 bytes.
+    unsafe { _mm256_storeu_si256(e4.as_mut_ptr() as *mut __m256i, e64) };
+    (r0, r1, e4.iter().sum())
 }
 
 /// Safe entry point for the G.711 block decoder.

@@ -58,11 +58,28 @@ pub struct Correlation {
     pub energy: i64,
 }
 
+/// One block's phasors in the common phase reference, ready for the detector's windows.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Phasors {
+    /// Re Z_k: the block's DFT at frequency k, rotated to absolute phase.
+    pub re: [f32; 8],
+    /// Im Z_k.
+    pub im: [f32; 8],
+    /// max over rows of |Z|² plus max over columns of |Z|².
+    pub pair: f32,
+    /// Σ (x >> 1)², as in [`Correlation::energy`].
+    pub energy: i64,
+}
+
+/// Rotation of each frequency for one block position: (cos, sin) of −ω_k·32·m.
+pub type Rotation = [[f32; 8]; 2];
+
 /// A correlation backend: a safe function pointer, chosen after checking the CPU.
 #[derive(Clone, Copy)]
 pub struct Kernel {
     f: fn(&[i16; BLOCK], &Basis) -> Correlation,
     decode: fn(crate::g711::Law, &[u8; BLOCK], &mut [i16; BLOCK]),
+    analyze: fn(&[i16; BLOCK], &Basis, &Rotation) -> Phasors,
     name: &'static str,
 }
 
@@ -78,6 +95,7 @@ impl Kernel {
         Kernel {
             f: scalar::correlate,
             decode: scalar::decode,
+            analyze: scalar::analyze,
             name: "scalar",
         }
     }
@@ -98,6 +116,7 @@ impl Kernel {
             v.push(Kernel {
                 f: avx2::correlate_checked,
                 decode: avx2::decode_checked,
+                analyze: avx2::analyze_checked,
                 name: "avx2",
             });
         }
@@ -113,6 +132,13 @@ impl Kernel {
     #[inline]
     pub fn decode(&self, law: crate::g711::Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
         (self.decode)(law, codes, out)
+    }
+
+    /// Correlates one block and turns the sums into rotated phasors (what the detector keeps).
+    /// Every backend does the same IEEE operations in the same order, so results are identical.
+    #[inline]
+    pub fn analyze(&self, x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+        (self.analyze)(x, basis, rot)
     }
 
     /// Correlates one block against the basis.
@@ -181,6 +207,24 @@ mod tests {
                     k.decode(law, &codes, &mut got);
                     assert_eq!(got, want, "{} {law:?}", k.name());
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_backend_analyzes_like_scalar() {
+        let mut rng = Rng::new(12);
+        for _ in 0..5000 {
+            let x: [i16; BLOCK] =
+                core::array::from_fn(|_| (rng.gauss() * 6000.0).clamp(-32768.0, 32767.0) as i16);
+            let a = rng.phase();
+            let rot: Rotation = [
+                core::array::from_fn(|k| (a * (k + 1) as f64).cos() as f32),
+                core::array::from_fn(|k| (a * (k + 1) as f64).sin() as f32),
+            ];
+            let want = Kernel::scalar().analyze(&x, &BASIS, &rot);
+            for k in Kernel::all() {
+                assert_eq!(k.analyze(&x, &BASIS, &rot), want, "{}", k.name());
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The scalar twin every SIMD backend is tested against.
 
-use super::{BLOCK, Basis, Correlation, NBASIS};
+use super::{BLOCK, Basis, Correlation, NBASIS, Phasors, Rotation};
 
 /// Reference correlation: plain loops, wrapping 32-bit sums like the SIMD lanes.
 pub fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
@@ -19,4 +19,26 @@ pub fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
 /// Reference G.711 block decode: one table lookup per code.
 pub fn decode(law: crate::g711::Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
     law.decode_slice(codes, out);
+}
+
+/// Reference analysis: correlate, rotate X = C − jS by `rot`, and take the best row and column.
+pub fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+    let c = correlate(x, basis);
+    let mut p = Phasors {
+        energy: c.energy,
+        ..Phasors::default()
+    };
+    let mut mag = [0f32; 8];
+    for k in 0..8 {
+        let (cs, sn) = (c.sums[k] as f32, c.sums[k + 8] as f32);
+        p.re[k] = cs * rot[0][k] + sn * rot[1][k];
+        p.im[k] = cs * rot[1][k] - sn * rot[0][k];
+        mag[k] = p.re[k] * p.re[k] + p.im[k] * p.im[k];
+    }
+    // The same reduction order as the SIMD backends: neighbours, then pairs.
+    let m = |a: f32, b: f32| if a > b { a } else { b };
+    let row = m(m(mag[0], mag[1]), m(mag[2], mag[3]));
+    let col = m(m(mag[4], mag[5]), m(mag[6], mag[7]));
+    p.pair = row + col;
+    p
 }
