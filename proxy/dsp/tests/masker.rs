@@ -392,3 +392,34 @@ fn reports_digits_while_masking() {
     }
     assert_eq!(got, "4111111111111111#");
 }
+
+/// The fuzz target `masker_stream`'s invariant on random audio (CI runs this without nightly):
+/// every output sample is the input from exactly `delay` samples before, or the substitute.
+#[test]
+fn random_audio_and_chunking_keep_the_delay_and_the_invariant() {
+    let fmt = G711(Law::Ulaw);
+    let mut rng = Rng::new(9000);
+    for round in 0..200 {
+        let len = rng.below(4000);
+        let audio: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        let mut m = Masker::new(fmt, &MaskerConfig::default());
+        let d = m.delay();
+        let mut out = vec![0u8; len];
+        let step = 1 + rng.below(300);
+        let mut at = 0;
+        while at < len {
+            let n = step.min(len - at);
+            assert_eq!(m.process(&audio[at..at + n], &mut out[at..at + n]), n);
+            at += n;
+        }
+        for (p, &o) in out.iter().enumerate() {
+            let passed = if p < d {
+                o == Law::Ulaw.silence()
+            } else {
+                o == audio[p - d]
+            };
+            let masked = p >= d && o == fmt.substitute(Substitute::FlatTone, (p - d) as u64);
+            assert!(passed || masked, "round {round}: sample {p}");
+        }
+    }
+}
