@@ -31,7 +31,7 @@
 
 use crate::digit::{COL_HZ, Digit, ROW_HZ};
 use crate::level::dbm0_to_power;
-use crate::simd::{BASIS, BASIS_SCALE, BLOCK, Kernel};
+use crate::simd::{BASIS, BASIS_SCALE, BLOCK, Basis, Kernel};
 use std::collections::VecDeque;
 use std::sync::LazyLock;
 
@@ -242,6 +242,9 @@ enum State {
 pub struct Detector {
     limits: Limits,
     kernel: Kernel,
+    /// The shared tables, resolved once so the per-block path has no lazy-init checks.
+    basis: &'static Basis,
+    rotations: &'static Rotations,
     buf: [i16; BLOCK],
     fill: usize,
     /// Complete blocks processed so far.
@@ -250,9 +253,12 @@ pub struct Detector {
     rot_index: u16,
     re: [[f32; 8]; HIST],
     im: [[f32; 8]; HIST],
-    energy: [f32; HIST],
-    /// Per block: the best row's plus the best column's tone energy (same units as `energy`).
-    pair: [f32; HIST],
+    /// Block energies, each stored at its slot and again 8 further on, so that the last few
+    /// blocks always sit side by side (`energy[slot + 8 − n + 1 ..= slot + 8]`).
+    energy: [f32; 2 * HIST],
+    /// Per block: the best row's plus the best column's tone energy (same units and layout as
+    /// `energy`).
+    pair: [f32; 2 * HIST],
     /// Bit b: block (blocks − 1 − b) was hot (tone-like; the masker masks around it).
     hot: u64,
     state: State,
@@ -276,14 +282,16 @@ impl Detector {
         Detector {
             limits: Limits::new(config),
             kernel,
+            basis: &BASIS,
+            rotations: &ROTATIONS,
             buf: [0; BLOCK],
             fill: 0,
             blocks: 0,
             rot_index: 0,
             re: [[0.0; 8]; HIST],
             im: [[0.0; 8]; HIST],
-            energy: [0.0; HIST],
-            pair: [0.0; HIST],
+            energy: [0.0; 2 * HIST],
+            pair: [0.0; 2 * HIST],
             hot: 0,
             state: State::Idle,
             events: VecDeque::with_capacity(4),
@@ -308,35 +316,40 @@ impl Detector {
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
         let slot = (self.blocks as usize) % HIST;
-        let rot = &ROTATIONS.0[self.rot_index as usize];
+        let rot = &self.rotations.0[self.rot_index as usize];
         self.rot_index = if self.rot_index as usize + 1 == ROT_PERIOD {
             0
         } else {
             self.rot_index + 1
         };
         // The kernel correlates, rotates into absolute phase and finds the block's best pair.
-        let z = self.kernel.analyze(block, &BASIS, rot);
+        let z = self.kernel.analyze(block, self.basis, rot);
         self.re[slot] = z.re;
         self.im[slot] = z.im;
-        self.energy[slot] = (z.energy * 4) as f32;
+        let e = (z.energy * 4) as f32;
+        self.energy[slot] = e;
+        self.energy[slot + HIST] = e;
         let index = self.blocks;
         self.blocks += 1;
         // The best pair's share of this block: most blocks of speech and noise are ruled out
         // here without touching the windows (see `Limits::digit_skip`).
         let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
-        self.pair[slot] = z.pair * norm;
-        let (mut pair, mut energy) = (0f32, 0f32);
+        let pair = z.pair * norm;
+        self.pair[slot] = pair;
+        self.pair[slot + HIST] = pair;
         let (mut present, mut hit) = (false, None);
-        let mut presence_possible = false;
-        for back in 0..DIGIT_WINDOW {
-            let s = (self.blocks as usize + HIST - 1 - back) % HIST;
-            pair += self.pair[s];
-            energy += self.energy[s];
-            if back + 1 == PRESENCE_WINDOW {
-                presence_possible = pair >= self.limits.presence_skip * energy;
-            }
-        }
-        if pair >= self.limits.digit_skip * energy {
+        let end = slot + HIST + 1;
+        let sum = |v: &[f32]| v.iter().sum::<f32>();
+        let (p3, e3) = (
+            sum(&self.pair[end - PRESENCE_WINDOW..end]),
+            sum(&self.energy[end - PRESENCE_WINDOW..end]),
+        );
+        let (p5, e5) = (
+            sum(&self.pair[end - DIGIT_WINDOW..end]),
+            sum(&self.energy[end - DIGIT_WINDOW..end]),
+        );
+        let presence_possible = p3 >= self.limits.presence_skip * e3;
+        if p5 >= self.limits.digit_skip * e5 {
             hit = self.classify();
         }
         // A digit hit makes the block hot anyway; the presence test is for everything else.
@@ -545,6 +558,9 @@ impl Detector {
     }
 
     fn advance(&mut self, index: u64, hit: Option<Digit>) {
+        if hit.is_none() && self.state == State::Idle {
+            return;
+        }
         let window_start =
             |first: u64| (first + 1).saturating_sub(DIGIT_WINDOW as u64) * BLOCK as u64;
         // A new candidate counts the tone already inside its first window, and one block more.

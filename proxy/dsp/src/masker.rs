@@ -291,12 +291,13 @@ pub struct Masker<F: SampleFormat> {
     substitute: Substitute,
     detector: Detector,
     kernel: Kernel,
-    ring: Box<[F::Sample]>,
+    /// Look-behind ring, whole blocks: `lookbehind + 1` of them.
+    ring: Box<[[F::Sample; BLOCK]]>,
+    /// The ring block being filled.
+    ring_block: usize,
     stage: [i16; BLOCK],
     /// Samples pushed so far.
     pos: u64,
-    /// `pos` modulo the ring length: where the next input sample goes.
-    ring_at: usize,
     /// Whether the block now being output is masked.
     masking: bool,
     masked_samples: u64,
@@ -306,7 +307,7 @@ impl<F: SampleFormat> Masker<F> {
     /// A masker for samples in `format`.
     pub fn new(format: F, config: &MaskerConfig) -> Self {
         let rule = MaskRule::new(config);
-        let ring = vec![format.idle(); (rule.lookbehind + 1) * BLOCK].into_boxed_slice();
+        let ring = vec![[format.idle(); BLOCK]; rule.lookbehind + 1].into_boxed_slice();
         Masker {
             format,
             rule,
@@ -316,7 +317,7 @@ impl<F: SampleFormat> Masker<F> {
             ring,
             stage: [0; BLOCK],
             pos: 0,
-            ring_at: 0,
+            ring_block: 0,
             masking: false,
             masked_samples: 0,
         }
@@ -342,46 +343,62 @@ impl<F: SampleFormat> Masker<F> {
     /// returns that count.
     pub fn process(&mut self, input: &[F::Sample], output: &mut [F::Sample]) -> usize {
         let n = input.len().min(output.len());
-        let delay = self.delay() as u64;
-        let ring_len = self.ring.len();
+        let (input, output) = (&input[..n], &mut output[..n]);
         let mut done = 0;
         while done < n {
             let in_block = self.pos as usize % BLOCK;
             let take = (BLOCK - in_block).min(n - done);
-            let src = &input[done..done + take];
-            let at = self.ring_at;
-            // The ring holds whole blocks, so a block-bounded run never wraps; the output lags
-            // by `delay`, which is one block less than the ring.
-            let out_at = if at + BLOCK >= ring_len {
-                at + BLOCK - ring_len
+            // The ring holds lookbehind + 1 blocks; the block leaving is the one after the block
+            // being filled (the oldest).
+            let out_block = if self.ring_block + 1 == self.ring.len() {
+                0
             } else {
-                at + BLOCK
+                self.ring_block + 1
             };
-            match (<&[F::Sample; BLOCK]>::try_from(src), take == BLOCK) {
-                (Ok(whole), true) => self
-                    .format
-                    .decode_block(&self.kernel, whole, &mut self.stage),
-                _ => self
-                    .format
-                    .decode_into(src, &mut self.stage[in_block..in_block + take]),
-            }
-            let dst = &mut output[done..done + take];
-            if self.masking {
-                self.format
-                    .substitute_into(self.substitute, self.pos - delay, dst);
-                self.masked_samples += take as u64;
+            let src = &input[done..done + take];
+            let whole = take == BLOCK;
+            if let (true, Ok(src), Ok(dst)) = (
+                whole,
+                <&[F::Sample; BLOCK]>::try_from(src),
+                <&mut [F::Sample; BLOCK]>::try_from(&mut output[done..done + take]),
+            ) {
+                // Whole aligned block (the usual 20 ms packet is five): fixed-size copies.
+                self.format.decode_block(&self.kernel, src, &mut self.stage);
+                if self.masking {
+                    self.format.substitute_into(
+                        self.substitute,
+                        self.pos - self.delay() as u64,
+                        dst,
+                    );
+                    self.masked_samples += BLOCK as u64;
+                } else {
+                    *dst = self.ring[out_block];
+                }
+                self.ring[self.ring_block] = *src;
             } else {
-                dst.copy_from_slice(&self.ring[out_at..out_at + take]);
+                let dst = &mut output[done..done + take];
+                self.format
+                    .decode_into(src, &mut self.stage[in_block..in_block + take]);
+                if self.masking {
+                    self.format.substitute_into(
+                        self.substitute,
+                        self.pos - self.delay() as u64,
+                        dst,
+                    );
+                    self.masked_samples += take as u64;
+                } else {
+                    dst.copy_from_slice(&self.ring[out_block][in_block..in_block + take]);
+                }
+                self.ring[self.ring_block][in_block..in_block + take].copy_from_slice(src);
             }
-            self.ring[at..at + take].copy_from_slice(src);
             self.pos += take as u64;
-            self.ring_at = if at + take == ring_len { 0 } else { at + take };
             done += take;
-            if self.pos.is_multiple_of(BLOCK as u64) {
+            if in_block + take == BLOCK {
+                self.ring_block = out_block;
                 let stage = self.stage;
                 self.detector.push_block(&stage);
                 // The block leaving next is `lookbehind − 1` blocks older than this one: decided.
-                let next_out = self.pos >= delay;
+                let next_out = self.pos >= self.delay() as u64;
                 self.masking = next_out && self.rule.masks(self.detector.hot_bits());
             }
         }
