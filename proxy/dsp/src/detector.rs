@@ -338,6 +338,9 @@ impl Detector {
         self.pair[slot] = pair;
         self.pair[slot + HIST] = pair;
         let (mut present, mut hit) = (false, None);
+        // Ring slots of the digit window, oldest first; the presence window is its tail.
+        let slots: [usize; DIGIT_WINDOW] =
+            core::array::from_fn(|m| (slot + HIST + 1 + m - DIGIT_WINDOW) % HIST);
         let end = slot + HIST + 1;
         let sum = |v: &[f32]| v.iter().sum::<f32>();
         let (p3, e3) = (
@@ -350,13 +353,15 @@ impl Detector {
         );
         let presence_possible = p3 >= self.limits.presence_skip * e3;
         if p5 >= self.limits.digit_skip * e5 {
-            hit = self.classify();
+            hit = self.classify(&slots);
         }
         // A digit hit makes the block hot anyway; the presence test is for everything else.
         if hit.is_none() && presence_possible {
-            present = self.presence();
+            present = self.presence(&slots);
         }
-        self.advance(index, hit);
+        if hit.is_some() || self.state != State::Idle {
+            self.advance(index, hit);
+        }
         let hot = present || hit.is_some();
         self.hot = (self.hot << 1) | hot as u64;
         hot
@@ -407,15 +412,15 @@ impl Detector {
 
     /// Nominal-frequency energies (|ΣZ|²) and total energy over the last `w` blocks.
     #[inline]
-    fn window(&self, w: usize) -> ([f32; 8], f32) {
+    fn window(&self, slots: &[usize]) -> ([f32; 8], f32) {
         let mut sr = [0f32; 8];
         let mut si = [0f32; 8];
         let mut e = 0f32;
-        for back in 0..w {
-            let slot = (self.blocks as usize + HIST - 1 - back) % HIST;
+        for &slot in slots {
+            let (re, im) = (&self.re[slot], &self.im[slot]);
             for k in 0..8 {
-                sr[k] += self.re[slot][k];
-                si[k] += self.im[slot][k];
+                sr[k] += re[k];
+                si[k] += im[k];
             }
             e += self.energy[slot];
         }
@@ -429,9 +434,10 @@ impl Detector {
     /// Is a DTMF-like pair present in the 12 ms window ending at the latest block? Looser than
     /// [`Detector::classify`] in frequency (±5 %), twist and duration, since masking a little
     /// more is cheap and missing an onset is not; as strict in purity, so speech rarely trips it.
-    fn presence(&self) -> bool {
+    fn presence(&self, slots: &[usize; DIGIT_WINDOW]) -> bool {
         let l = &self.limits;
-        let (p, e) = self.window(PRESENCE_WINDOW);
+        let slots = &slots[DIGIT_WINDOW - PRESENCE_WINDOW..];
+        let (p, e) = self.window(slots);
         let (r, pr) = argmax(&p[..4]);
         let (c, pc) = argmax(&p[4..]);
         let norm = 2.0 / ((PRESENCE_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
@@ -441,8 +447,8 @@ impl Detector {
         {
             return false;
         }
-        let (er, cr) = self.zoom(r, PRESENCE_WINDOW, 1);
-        let (ec, cc) = self.zoom(4 + c, PRESENCE_WINDOW, 1);
+        let (er, cr) = self.zoom(r, slots, 1);
+        let (ec, cc) = self.zoom(4 + c, slots, 1);
         if cr < l.presence_cos[r] || cc < l.presence_cos[4 + c] {
             return false;
         }
@@ -457,9 +463,9 @@ impl Detector {
     }
 
     /// Which digit, if any, the 20 ms window ending at the latest block holds.
-    fn classify(&self) -> Option<Digit> {
+    fn classify(&self, slots: &[usize; DIGIT_WINDOW]) -> Option<Digit> {
         let l = &self.limits;
-        let (p, e) = self.window(DIGIT_WINDOW);
+        let (p, e) = self.window(slots);
         let (r, pr) = argmax(&p[..4]);
         let (c, pc) = argmax(&p[4..]);
         let norm = 2.0 / ((DIGIT_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
@@ -469,8 +475,8 @@ impl Detector {
         {
             return None;
         }
-        let (er, cr) = self.zoom(r, DIGIT_WINDOW, 2);
-        let (ec, cc) = self.zoom(4 + c, DIGIT_WINDOW, 2);
+        let (er, cr) = self.zoom(r, slots, 2);
+        let (ec, cc) = self.zoom(4 + c, slots, 2);
         if cr < l.digit_cos[r] || cc < l.digit_cos[4 + c] {
             return None;
         }
@@ -495,16 +501,20 @@ impl Detector {
     /// cosine of its phase advance per block (1 at the nominal frequency; compared with
     /// `Limits::*_cos` instead of converting to Hz). The advance is measured over `lag` blocks.
     /// No trigonometric calls: rotations come from normalising the measured phasor product.
-    fn zoom(&self, k: usize, w: usize, lag: usize) -> (f32, f32) {
-        let slot = |back: usize| (self.blocks as usize + HIST - 1 - back) % HIST;
+    fn zoom(&self, k: usize, slots: &[usize], lag: usize) -> (f32, f32) {
+        // This frequency's phasors over the window, oldest first.
+        let w = slots.len();
+        let (mut zr, mut zi) = ([0f32; DIGIT_WINDOW], [0f32; DIGIT_WINDOW]);
+        for (m, &s) in slots.iter().enumerate() {
+            zr[m] = self.re[s][k];
+            zi[m] = self.im[s][k];
+        }
         // Σ Z_{m+lag} · conj(Z_m) over the window: its angle is the advance over `lag` blocks.
         let (mut ar, mut ai) = (0f32, 0f32);
-        for back in 0..w - lag {
-            let (a, b) = (slot(back), slot(back + lag));
-            let (zr, zi) = (self.re[a][k], self.im[a][k]);
-            let (wr, wi) = (self.re[b][k], -self.im[b][k]);
-            ar += zr * wr - zi * wi;
-            ai += zr * wi + zi * wr;
+        for m in 0..w - lag {
+            let (a, b) = (m + lag, m);
+            ar += zr[a] * zr[b] + zi[a] * zi[b];
+            ai += zi[a] * zr[b] - zr[a] * zi[b];
         }
         let r = (ar * ar + ai * ai).sqrt();
         let (cl, sl) = if r > 0.0 {
@@ -525,10 +535,8 @@ impl Detector {
         let (mut rc, mut rs) = (1f32, 0f32);
         let (mut sr, mut si) = (0f32, 0f32);
         for m in 0..w {
-            let s = slot(w - 1 - m);
-            let (zr, zi) = (self.re[s][k], self.im[s][k]);
-            sr += zr * rc - zi * rs;
-            si += zr * rs + zi * rc;
+            sr += zr[m] * rc - zi[m] * rs;
+            si += zr[m] * rs + zi[m] * rc;
             (rc, rs) = (rc * cb + rs * sb, rs * cb - rc * sb);
         }
         // Undo the loss of the 32-sample block's own response at that offset:
@@ -558,9 +566,6 @@ impl Detector {
     }
 
     fn advance(&mut self, index: u64, hit: Option<Digit>) {
-        if hit.is_none() && self.state == State::Idle {
-            return;
-        }
         let window_start =
             |first: u64| (first + 1).saturating_sub(DIGIT_WINDOW as u64) * BLOCK as u64;
         // A new candidate counts the tone already inside its first window, and one block more.

@@ -395,8 +395,7 @@ impl<F: SampleFormat> Masker<F> {
             done += take;
             if in_block + take == BLOCK {
                 self.ring_block = out_block;
-                let stage = self.stage;
-                self.detector.push_block(&stage);
+                self.detector.push_block(&self.stage);
                 // The block leaving next is `lookbehind − 1` blocks older than this one: decided.
                 let next_out = self.pos >= self.delay() as u64;
                 self.masking = next_out && self.rule.masks(self.detector.hot_bits());
