@@ -21,10 +21,12 @@
 //! not a side effect of a filter's bandwidth, and the tone's energy is measured at its own
 //! frequency rather than at the nominal one.
 //!
-//! Timing follows Q.24 (AT&T) and ETSI ES 201 235-3: a 20 ms window must hit on three
-//! consecutive blocks (≥ 28 ms of clean tone; a 23 ms tone cannot do it), and a digit ends after
-//! 11 missed blocks (≈ 24 ms of silence or more), so a 10 ms dropout is bridged and a 40 ms pause
-//! separates two presses of one key.
+//! Timing follows Q.24 (AT&T) and ETSI ES 201 235-3: the 20 ms window must match at least
+//! twice, and the matching blocks must hold ≥ 32 ms of tone, measured from how much of each 4 ms
+//! block the pair fills (a 23 ms tone cannot reach it, a 40 ms tone always does); a digit ends
+//! after 11 non-matching blocks, so a 10 ms dropout is bridged and a 40 ms pause separates two
+//! presses of one key. A different key that starts without a pause must pass the same test
+//! before it replaces the first.
 //!
 //! What it does not do: decide what a digit *means* (capture, flows), handle RFC 4733 packets
 //! (tonewall-media), or touch the audio (see [`crate::masker`]).
@@ -33,7 +35,7 @@ use crate::digit::{COL_HZ, Digit, ROW_HZ};
 use crate::level::dbm0_to_power;
 use crate::simd::{BASIS, BASIS_SCALE, BLOCK, Basis, Kernel};
 use std::collections::VecDeque;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// Blocks in the digit window (20 ms).
 pub const DIGIT_WINDOW: usize = 5;
@@ -217,30 +219,46 @@ static ROTATIONS: LazyLock<Rotations> = LazyLock::new(|| {
     Rotations(r)
 });
 
+/// A run of matching windows that may become a digit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Run {
+    digit: Digit,
+    hits: u8,
+    misses: u8,
+    /// Block index of the first matching window.
+    first: u64,
+    /// Blocks' worth of tone seen so far (see [`Detector::filled`]).
+    filled: f32,
+}
+
+impl Run {
+    /// First sample of the run's tone: the start of its first matching window.
+    fn start(&self) -> u64 {
+        (self.first + 1).saturating_sub(DIGIT_WINDOW as u64) * BLOCK as u64
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum State {
     Idle,
-    /// Matching blocks seen, not enough yet.
-    Candidate {
-        digit: Digit,
-        hits: u8,
-        misses: u8,
-        first: u64,
-        filled: f32,
-    },
-    /// A confirmed press.
+    /// Matching windows seen, not enough yet.
+    Candidate(Run),
+    /// A confirmed press; `rival` is a different key that started to match, which takes over
+    /// if it becomes a digit in its own right (keys pressed back to back, no pause).
     Active {
         digit: Digit,
         start: u64,
         last_hit: u64,
         misses: u8,
-        rival: Option<(Digit, u8)>,
+        rival: Option<Run>,
     },
 }
 
-/// A streaming DTMF detector for one audio stream. About 700 bytes of state.
+/// A streaming DTMF detector for one audio stream: under 1 KiB of state (a test holds it there).
 pub struct Detector {
-    limits: Limits,
+    /// Thresholds, shared between detectors built from one configuration (see
+    /// [`Detector::fresh`]): at 100 000 streams per core every byte of state counts.
+    limits: Arc<Limits>,
     kernel: Kernel,
     /// The shared tables, resolved once so the per-block path has no lazy-init checks.
     basis: &'static Basis,
@@ -280,7 +298,7 @@ impl Detector {
     /// A detector using a particular kernel (tests and benches compare them).
     pub fn with_kernel(config: &DetectorConfig, kernel: Kernel) -> Self {
         Detector {
-            limits: Limits::new(config),
+            limits: Arc::new(Limits::new(config)),
             kernel,
             basis: &BASIS,
             rotations: &ROTATIONS,
@@ -296,6 +314,13 @@ impl Detector {
             state: State::Idle,
             events: VecDeque::with_capacity(4),
         }
+    }
+
+    /// A new detector for another stream, with the same thresholds and kernel (shared, not copied).
+    pub fn fresh(&self) -> Detector {
+        let mut d = Detector::with_kernel(&DetectorConfig::default(), self.kernel);
+        d.limits = Arc::clone(&self.limits);
+        d
     }
 
     /// Feeds samples; any length. Drain [`Detector::poll_event`] afterwards.
@@ -315,13 +340,10 @@ impl Detector {
 
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
+        debug_assert_eq!(self.fill, 0, "push_block after a partial push() would misalign sample positions");
         let slot = (self.blocks as usize) % HIST;
         let rot = &self.rotations.0[self.rot_index as usize];
-        self.rot_index = if self.rot_index as usize + 1 == ROT_PERIOD {
-            0
-        } else {
-            self.rot_index + 1
-        };
+        self.rot_index = if self.rot_index as usize + 1 == ROT_PERIOD { 0 } else { self.rot_index + 1 };
         // The kernel correlates, rotates into absolute phase and finds the block's best pair.
         let z = self.kernel.analyze(block, self.basis, rot);
         self.re[slot] = z.re;
@@ -334,7 +356,9 @@ impl Detector {
         // The best pair's share of this block: most blocks of speech and noise are ruled out
         // here without touching the windows (see `Limits::digit_skip`).
         let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
-        let pair = z.pair * norm;
+        let (row, col) = (z.row * norm, z.col * norm);
+        let pair = row + col;
+
         self.pair[slot] = pair;
         self.pair[slot + HIST] = pair;
         let (mut present, mut hit) = (false, None);
@@ -343,14 +367,9 @@ impl Detector {
             core::array::from_fn(|m| (slot + HIST + 1 + m - DIGIT_WINDOW) % HIST);
         let end = slot + HIST + 1;
         let sum = |v: &[f32]| v.iter().sum::<f32>();
-        let (p3, e3) = (
-            sum(&self.pair[end - PRESENCE_WINDOW..end]),
-            sum(&self.energy[end - PRESENCE_WINDOW..end]),
-        );
-        let (p5, e5) = (
-            sum(&self.pair[end - DIGIT_WINDOW..end]),
-            sum(&self.energy[end - DIGIT_WINDOW..end]),
-        );
+        let (p3, e3) =
+            (sum(&self.pair[end - PRESENCE_WINDOW..end]), sum(&self.energy[end - PRESENCE_WINDOW..end]));
+        let (p5, e5) = (sum(&self.pair[end - DIGIT_WINDOW..end]), sum(&self.energy[end - DIGIT_WINDOW..end]));
         let presence_possible = p3 >= self.limits.presence_skip * e3;
         if p5 >= self.limits.digit_skip * e5 {
             hit = self.classify(&slots);
@@ -374,23 +393,16 @@ impl Detector {
 
     /// Ends the stream: pads the last partial block with silence and closes a digit in progress.
     pub fn finish(&mut self) {
+        let pushed = self.blocks * BLOCK as u64 + self.fill as u64;
         if self.fill > 0 {
             let pad = [0i16; BLOCK];
             let n = BLOCK - self.fill;
             self.push(&pad[..n]);
         }
-        if let State::Active {
-            digit,
-            start,
-            last_hit,
-            ..
-        } = self.state
-        {
-            self.events.push_back(DtmfEvent::DigitEnd {
-                digit,
-                start,
-                end: (last_hit + 1) * BLOCK as u64,
-            });
+        if let State::Active { digit, start, last_hit, .. } = self.state {
+            // The padding is not audio: a tone ends at the last sample pushed at the latest.
+            let end = ((last_hit + 1) * BLOCK as u64).min(pushed);
+            self.events.push_back(DtmfEvent::DigitEnd { digit, start, end });
         }
         self.state = State::Idle;
     }
@@ -432,8 +444,9 @@ impl Detector {
     }
 
     /// Is a DTMF-like pair present in the 12 ms window ending at the latest block? Looser than
-    /// [`Detector::classify`] in frequency (±5 %), twist and duration, since masking a little
-    /// more is cheap and missing an onset is not; as strict in purity, so speech rarely trips it.
+    /// [`Detector::classify`] in frequency (`presence_freq_tolerance`, 4 %), twist (4 dB more
+    /// each way) and duration, since masking a little more is cheap and missing an onset is not;
+    /// nearly as strict in purity (0.8 against 0.85), so speech rarely trips it.
     fn presence(&self, slots: &[usize; DIGIT_WINDOW]) -> bool {
         let l = &self.limits;
         let slots = &slots[DIGIT_WINDOW - PRESENCE_WINDOW..];
@@ -471,8 +484,7 @@ impl Detector {
         let norm = 2.0 / ((DIGIT_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
         // Cheap gate first: most blocks of speech and noise stop here. Off-frequency tones lose
         // up to ~5 dB at the nominal frequency, hence the loose factors.
-        if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e
-        {
+        if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e {
             return None;
         }
         let (er, cr) = self.zoom(r, slots, 2);
@@ -517,19 +529,12 @@ impl Detector {
             ai += zi[a] * zr[b] - zr[a] * zi[b];
         }
         let r = (ar * ar + ai * ai).sqrt();
-        let (cl, sl) = if r > 0.0 {
-            (ar / r, ai / r)
-        } else {
-            (1.0, 0.0)
-        };
+        let (cl, sl) = if r > 0.0 { (ar / r, ai / r) } else { (1.0, 0.0) };
         // Per block: the angle itself for lag 1, its half (|θ/2| ≤ π/2, so cos ≥ 0) for lag 2.
         let (cb, sb) = if lag == 1 {
             (cl, sl)
         } else {
-            (
-                ((1.0 + cl) * 0.5).max(0.0).sqrt(),
-                ((1.0 - cl) * 0.5).max(0.0).sqrt().copysign(sl),
-            )
+            (((1.0 + cl) * 0.5).max(0.0).sqrt(), ((1.0 - cl) * 0.5).max(0.0).sqrt().copysign(sl))
         };
         // Derotate each block by the advance, oldest first, and sum.
         let (mut rc, mut rs) = (1f32, 0f32);
@@ -543,164 +548,85 @@ impl Detector {
         // g = sin(θ/2) / (32 · sin(θ/64)), θ the advance per block.
         let half = ((1.0 - cb) * 0.5).max(0.0).sqrt(); // |sin(θ/2)|
         let theta = 2.0 * half * (1.0 + half * half * (1.0 / 6.0 + half * half * 0.075)); // 2·asin
-        let g = if theta > 1e-4 {
-            half / (BLOCK as f32 * (theta / 64.0))
-        } else {
-            1.0
-        };
+        let g = if theta > 1e-4 { half / (BLOCK as f32 * (theta / 64.0)) } else { 1.0 };
         ((sr * sr + si * si) / (g * g), cb)
     }
 
     /// How much of block `back` blocks ago the pair (r, c) fills, 0..1: the tone's share of the
-    /// block's energy, with the share that noise alone reaches (~12 %) taken off.
+    /// block's energy mapped so that 15 % or less (what noise and speech alone often reach in a
+    /// 250 Hz-wide block filter) counts as nothing and 85 % or more as a full block.
     fn filled(&self, back: usize, digit: Digit) -> f32 {
         let s = (self.blocks as usize + HIST - 1 - back) % HIST;
         let (r, c) = (digit.row(), 4 + digit.col());
-        let tone = self.re[s][r].powi(2)
-            + self.im[s][r].powi(2)
-            + self.re[s][c].powi(2)
-            + self.im[s][c].powi(2);
+        let tone =
+            self.re[s][r].powi(2) + self.im[s][r].powi(2) + self.re[s][c].powi(2) + self.im[s][c].powi(2);
         let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
         let share = tone * norm / self.energy[s].max(1.0);
         ((share - 0.15) / 0.7).clamp(0.0, 1.0)
     }
 
     fn advance(&mut self, index: u64, hit: Option<Digit>) {
-        let window_start =
-            |first: u64| (first + 1).saturating_sub(DIGIT_WINDOW as u64) * BLOCK as u64;
-        // A new candidate counts the tone already inside its first window, and one block more.
-        let begin = |this: &Self, d: Digit| {
-            let filled = (0..=DIGIT_WINDOW).map(|b| this.filled(b, d)).sum();
-            State::Candidate {
-                digit: d,
-                hits: 1,
-                misses: 0,
-                first: index,
-                filled,
+        let limits = &self.limits;
+        // A new run counts the tone already inside its first window, and one block more.
+        let begin = |d: Digit| Run {
+            digit: d,
+            hits: 1,
+            misses: 0,
+            first: index,
+            filled: (0..=DIGIT_WINDOW).map(|b| self.filled(b, d)).sum(),
+        };
+        // The run after this block: longer, restarted for another key, or gone after a second miss.
+        let step = |run: Run| -> Option<Run> {
+            match hit {
+                Some(d) if d == run.digit => Some(Run {
+                    hits: run.hits.saturating_add(1),
+                    misses: 0,
+                    filled: run.filled + self.filled(0, d),
+                    ..run
+                }),
+                Some(d) => Some(begin(d)),
+                None if run.misses >= 1 => None,
+                None => Some(Run { misses: 1, filled: run.filled + self.filled(0, run.digit), ..run }),
             }
         };
-        let (hits_to_start, min_blocks, misses_to_end) = (
-            self.limits.hits_to_start,
-            self.limits.min_blocks,
-            self.limits.misses_to_end,
-        );
-        self.state = match (self.state, hit) {
-            (State::Idle, None) => State::Idle,
-            (State::Idle, Some(d)) => begin(self, d),
-            (
-                State::Candidate {
-                    digit,
-                    hits,
-                    first,
-                    filled,
-                    ..
-                },
-                Some(d),
-            ) if d == digit => State::Candidate {
-                digit,
-                hits: hits.saturating_add(1),
-                misses: 0,
-                first,
-                filled: filled + self.filled(0, digit),
-            },
-            (State::Candidate { .. }, Some(d)) => begin(self, d),
-            (
-                State::Candidate {
-                    digit,
-                    hits,
-                    misses,
-                    first,
-                    filled,
-                },
-                None,
-            ) => {
-                if misses >= 1 {
-                    State::Idle
-                } else {
-                    State::Candidate {
-                        digit,
-                        hits,
-                        misses: misses + 1,
-                        first,
-                        filled: filled + self.filled(0, digit),
-                    }
-                }
+        let ready = |run: &Run| run.hits >= limits.hits_to_start && run.filled >= limits.min_blocks;
+        let mut events = [None, None];
+        let next = match self.state {
+            State::Idle => hit.map_or(State::Idle, |d| State::Candidate(begin(d))),
+            State::Candidate(run) => step(run).map_or(State::Idle, State::Candidate),
+            State::Active { digit, start, .. } if hit == Some(digit) => {
+                State::Active { digit, start, last_hit: index, misses: 0, rival: None }
             }
-            (State::Active { digit, start, .. }, Some(d)) if d == digit => State::Active {
-                digit,
-                start,
-                last_hit: index,
-                misses: 0,
-                rival: None,
-            },
-            (
-                State::Active {
-                    digit,
-                    start,
-                    last_hit,
-                    misses,
-                    rival,
-                },
-                other,
-            ) => {
-                let rival = match (other, rival) {
-                    (Some(d), Some((r, n))) if d == r => Some((r, n.saturating_add(1))),
-                    (Some(d), _) => Some((d, 1)),
-                    (None, _) => None,
+            State::Active { digit, start, last_hit, misses, rival } => {
+                let rival = match (rival, hit) {
+                    (Some(run), _) => step(run),
+                    (None, Some(d)) => Some(begin(d)),
+                    (None, None) => None,
                 };
                 let end = (last_hit + 1) * BLOCK as u64;
                 match rival {
-                    Some((r, n)) if n as f32 * 4.0 >= min_blocks => {
-                        // A different key held long enough: the first press ended, this one began.
-                        self.events
-                            .push_back(DtmfEvent::DigitEnd { digit, start, end });
-                        let s = window_start(index + 1 - n as u64);
-                        self.events
-                            .push_back(DtmfEvent::DigitStart { digit: r, start: s });
-                        State::Active {
-                            digit: r,
-                            start: s,
-                            last_hit: index,
-                            misses: 0,
-                            rival: None,
-                        }
+                    Some(run) if ready(&run) => {
+                        // A different key, held long enough: the first press ended where it began.
+                        events[0] = Some(DtmfEvent::DigitEnd { digit, start, end: end.min(run.start()) });
+                        State::Candidate(run)
                     }
-                    _ if misses + 1 >= misses_to_end => {
-                        self.events
-                            .push_back(DtmfEvent::DigitEnd { digit, start, end });
-                        State::Idle
+                    _ if misses + 1 >= limits.misses_to_end => {
+                        events[0] = Some(DtmfEvent::DigitEnd { digit, start, end });
+                        rival.map_or(State::Idle, State::Candidate)
                     }
-                    _ => State::Active {
-                        digit,
-                        start,
-                        last_hit,
-                        misses: misses + 1,
-                        rival,
-                    },
+                    _ => State::Active { digit, start, last_hit, misses: misses + 1, rival },
                 }
             }
         };
-        if let State::Candidate {
-            digit,
-            hits,
-            first,
-            filled,
-            ..
-        } = self.state
-            && hits >= hits_to_start
-            && filled >= min_blocks
-        {
-            let start = window_start(first);
-            self.events
-                .push_back(DtmfEvent::DigitStart { digit, start });
-            self.state = State::Active {
-                digit,
-                start,
-                last_hit: index,
-                misses: 0,
-                rival: None,
-            };
-        }
+        self.state = match next {
+            State::Candidate(run) if ready(&run) => {
+                let start = run.start();
+                events[1] = Some(DtmfEvent::DigitStart { digit: run.digit, start });
+                State::Active { digit: run.digit, start, last_hit: index, misses: 0, rival: None }
+            }
+            other => other,
+        };
+        self.events.extend(events.into_iter().flatten());
     }
 }
 
@@ -723,4 +649,19 @@ fn argmax(v: &[f32]) -> (usize, f32) {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The budget: detector state ≤ 1 KiB per stream (the masker's look-behind is extra).
+    #[test]
+    fn state_fits_in_a_kibibyte() {
+        let d = Detector::default();
+        let heap = d.events.capacity() * size_of::<DtmfEvent>();
+        let total = size_of::<Detector>() + heap;
+        println!("Detector: {} bytes inline + {heap} on the heap", size_of::<Detector>());
+        assert!(total <= 1024, "{total} bytes");
+    }
 }

@@ -36,9 +36,7 @@ impl Digit {
     /// The key for a character (`0`–`9`, `*`, `#`, `A`–`D`, case-insensitive).
     pub fn from_char(c: char) -> Option<Digit> {
         let c = c.to_ascii_uppercase();
-        KEYS.iter()
-            .position(|&k| k as char == c)
-            .map(|i| Digit(i as u8))
+        KEYS.iter().position(|&k| k as char == c).map(|i| Digit(i as u8))
     }
 
     /// The key for an RFC 4733 event code (§3.2: 0–9, 10 = `*`, 11 = `#`, 12–15 = A–D).
@@ -110,10 +108,7 @@ mod tests {
         let d = Digit::from_char('5').expect("5 is a key");
         assert_eq!(d.freqs(), (770.0, 1336.0));
         assert_eq!(Digit::from_char('#').map(|d| d.event()), Some(11));
-        assert_eq!(
-            Digit::from_char('d').map(|d| d.freqs()),
-            Some((941.0, 1633.0))
-        );
+        assert_eq!(Digit::from_char('d').map(|d| d.freqs()), Some((941.0, 1633.0)));
         for code in 0..16 {
             let d = Digit::from_event(code).expect("0..16 are keys");
             assert_eq!(d.event(), code);

@@ -109,11 +109,7 @@ const fn alaw_expand(code: u8) -> i16 {
     let c = code ^ 0x55;
     let seg = ((c >> 4) & 7) as i32;
     let q = (c & 0x0F) as i32;
-    let mag = if seg == 0 {
-        2 * q + 1
-    } else {
-        (2 * q + 33) << (seg - 1)
-    };
+    let mag = if seg == 0 { 2 * q + 1 } else { (2 * q + 33) << (seg - 1) };
     // The sign bit set means positive in A-law.
     let v = if c & 0x80 != 0 { mag } else { -mag };
     (v << 3) as i16
@@ -121,11 +117,7 @@ const fn alaw_expand(code: u8) -> i16 {
 
 /// µ-law code for a 14-bit two's complement value.
 const fn ulaw_compress(v14: i32) -> u8 {
-    let (mut mag, mask) = if v14 < 0 {
-        (-v14, 0x7Fu8)
-    } else {
-        (v14, 0xFFu8)
-    };
+    let (mut mag, mask) = if v14 < 0 { (-v14, 0x7Fu8) } else { (v14, 0xFFu8) };
     if mag > 8158 {
         mag = 8158;
     }
@@ -141,21 +133,13 @@ const fn ulaw_compress(v14: i32) -> u8 {
 
 /// A-law code for a 13-bit two's complement value.
 const fn alaw_compress(v13: i32) -> u8 {
-    let (mag, mask) = if v13 >= 0 {
-        (v13, 0xD5u8)
-    } else {
-        (-v13 - 1, 0x55u8)
-    };
+    let (mag, mask) = if v13 >= 0 { (v13, 0xD5u8) } else { (-v13 - 1, 0x55u8) };
     let mag = if mag > 4095 { 4095 } else { mag };
     let mut seg = 0;
     while seg < 7 && mag >= (32 << seg) {
         seg += 1;
     }
-    let q = if seg < 2 {
-        (mag >> 1) & 0x0F
-    } else {
-        (mag >> seg) & 0x0F
-    };
+    let q = if seg < 2 { (mag >> 1) & 0x0F } else { (mag >> seg) & 0x0F };
     (((seg << 4) | q) as u8) ^ mask
 }
 
@@ -163,11 +147,7 @@ const fn build_decode(law_ulaw: bool) -> [i16; 256] {
     let mut t = [0i16; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = if law_ulaw {
-            ulaw_expand(i as u8)
-        } else {
-            alaw_expand(i as u8)
-        };
+        t[i] = if law_ulaw { ulaw_expand(i as u8) } else { alaw_expand(i as u8) };
         i += 1;
     }
     t
@@ -178,11 +158,7 @@ const fn build_ulaw_encode() -> [u8; 16384] {
     let mut i = 0;
     while i < 16384 {
         // Index is the 14-bit value as unsigned; recover the sign.
-        let v = if i >= 8192 {
-            i as i32 - 16384
-        } else {
-            i as i32
-        };
+        let v = if i >= 8192 { i as i32 - 16384 } else { i as i32 };
         t[i] = ulaw_compress(v);
         i += 1;
     }
@@ -266,10 +242,7 @@ mod tests {
             let mag = v14.abs().min(8158);
             assert_eq!(neg, v14 < 0, "sign of {x}");
             // Values past the top decision value clip into the last code.
-            assert!(
-                mag >= lo && (mag < hi || code & 0x7F == 0),
-                "x={x} code={code:#04x} [{lo},{hi})"
-            );
+            assert!(mag >= lo && (mag < hi || code & 0x7F == 0), "x={x} code={code:#04x} [{lo},{hi})");
         }
     }
 
@@ -279,15 +252,14 @@ mod tests {
             let code = alaw_encode(x);
             let dec = alaw_decode(code) as i32;
             let v13 = (x >> 3) as i32;
-            // A-law: the reconstruction is within half a step of the input, same sign.
+            // A-law: the reconstruction is within one step of the 13-bit input (G.711's decision
+            // values sit half a step either side; the 13-bit truncation adds up to one more
+            // half step), same sign; the top segment clips at ±4032.
             let c = code ^ 0x55;
             let seg = ((c >> 4) & 7) as i32;
             let step = if seg == 0 { 2 } else { 1 << seg };
             let err = (dec / 8 - v13).abs();
-            assert!(
-                err <= step || v13.abs() >= 4032,
-                "x={x} code={code:#04x} dec={dec}"
-            );
+            assert!(err <= step || v13.abs() >= 4032, "x={x} code={code:#04x} dec={dec}");
             assert_eq!(dec > 0, v13 >= 0, "sign of {x}");
         }
     }
@@ -295,11 +267,7 @@ mod tests {
     #[test]
     fn every_code_round_trips() {
         for code in 0..=255u8 {
-            assert_eq!(
-                Law::Alaw.encode(Law::Alaw.decode(code)),
-                code,
-                "A-law {code:#04x}"
-            );
+            assert_eq!(Law::Alaw.encode(Law::Alaw.decode(code)), code, "A-law {code:#04x}");
             let back = Law::Ulaw.encode(Law::Ulaw.decode(code));
             // µ-law has two zeros; −0 (0x7F) decodes to 0 and re-encodes as +0 (0xFF).
             if code == 0x7F {

@@ -41,15 +41,21 @@ pub enum Substitute {
 /// Length of the substitute tables: a power of two and a whole number of 500 Hz periods.
 const SUB_LEN: usize = 4096;
 
+/// Sample `n` of the flat tone (500 Hz, −20 dBm0) at `rate`. The phase restarts every second,
+/// which 500 Hz (a whole number of periods per second) makes seamless and which keeps the
+/// argument small over long recordings.
+fn flat_tone(n: u64, rate: u32) -> i16 {
+    let n = (n % rate as u64) as f64;
+    (sine_amplitude(-20.0) * (core::f64::consts::TAU * 500.0 * n / rate as f64).sin()).round() as i16
+}
+
 fn substitute_linear(kind: Substitute) -> [i16; SUB_LEN] {
     let mut t = [0i16; SUB_LEN];
     match kind {
         Substitute::Silence => {}
         Substitute::FlatTone => {
-            let a = sine_amplitude(-20.0);
             for (n, v) in t.iter_mut().enumerate() {
-                *v =
-                    (a * (core::f64::consts::TAU * 500.0 * n as f64 / 8000.0).sin()).round() as i16;
+                *v = flat_tone(n as u64, 8000);
             }
         }
         Substitute::ComfortNoise => {
@@ -89,13 +95,7 @@ pub fn substitute_sample(kind: Substitute, n: u64, rate: u32) -> i16 {
     }
     match kind {
         Substitute::Silence => 0,
-        Substitute::FlatTone => {
-            let a = sine_amplitude(-20.0);
-            // Phase from n mod one second keeps precision over long recordings (500 Hz is a
-            // whole number of periods per second).
-            let n = (n % rate as u64) as f64;
-            (a * (core::f64::consts::TAU * 500.0 * n / rate as f64).sin()).round() as i16
-        }
+        Substitute::FlatTone => flat_tone(n, rate),
         Substitute::ComfortNoise => SUB_LINEAR[2][n as usize & (SUB_LEN - 1)],
     }
 }
@@ -142,6 +142,17 @@ pub trait SampleFormat: Copy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct G711(pub Law);
 
+impl G711 {
+    /// The substitute's codes in this law.
+    fn table(&self, kind: Substitute) -> &'static [u8; SUB_LEN] {
+        let law = match self.0 {
+            Law::Ulaw => 0,
+            Law::Alaw => 1,
+        };
+        &SUB_CODES[law][sub_index(kind)]
+    }
+}
+
 impl SampleFormat for G711 {
     type Sample = u8;
     #[inline]
@@ -150,11 +161,7 @@ impl SampleFormat for G711 {
     }
     #[inline]
     fn substitute(&self, kind: Substitute, n: u64) -> u8 {
-        let law = match self.0 {
-            Law::Ulaw => 0,
-            Law::Alaw => 1,
-        };
-        SUB_CODES[law][sub_index(kind)][n as usize & (SUB_LEN - 1)]
+        self.table(kind)[n as usize & (SUB_LEN - 1)]
     }
     fn idle(&self) -> u8 {
         self.0.silence()
@@ -169,12 +176,8 @@ impl SampleFormat for G711 {
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [u8]) {
-        let law = match self.0 {
-            Law::Ulaw => 0,
-            Law::Alaw => 1,
-        };
         let at = n as usize & (SUB_LEN - 1);
-        dst.copy_from_slice(&SUB_CODES[law][sub_index(kind)][at..at + dst.len()]);
+        dst.copy_from_slice(&self.table(kind)[at..at + dst.len()]);
     }
 }
 
@@ -210,7 +213,8 @@ impl SampleFormat for Linear {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MaskerConfig {
     /// Look-behind (added latency), ms, rounded up to 4 ms blocks; 12..=100. Below 20 ms the
-    /// first block of a tone may leak.
+    /// first block of a tone may leak; above 24 ms it adds latency but no more margin (masking
+    /// starts at most 3 blocks before a tone is seen).
     pub lookbehind_ms: u32,
     /// How long masking continues after the tone-like signal stops, ms (rounded to blocks).
     pub hangover_ms: u32,
@@ -234,12 +238,12 @@ impl Default for MaskerConfig {
 /// The masking rule on hot flags, shared by the streaming masker and offline (file) masking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaskRule {
-    /// Look-behind in blocks.
-    pub lookbehind: usize,
-    /// Blocks masked before a hot window's first block.
-    pub pre: usize,
-    /// Blocks masked after a hot window's last block.
-    pub post: usize,
+    /// Look-behind in blocks (3..=25).
+    lookbehind: usize,
+    /// Blocks masked before a hot window's first block (≤ lookbehind − 3).
+    pre: usize,
+    /// Blocks masked after a hot window's last block (≤ 16).
+    post: usize,
 }
 
 impl MaskRule {
@@ -248,11 +252,22 @@ impl MaskRule {
         let lookbehind = (config.lookbehind_ms.clamp(12, 100) as usize * 8).div_ceil(BLOCK);
         let pre = lookbehind.saturating_sub(PRESENCE_WINDOW).min(3);
         let post = (config.hangover_ms as usize * 8).div_ceil(BLOCK).min(16);
-        MaskRule {
-            lookbehind,
-            pre,
-            post,
-        }
+        MaskRule { lookbehind, pre, post }
+    }
+
+    /// Look-behind in 4 ms blocks.
+    pub fn lookbehind(&self) -> usize {
+        self.lookbehind
+    }
+
+    /// Blocks masked before a tone-like window's first block.
+    pub fn pre(&self) -> usize {
+        self.pre
+    }
+
+    /// Blocks masked after a tone-like window's last block.
+    pub fn post(&self) -> usize {
+        self.post
     }
 
     /// Whether block j is masked, given hot flags `hot` where bit b is block j + lookbehind − 1 − b.
@@ -270,10 +285,7 @@ impl MaskRule {
         let mut bits = 0u64;
         let mut out = Vec::with_capacity(hot.len());
         // Feed flags, then `lookbehind − 1` cold blocks so the last blocks are decided too.
-        let flags = hot
-            .iter()
-            .copied()
-            .chain(std::iter::repeat_n(false, self.lookbehind - 1));
+        let flags = hot.iter().copied().chain(std::iter::repeat_n(false, self.lookbehind - 1));
         for (i, h) in flags.enumerate() {
             bits = (bits << 1) | h as u64;
             if i + 1 >= self.lookbehind {
@@ -350,11 +362,7 @@ impl<F: SampleFormat> Masker<F> {
             let take = (BLOCK - in_block).min(n - done);
             // The ring holds lookbehind + 1 blocks; the block leaving is the one after the block
             // being filled (the oldest).
-            let out_block = if self.ring_block + 1 == self.ring.len() {
-                0
-            } else {
-                self.ring_block + 1
-            };
+            let out_block = if self.ring_block + 1 == self.ring.len() { 0 } else { self.ring_block + 1 };
             let src = &input[done..done + take];
             let whole = take == BLOCK;
             if let (true, Ok(src), Ok(dst)) = (
@@ -365,11 +373,7 @@ impl<F: SampleFormat> Masker<F> {
                 // Whole aligned block (the usual 20 ms packet is five): fixed-size copies.
                 self.format.decode_block(&self.kernel, src, &mut self.stage);
                 if self.masking {
-                    self.format.substitute_into(
-                        self.substitute,
-                        self.pos - self.delay() as u64,
-                        dst,
-                    );
+                    self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
                     self.masked_samples += BLOCK as u64;
                 } else {
                     *dst = self.ring[out_block];
@@ -377,14 +381,9 @@ impl<F: SampleFormat> Masker<F> {
                 self.ring[self.ring_block] = *src;
             } else {
                 let dst = &mut output[done..done + take];
-                self.format
-                    .decode_into(src, &mut self.stage[in_block..in_block + take]);
+                self.format.decode_into(src, &mut self.stage[in_block..in_block + take]);
                 if self.masking {
-                    self.format.substitute_into(
-                        self.substitute,
-                        self.pos - self.delay() as u64,
-                        dst,
-                    );
+                    self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
                     self.masked_samples += take as u64;
                 } else {
                     dst.copy_from_slice(&self.ring[out_block][in_block..in_block + take]);
@@ -425,25 +424,16 @@ mod tests {
         // One hot window ending at block 10 (covering 8..=10) masks blocks 6..=12.
         let mut hot = vec![false; 20];
         hot[10] = true;
-        let masked: Vec<usize> = rule
-            .apply(&hot)
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| **m)
-            .map(|(i, _)| i)
-            .collect();
+        let masked: Vec<usize> =
+            rule.apply(&hot).iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| i).collect();
         assert_eq!(masked, (6..=12).collect::<Vec<_>>());
     }
 
     #[test]
     fn substitutes_do_not_depend_on_anything_but_position() {
         let f = G711(Law::Ulaw);
-        let a: Vec<u8> = (0..64)
-            .map(|n| f.substitute(Substitute::FlatTone, n))
-            .collect();
-        let b: Vec<u8> = (4096..4096 + 64)
-            .map(|n| f.substitute(Substitute::FlatTone, n))
-            .collect();
+        let a: Vec<u8> = (0..64).map(|n| f.substitute(Substitute::FlatTone, n)).collect();
+        let b: Vec<u8> = (4096..4096 + 64).map(|n| f.substitute(Substitute::FlatTone, n)).collect();
         assert_eq!(a, b);
         assert!(a.iter().any(|&c| c != Law::Ulaw.silence()));
         assert!((0..64).all(|n| f.substitute(Substitute::Silence, n) == Law::Ulaw.silence()));

@@ -30,8 +30,7 @@ pub fn resample(samples: &[i16], from: u32, to: u32) -> Result<Vec<i16>, Resampl
     let input: Vec<f32> = samples.iter().map(|&s| s as f32).collect();
     let out_len = r.process_all_needed_output_len(input.len());
     let mut output = vec![0f32; out_len];
-    let adapter_in =
-        SequentialSlice::new(&input[..], 1, input.len()).map_err(|e| err(e.to_string()))?;
+    let adapter_in = SequentialSlice::new(&input[..], 1, input.len()).map_err(|e| err(e.to_string()))?;
     let mut adapter_out =
         SequentialSlice::new_mut(&mut output[..], 1, out_len).map_err(|e| err(e.to_string()))?;
     let (_, produced) = r
@@ -39,10 +38,7 @@ pub fn resample(samples: &[i16], from: u32, to: u32) -> Result<Vec<i16>, Resampl
         .map_err(|e| err(e.to_string()))?;
     let want = (samples.len() as u64 * to as u64 / from as u64) as usize;
     output.truncate(produced.min(want.max(1)));
-    Ok(output
-        .iter()
-        .map(|&v| v.round().clamp(-32768.0, 32767.0) as i16)
-        .collect())
+    Ok(output.iter().map(|&v| v.round().clamp(-32768.0, 32767.0) as i16).collect())
 }
 
 #[cfg(test)]
@@ -63,15 +59,9 @@ mod tests {
             }
             let src = synth::to_i16(&buf);
             let out = resample(&src, rate, 8000).expect("resamples");
-            assert!(
-                (out.len() as i64 - 8000).abs() <= 2,
-                "{rate}: {} samples",
-                out.len()
-            );
+            assert!((out.len() as i64 - 8000).abs() <= 2, "{rate}: {} samples", out.len());
             // Energy sits where the burst was: 2000..4000 at 8 kHz.
-            let e = |r: core::ops::Range<usize>| {
-                out[r].iter().map(|&v| (v as f64).powi(2)).sum::<f64>()
-            };
+            let e = |r: core::ops::Range<usize>| out[r].iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
             let inside = e(2010..3990) / 1980.0;
             let outside = (e(0..1900) + e(4100..out.len())) / (out.len() - 2200) as f64;
             let level = crate::level::power_to_dbm0(inside);

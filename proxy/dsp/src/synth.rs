@@ -81,28 +81,13 @@ pub fn add_tones(buf: &mut [f64], components: &[Component]) {
 
 /// Adds a DTMF digit: low tone at `low_dbm0`, high tone `twist_db` above it (negative twist means
 /// a weaker high tone), each tone's frequency scaled by (1 + `dev`), random phases.
-pub fn add_dtmf(
-    buf: &mut [f64],
-    digit: Digit,
-    low_dbm0: f64,
-    twist_db: f64,
-    dev: (f64, f64),
-    rng: &mut Rng,
-) {
+pub fn add_dtmf(buf: &mut [f64], digit: Digit, low_dbm0: f64, twist_db: f64, dev: (f64, f64), rng: &mut Rng) {
     let (lo, hi) = digit.freqs();
     add_tones(
         buf,
         &[
-            Component {
-                hz: lo * (1.0 + dev.0),
-                dbm0: low_dbm0,
-                phase: rng.phase(),
-            },
-            Component {
-                hz: hi * (1.0 + dev.1),
-                dbm0: low_dbm0 + twist_db,
-                phase: rng.phase(),
-            },
+            Component { hz: lo * (1.0 + dev.0), dbm0: low_dbm0, phase: rng.phase() },
+            Component { hz: hi * (1.0 + dev.1), dbm0: low_dbm0 + twist_db, phase: rng.phase() },
         ],
     );
 }
@@ -117,9 +102,7 @@ pub fn add_noise(buf: &mut [f64], dbm0: f64, rng: &mut Rng) {
 
 /// Rounds to 16-bit samples, clipping.
 pub fn to_i16(buf: &[f64]) -> Vec<i16> {
-    buf.iter()
-        .map(|&v| v.round().clamp(-32768.0, 32767.0) as i16)
-        .collect()
+    buf.iter().map(|&v| v.round().clamp(-32768.0, 32767.0) as i16).collect()
 }
 
 /// Milliseconds to samples at 8 kHz.
@@ -136,14 +119,7 @@ mod tests {
     fn tone_and_noise_levels_are_exact() {
         let mut rng = Rng::new(7);
         let mut buf = vec![0.0; 80_000];
-        add_tones(
-            &mut buf,
-            &[Component {
-                hz: 1004.0,
-                dbm0: -13.0,
-                phase: 0.3,
-            }],
-        );
+        add_tones(&mut buf, &[Component { hz: 1004.0, dbm0: -13.0, phase: 0.3 }]);
         let p = buf.iter().map(|v| v * v).sum::<f64>() / buf.len() as f64;
         assert!((power_to_dbm0(p) + 13.0).abs() < 0.01);
         let mut noise = vec![0.0; 80_000];

@@ -10,6 +10,11 @@
 use crate::g711::Law;
 use core::ops::Range;
 
+/// Lowest sample rate accepted (Hz).
+pub const MIN_RATE: u32 = 4000;
+/// Highest sample rate accepted (Hz).
+pub const MAX_RATE: u32 = 384_000;
+
 /// How samples are encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -45,8 +50,8 @@ pub enum WavError {
     /// The `data` chunk is missing.
     #[error("WAV file has no data chunk")]
     NoData,
-    /// The `fmt ` chunk is shorter than 16 bytes.
-    #[error("WAV fmt chunk is {0} bytes, expected at least 16")]
+    /// The `fmt ` chunk (as present in the file) is shorter than 16 bytes.
+    #[error("WAV fmt chunk has {0} bytes, expected at least 16")]
     BadFormatChunk(u32),
     /// A format this reader does not decode.
     #[error(
@@ -58,9 +63,12 @@ pub enum WavError {
         /// Bits per sample.
         bits: u16,
     },
-    /// Zero channels, zero rate, or a block alignment that does not match.
+    /// Zero channels, or a block alignment that does not match.
     #[error("inconsistent WAV format: {0}")]
     Inconsistent(&'static str),
+    /// A sample rate outside what telephone and studio audio use.
+    #[error("unsupported sample rate {0} Hz (supported: {MIN_RATE} to {MAX_RATE} Hz)")]
+    Rate(u32),
 }
 
 /// A parsed recording: its format and where its samples are in the bytes it was parsed from.
@@ -89,9 +97,7 @@ impl Recording {
 
     /// One channel decoded to 16-bit linear.
     pub fn channel(&self, bytes: &[u8], channel: usize) -> Vec<i16> {
-        (0..self.frames())
-            .map(|f| self.read(bytes, channel, f))
-            .collect()
+        (0..self.frames()).map(|f| self.read(bytes, channel, f)).collect()
     }
 
     /// One sample, decoded.
@@ -127,12 +133,7 @@ impl Recording {
 
 /// A headerless G.711 file at 8 kHz, mono: the whole file is samples.
 pub fn raw_g711(bytes: &[u8], law: Law) -> Recording {
-    Recording {
-        encoding: Encoding::G711(law),
-        rate: 8000,
-        channels: 1,
-        data: 0..bytes.len(),
-    }
+    Recording { encoding: Encoding::G711(law), rate: 8000, channels: 1, data: 0..bytes.len() }
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -164,18 +165,13 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, WavError> {
             body.saturating_add(size as usize).min(bytes.len())
         };
         match id {
-            b"fmt " => format = Some(parse_fmt(&bytes[body..end], size)?),
+            b"fmt " => format = Some(parse_fmt(&bytes[body..end])?),
             b"data" => {
                 let (encoding, rate, channels) = format.ok_or(WavError::NoFormat)?;
                 let end = if size == 0 { bytes.len() } else { end };
                 let frame = encoding.width() * channels as usize;
                 let whole = (end - body) / frame * frame;
-                return Ok(Recording {
-                    encoding,
-                    rate,
-                    channels,
-                    data: body..body + whole,
-                });
+                return Ok(Recording { encoding, rate, channels, data: body..body + whole });
             }
             _ => {}
         }
@@ -185,16 +181,12 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, WavError> {
             break;
         }
     }
-    Err(if format.is_some() {
-        WavError::NoData
-    } else {
-        WavError::NoFormat
-    })
+    Err(if format.is_some() { WavError::NoData } else { WavError::NoFormat })
 }
 
-fn parse_fmt(b: &[u8], size: u32) -> Result<(Encoding, u32, u16), WavError> {
+fn parse_fmt(b: &[u8]) -> Result<(Encoding, u32, u16), WavError> {
     if b.len() < 16 {
-        return Err(WavError::BadFormatChunk(size));
+        return Err(WavError::BadFormatChunk(b.len() as u32));
     }
     let mut tag = u16_at(b, 0);
     let channels = u16_at(b, 2);
@@ -214,13 +206,11 @@ fn parse_fmt(b: &[u8], size: u32) -> Result<(Encoding, u32, u16), WavError> {
     if channels == 0 {
         return Err(WavError::Inconsistent("zero channels"));
     }
-    if rate == 0 {
-        return Err(WavError::Inconsistent("zero sample rate"));
+    if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        return Err(WavError::Rate(rate));
     }
     if align as usize != encoding.width() * channels as usize {
-        return Err(WavError::Inconsistent(
-            "block alignment does not match channels × sample width",
-        ));
+        return Err(WavError::Inconsistent("block alignment does not match channels × sample width"));
     }
     Ok((encoding, rate, channels))
 }
@@ -232,25 +222,26 @@ pub fn build(encoding: Encoding, rate: u32, channels: u16, data: &[u8]) -> Vec<u
         Encoding::G711(Law::Ulaw) => (7, 8),
         Encoding::G711(Law::Alaw) => (6, 8),
     };
-    let align = encoding.width() as u16 * channels;
+    let align = (encoding.width() as u32 * channels as u32).min(u16::MAX as u32) as u16;
     let fmt_len: u32 = if tag == 1 { 16 } else { 18 };
     let mut out = Vec::with_capacity(data.len() + 64);
     out.extend_from_slice(b"RIFF");
-    let riff_len = 4 + 8 + fmt_len + 8 + data.len() as u32 + (data.len() as u32 & 1);
+    let data_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    let riff_len = (4 + 8 + fmt_len + 8).saturating_add(data_len).saturating_add(data_len & 1);
     out.extend_from_slice(&riff_len.to_le_bytes());
     out.extend_from_slice(b"WAVEfmt ");
     out.extend_from_slice(&fmt_len.to_le_bytes());
     out.extend_from_slice(&tag.to_le_bytes());
     out.extend_from_slice(&channels.to_le_bytes());
     out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * align as u32).to_le_bytes());
+    out.extend_from_slice(&rate.saturating_mul(align as u32).to_le_bytes());
     out.extend_from_slice(&align.to_le_bytes());
     out.extend_from_slice(&bits.to_le_bytes());
     if fmt_len == 18 {
         out.extend_from_slice(&0u16.to_le_bytes());
     }
     out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&data_len.to_le_bytes());
     out.extend_from_slice(data);
     if data.len() & 1 == 1 {
         out.push(0);
@@ -264,15 +255,9 @@ mod tests {
 
     #[test]
     fn round_trips_every_encoding() {
-        for enc in [
-            Encoding::Pcm16,
-            Encoding::G711(Law::Ulaw),
-            Encoding::G711(Law::Alaw),
-        ] {
+        for enc in [Encoding::Pcm16, Encoding::G711(Law::Ulaw), Encoding::G711(Law::Alaw)] {
             for channels in [1u16, 2] {
-                let data: Vec<u8> = (0..(enc.width() * channels as usize * 101))
-                    .map(|i| i as u8)
-                    .collect();
+                let data: Vec<u8> = (0..(enc.width() * channels as usize * 101)).map(|i| i as u8).collect();
                 let file = build(enc, 11025, channels, &data);
                 let r = parse(&file).expect("own output parses");
                 assert_eq!((r.encoding, r.rate, r.channels), (enc, 11025, channels));
@@ -305,6 +290,12 @@ mod tests {
         assert_eq!(parse(&f), Err(WavError::Unsupported { tag: 1, bits: 24 }));
         let f = build(Encoding::Pcm16, 8000, 1, &[0; 4]);
         assert_eq!(parse(&f[..36]), Err(WavError::NoData));
+        // A truncated fmt chunk reports the bytes actually there.
+        assert_eq!(parse(&f[..30]), Err(WavError::BadFormatChunk(10)));
+        for rate in [0, 1, 3999, 384_001, u32::MAX] {
+            let f = build(Encoding::Pcm16, rate, 1, &[0; 4]);
+            assert_eq!(parse(&f), Err(WavError::Rate(rate)), "{rate}");
+        }
         let msg = WavError::Unsupported { tag: 0x55, bits: 0 }.to_string();
         assert!(msg.contains("0x0055") && msg.contains("µ-law"), "{msg}");
     }

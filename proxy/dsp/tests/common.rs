@@ -15,10 +15,7 @@ pub struct Press {
 
 /// Encodes to µ-law and back, as the audio would arrive in a G.711 call.
 pub fn through_ulaw(buf: &[f64]) -> Vec<i16> {
-    synth::to_i16(buf)
-        .into_iter()
-        .map(|x| Law::Ulaw.decode(Law::Ulaw.encode(x)))
-        .collect()
+    synth::to_i16(buf).into_iter().map(|x| Law::Ulaw.decode(Law::Ulaw.encode(x))).collect()
 }
 
 /// Runs the detector over `samples` in chunks of random size and returns the presses.
@@ -29,11 +26,7 @@ pub fn detect_with(config: &DetectorConfig, samples: &[i16], rng: &mut Rng) -> V
     let drain = |det: &mut Detector, out: &mut Vec<Press>| {
         while let Some(ev) = det.poll_event() {
             if let DtmfEvent::DigitEnd { digit, start, end } = ev {
-                out.push(Press {
-                    key: digit.as_char(),
-                    start,
-                    end,
-                });
+                out.push(Press { key: digit.as_char(), start, end });
             }
         }
     };
@@ -63,24 +56,14 @@ pub struct Tone {
 
 impl Default for Tone {
     fn default() -> Self {
-        Tone {
-            low_dbm0: -10.0,
-            twist_db: 0.0,
-            dev: (0.0, 0.0),
-            on_ms: 50.0,
-        }
+        Tone { low_dbm0: -10.0, twist_db: 0.0, dev: (0.0, 0.0), on_ms: 50.0 }
     }
 }
 
 /// A signal of `keys` pressed one after another, `off_ms` apart, starting after a random lead of
 /// 100–120 ms (so onsets fall anywhere inside a 20 ms packet), with 200 ms of tail.
 /// Returns the buffer and the true (start, end) sample of each press.
-pub fn presses(
-    keys: &[Digit],
-    tone: Tone,
-    off_ms: f64,
-    rng: &mut Rng,
-) -> (Vec<f64>, Vec<(u64, u64)>) {
+pub fn presses(keys: &[Digit], tone: Tone, off_ms: f64, rng: &mut Rng) -> (Vec<f64>, Vec<(u64, u64)>) {
     let lead = synth::ms(100.0) + rng.below(160);
     let on = synth::ms(tone.on_ms);
     let off = synth::ms(off_ms);
@@ -89,14 +72,7 @@ pub fn presses(
     let mut spans = Vec::new();
     let mut at = lead;
     for &d in keys {
-        synth::add_dtmf(
-            &mut buf[at..at + on],
-            d,
-            tone.low_dbm0,
-            tone.twist_db,
-            tone.dev,
-            rng,
-        );
+        synth::add_dtmf(&mut buf[at..at + on], d, tone.low_dbm0, tone.twist_db, tone.dev, rng);
         spans.push((at as u64, (at + on) as u64));
         at += on + off;
     }

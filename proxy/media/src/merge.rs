@@ -90,9 +90,7 @@ impl RtpTimeline {
     pub fn position(&self, ts: u32) -> u64 {
         let units = i64::from(ts.wrapping_sub(self.anchor_ts) as i32);
         let samples = units * i64::from(TIMELINE_RATE) / i64::from(self.clock_rate);
-        self.anchor_pos
-            .checked_add_signed(samples)
-            .unwrap_or(if samples < 0 { 0 } else { u64::MAX })
+        self.anchor_pos.checked_add_signed(samples).unwrap_or(if samples < 0 { 0 } else { u64::MAX })
     }
 
     /// A duration of `units` RTP timestamp units, in timeline samples.
@@ -149,10 +147,7 @@ pub struct MergerConfig {
 
 impl Default for MergerConfig {
     fn default() -> Self {
-        MergerConfig {
-            window: 800,
-            sip_info_window: 4000,
-        }
+        MergerConfig { window: 800, sip_info_window: 4000 }
     }
 }
 
@@ -245,15 +240,9 @@ impl DigitMerger {
     /// An event of the in-band detector (positions already on the timeline).
     pub fn handle_inband(&mut self, event: DtmfEvent) {
         match event {
-            DtmfEvent::DigitStart { digit, start } => self.report(
-                Transport::InBand,
-                digit,
-                Span {
-                    start,
-                    end: None,
-                    key: start,
-                },
-            ),
+            DtmfEvent::DigitStart { digit, start } => {
+                self.report(Transport::InBand, digit, Span { start, end: None, key: start })
+            }
             DtmfEvent::DigitEnd { digit, start, end } => {
                 self.close(Transport::InBand, digit, start, start, end)
             }
@@ -263,27 +252,12 @@ impl DigitMerger {
     /// An event of the RFC 4733 receiver, placed on the timeline by `timeline`.
     pub fn handle_rfc4733(&mut self, event: &ReceiverEvent, timeline: &RtpTimeline) {
         match *event {
-            ReceiverEvent::Press {
-                id,
-                digit,
-                start_ts,
-                ..
-            } => self.report(
+            ReceiverEvent::Press { id, digit, start_ts, .. } => self.report(
                 Transport::Rfc4733,
                 digit,
-                Span {
-                    start: timeline.position(start_ts),
-                    end: None,
-                    key: id,
-                },
+                Span { start: timeline.position(start_ts), end: None, key: id },
             ),
-            ReceiverEvent::PressEnd {
-                id,
-                digit,
-                start_ts,
-                duration,
-                ..
-            } => {
+            ReceiverEvent::PressEnd { id, digit, start_ts, duration, .. } => {
                 let start = timeline.position(start_ts);
                 let end = start.saturating_add(timeline.samples(duration));
                 self.close(Transport::Rfc4733, digit, id, start, end);
@@ -359,12 +333,7 @@ impl DigitMerger {
         self.next_id += 1;
         self.entries.push_back(Entry { digit, spans });
         self.stats.digits += 1;
-        let evicted = self.out.push_back(MergedDigit {
-            id,
-            digit,
-            start: span.start,
-            transport,
-        });
+        let evicted = self.out.push_back(MergedDigit { id, digit, start: span.start, transport });
         if evicted.is_some() {
             self.stats.overflowed += 1;
         }
@@ -385,15 +354,7 @@ impl DigitMerger {
                 return;
             }
         }
-        self.report(
-            transport,
-            digit,
-            Span {
-                start,
-                end: Some(end.max(start)),
-                key,
-            },
-        );
+        self.report(transport, digit, Span { start, end: Some(end.max(start)), key });
     }
 }
 

@@ -42,8 +42,7 @@ pub mod sender;
 
 pub use payload::{EventReport, Reports};
 pub use receiver::{
-    EndReason, EventReceiver, MAX_REPORTS_PER_PACKET, ReceiverConfig, ReceiverEvent, ReceiverStats,
-    RtpMeta,
+    EndReason, EventReceiver, MAX_REPORTS_PER_PACKET, ReceiverConfig, ReceiverEvent, ReceiverStats, RtpMeta,
 };
 pub use red::{RedBlock, RedPayload, RedundantBlock};
 pub use sender::{EventPacket, EventSender, SenderConfig};

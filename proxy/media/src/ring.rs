@@ -16,11 +16,7 @@ pub(crate) struct Ring<T, const N: usize> {
 impl<T: Copy, const N: usize> Ring<T, N> {
     /// An empty ring.
     pub(crate) const fn new() -> Self {
-        Ring {
-            slots: [None; N],
-            head: 0,
-            len: 0,
-        }
+        Ring { slots: [None; N], head: 0, len: 0 }
     }
 
     /// Number of values held.

@@ -19,18 +19,11 @@ fn keys(d: &[MergedDigit]) -> String {
 }
 
 fn start(digit: char, start: u64) -> DtmfEvent {
-    DtmfEvent::DigitStart {
-        digit: key(digit),
-        start,
-    }
+    DtmfEvent::DigitStart { digit: key(digit), start }
 }
 
 fn end(digit: char, start: u64, end: u64) -> DtmfEvent {
-    DtmfEvent::DigitEnd {
-        digit: key(digit),
-        start,
-        end,
-    }
+    DtmfEvent::DigitEnd { digit: key(digit), start, end }
 }
 
 fn press(id: u64, digit: char, start_ts: u32) -> ReceiverEvent {
@@ -39,18 +32,9 @@ fn press(id: u64, digit: char, start_ts: u32) -> ReceiverEvent {
     let w = pkt(0, start_ts, key(digit).event(), false, 160);
     rx.handle_packet(w.at, w.meta, &w.payload).expect("valid");
     match rx.poll_event() {
-        Some(ReceiverEvent::Press {
-            digit,
-            ssrc,
-            volume,
-            ..
-        }) => ReceiverEvent::Press {
-            id,
-            digit,
-            ssrc,
-            start_ts,
-            volume,
-        },
+        Some(ReceiverEvent::Press { digit, ssrc, volume, .. }) => {
+            ReceiverEvent::Press { id, digit, ssrc, start_ts, volume }
+        }
         other => panic!("expected a press, got {other:?}"),
     }
 }
@@ -61,21 +45,9 @@ fn press_end(id: u64, digit: char, start_ts: u32, duration: u32) -> ReceiverEven
     rx.handle_packet(w.at, w.meta, &w.payload).expect("valid");
     let _ = rx.poll_event();
     match rx.poll_event() {
-        Some(ReceiverEvent::PressEnd {
-            digit,
-            ssrc,
-            reason,
-            ..
-        }) => {
+        Some(ReceiverEvent::PressEnd { digit, ssrc, reason, .. }) => {
             assert_eq!(reason, EndReason::EndBit);
-            ReceiverEvent::PressEnd {
-                id,
-                digit,
-                ssrc,
-                start_ts,
-                duration,
-                reason,
-            }
+            ReceiverEvent::PressEnd { id, digit, ssrc, start_ts, duration, reason }
         }
         other => panic!("expected an end, got {other:?}"),
     }
@@ -149,10 +121,7 @@ fn two_presses_of_one_key_stay_two() {
 #[test]
 fn window_and_overlap() {
     let tl = timeline();
-    let mut m = DigitMerger::new(MergerConfig {
-        window: 800,
-        ..MergerConfig::default()
-    });
+    let mut m = DigitMerger::new(MergerConfig { window: 800, ..MergerConfig::default() });
     // Tone ended at 800; an event of the same key starting 1 s later is another press.
     m.handle_inband(start('3', 0));
     m.handle_inband(end('3', 0, 800));
@@ -258,14 +227,7 @@ fn call(seed: u64) -> (String, String) {
             audio.resize(end as usize + 8000, 0.0);
         }
         if paths != 4 {
-            synth::add_dtmf(
-                &mut audio[pos as usize..end as usize],
-                digit,
-                -12.0,
-                0.0,
-                (0.0, 0.0),
-                &mut rng,
-            );
+            synth::add_dtmf(&mut audio[pos as usize..end as usize], digit, -12.0, 0.0, (0.0, 0.0), &mut rng);
         }
         let mut delivered = 0;
         if paths != 3 {

@@ -61,18 +61,11 @@ fn red_parse_is_total_and_round_trips() {
             .map(|r| {
                 assert!(!r.primary);
                 assert_eq!(r.timestamp, ts.wrapping_sub(u32::from(r.offset)));
-                RedundantBlock {
-                    pt: r.pt,
-                    offset: u32::from(r.offset),
-                    payload: r.payload,
-                }
+                RedundantBlock { pt: r.pt, offset: u32::from(r.offset), payload: r.payload }
             })
             .collect();
         let mut out = vec![0u8; b.len()];
-        assert_eq!(
-            red::write(&redundant, primary.pt, primary.payload, &mut out),
-            Ok(b.len())
-        );
+        assert_eq!(red::write(&redundant, primary.pt, primary.payload, &mut out), Ok(b.len()));
         assert_eq!(out, b, "parse then write gives back the octets");
     }
     assert!(valid > 1000, "{valid}");
@@ -120,29 +113,14 @@ fn drive_bytes(data: &[u8]) {
                 if payload.is_empty() {
                     break;
                 }
-                let meta = RtpMeta {
-                    ssrc,
-                    seq: 0,
-                    timestamp: ts,
-                    marker: e & 0x80 != 0,
-                };
+                let meta = RtpMeta { ssrc, seq: 0, timestamp: ts, marker: e & 0x80 != 0 };
                 rx.handle_packet(now, meta, &payload).expect("well-formed");
                 last = Some((meta, payload, false));
             }
             5 => {
                 let len = usize::from(b % 24);
-                let payload: Vec<u8> = it
-                    .by_ref()
-                    .take(len.div_ceil(6))
-                    .flatten()
-                    .copied()
-                    .collect();
-                let meta = RtpMeta {
-                    ssrc: 1,
-                    seq: 0,
-                    timestamp: ts,
-                    marker: false,
-                };
+                let payload: Vec<u8> = it.by_ref().take(len.div_ceil(6)).flatten().copied().collect();
+                let meta = RtpMeta { ssrc: 1, seq: 0, timestamp: ts, marker: false };
                 if rx.handle_red(now, meta, &payload, c & 0x7F).is_ok() {
                     last = Some((meta, payload, true));
                 }
@@ -180,10 +158,7 @@ fn drive_bytes(data: &[u8]) {
     assert_eq!(stats.overflowed, 0);
     assert_eq!(
         stats.presses as usize,
-        events
-            .iter()
-            .filter(|e| matches!(e, ReceiverEvent::Press { .. }))
-            .count()
+        events.iter().filter(|e| matches!(e, ReceiverEvent::Press { .. })).count()
     );
     assert!(stats.presses <= stats.reports);
 }
@@ -203,12 +178,7 @@ fn receiver_refuses_random_bytes_without_panicking() {
     let mut rx = EventReceiver::default();
     for i in 0..50_000u64 {
         let b = bytes(&mut rng, 70);
-        let m = meta(
-            rng.below(3) as u32,
-            i as u16,
-            rng.next_u64() as u32,
-            rng.below(2) == 0,
-        );
+        let m = meta(rng.below(3) as u32, i as u16, rng.next_u64() as u32, rng.below(2) == 0);
         let now = Duration::from_millis(i * 7);
         let _ = rx.handle_packet(now, m, &b);
         let _ = rx.handle_red(now, m, &b, 101);

@@ -19,23 +19,14 @@ fn round_trip_every_key_short_and_long() {
             let events = drive(&mut rx, &to_wire(SSRC, &sent, 0));
             assert_paired(&events);
             assert_eq!(presses(&events), digit.as_char().to_string());
-            assert_eq!(
-                ends(&events),
-                vec![(digit.as_char(), start, duration as u32, EndReason::EndBit)]
-            );
+            assert_eq!(ends(&events), vec![(digit.as_char(), start, duration as u32, EndReason::EndBit)]);
         }
     }
     // All sixteen in one stream, one after the other.
     let mut sent = Vec::new();
     let mut t_ms = 0;
     for digit in Digit::ALL {
-        sent.extend(press_packets(
-            SenderConfig::default(),
-            digit,
-            t_ms as u32 * 8,
-            800,
-            t_ms,
-        ));
+        sent.extend(press_packets(SenderConfig::default(), digit, t_ms as u32 * 8, 800, t_ms));
         t_ms += 300;
     }
     let mut rx = EventReceiver::default();
@@ -64,21 +55,14 @@ const EVENT_PT: u8 = 101;
 fn scenario(seed: u64, red: bool) -> (Vec<Sent>, Vec<Arrival>) {
     let mut rng = Rng::new(seed);
     let interval_ms = [10u64, 20, 30, 50][rng.below(4)];
-    let config = SenderConfig {
-        interval: interval_ms as u32 * 8,
-        volume: rng.below(40) as u8,
-        end_repeats: 3,
-    };
+    let config =
+        SenderConfig { interval: interval_ms as u32 * 8, volume: rng.below(40) as u8, end_repeats: 3 };
     let drop_p = rng.range(0.0, 0.5);
     let dup_p = rng.range(0.0, 0.3);
     let jitter_ms = rng.below(51) as u64;
     let near_wrap = seed.is_multiple_of(3);
     let mut ssrc = rng.next_u64() as u32;
-    let mut ts0 = if near_wrap {
-        u32::MAX - rng.below(100_000) as u32
-    } else {
-        rng.next_u64() as u32
-    };
+    let mut ts0 = if near_wrap { u32::MAX - rng.below(100_000) as u32 } else { rng.next_u64() as u32 };
     let mut seq: u16 = rng.next_u64() as u16;
 
     let mut sent = Vec::new();
@@ -158,11 +142,7 @@ fn scenario(seed: u64, red: bool) -> (Vec<Sent>, Vec<Arrival>) {
                 ));
             }
         }
-        sent.push(Sent {
-            digit,
-            start_ts,
-            duration: dur_ms as u32 * 8,
-        });
+        sent.push(Sent { digit, start_ts, duration: dur_ms as u32 * 8 });
     }
     arrivals.sort_by_key(|(at, order, _)| (*at, *order));
     (sent, arrivals.into_iter().map(|(_, _, a)| a).collect())
@@ -180,10 +160,7 @@ fn check_random_calls(red: bool) {
         assert_paired(&events);
 
         let carried = |i: usize| -> Vec<&Arrival> {
-            arrivals
-                .iter()
-                .filter(|a| a.carries.iter().any(|c| c.0 == i))
-                .collect()
+            arrivals.iter().filter(|a| a.carries.iter().any(|c| c.0 == i)).collect()
         };
         let expected: String = sent
             .iter()
@@ -208,13 +185,9 @@ fn check_random_calls(red: bool) {
             let end = got[k];
             k += 1;
             let reports = || mine.iter().flat_map(|a| &a.carries).filter(|c| c.0 == i);
-            let no_long_gap = mine
-                .windows(2)
-                .all(|w| w[1].wire.at - w[0].wire.at < timeout);
+            let no_long_gap = mine.windows(2).all(|w| w[1].wire.at - w[0].wire.at < timeout);
             let first_seg_seen = reports().any(|c| c.1 == s.start_ts);
-            let first_end = arrivals
-                .iter()
-                .position(|a| a.carries.iter().any(|c| c.0 == i && c.2));
+            let first_end = arrivals.iter().position(|a| a.carries.iter().any(|c| c.0 == i && c.2));
             let first_later = arrivals.iter().position(|a| a.carries[0].0 > i);
             let end_in_time = match (first_end, first_later) {
                 (Some(e), Some(l)) => e < l,
@@ -232,10 +205,7 @@ fn check_random_calls(red: bool) {
         }
     }
     assert!(total_presses > 2000, "{total_presses}");
-    assert!(
-        checked_exact > total_presses * 3 / 4,
-        "{checked_exact} of {total_presses}"
-    );
+    assert!(checked_exact > total_presses * 3 / 4, "{checked_exact} of {total_presses}");
 }
 
 #[test]

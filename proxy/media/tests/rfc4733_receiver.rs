@@ -5,9 +5,7 @@ mod common;
 
 use common::*;
 use tonewall_media::rfc4733::red::{self, RedundantBlock};
-use tonewall_media::rfc4733::{
-    EndReason, Error, EventReceiver, ReceiverConfig, ReceiverEvent, SenderConfig,
-};
+use tonewall_media::rfc4733::{EndReason, Error, EventReceiver, ReceiverConfig, ReceiverEvent, SenderConfig};
 
 fn run(wire: &[Wire]) -> (Vec<ReceiverEvent>, EventReceiver) {
     let mut rx = EventReceiver::default();
@@ -36,14 +34,7 @@ fn three_end_packets_are_one_press() {
     assert_eq!(ends(&events), vec![('5', 1000, 640, EndReason::EndBit)]);
     assert_eq!(rx.stats().repeats, 2, "the 2nd and 3rd end packets");
     // The press is reported on its first packet, before any end packet.
-    assert!(matches!(
-        events[0],
-        ReceiverEvent::Press {
-            start_ts: 1000,
-            volume: 10,
-            ..
-        }
-    ));
+    assert!(matches!(events[0], ReceiverEvent::Press { start_ts: 1000, volume: 10, .. }));
 }
 
 // Pitfall 2 and 4: the start packet (marker bit) is lost; or only the end packets arrive.
@@ -65,10 +56,7 @@ fn lost_start_packet_still_reports_the_press_with_its_true_start() {
 #[test]
 fn lost_end_packets_close_the_press_by_timeout() {
     let wire = textbook(1000, 3, 0);
-    let mut rx = EventReceiver::new(ReceiverConfig {
-        end_timeout: ms(500),
-        ..ReceiverConfig::default()
-    });
+    let mut rx = EventReceiver::new(ReceiverConfig { end_timeout: ms(500), ..ReceiverConfig::default() });
     for w in &wire[..3] {
         rx.handle_packet(w.at, w.meta, &w.payload).expect("valid");
     }
@@ -132,10 +120,7 @@ fn same_key_with_a_new_timestamp_is_a_new_press() {
     assert_eq!(presses(&events), "55");
     assert_eq!(
         ends(&events),
-        vec![
-            ('5', 1000, 480, EndReason::NextPress),
-            ('5', 3400, 640, EndReason::EndBit)
-        ]
+        vec![('5', 1000, 480, EndReason::NextPress), ('5', 3400, 640, EndReason::EndBit)]
     );
 
     let mut wire = textbook(1000, 1, 0)[..2].to_vec();
@@ -155,26 +140,16 @@ fn long_press_segments_are_one_digit() {
 
     let (events, _) = run(&wire);
     assert_eq!(presses(&events), "0");
-    assert_eq!(
-        ends(&events),
-        vec![('0', start, total as u32, EndReason::EndBit)]
-    );
+    assert_eq!(ends(&events), vec![('0', start, total as u32, EndReason::EndBit)]);
 
     // Loss around the boundary: nothing within 200 ms either side of it. The gap is shorter
     // than the timeout, so the end is exact.
     let boundary = std::time::Duration::from_micros(0xFFFF * 125);
-    let around = |gap| -> Vec<Wire> {
-        wire.iter()
-            .filter(|w| w.at.abs_diff(boundary) > ms(gap))
-            .cloned()
-            .collect()
-    };
+    let around =
+        |gap| -> Vec<Wire> { wire.iter().filter(|w| w.at.abs_diff(boundary) > ms(gap)).cloned().collect() };
     let (events, _) = run(&around(200));
     assert_eq!(presses(&events), "0", "loss across the boundary");
-    assert_eq!(
-        ends(&events),
-        vec![('0', start, total as u32, EndReason::EndBit)]
-    );
+    assert_eq!(ends(&events), vec![('0', start, total as u32, EndReason::EndBit)]);
     // A gap longer than the timeout: the press closes, and the next segment is recognised as
     // part of it rather than a new digit.
     let (events, _) = run(&around(400));
@@ -183,10 +158,7 @@ fn long_press_segments_are_one_digit() {
 
     // Reordering at the boundary: the new segment's first packet overtakes the old one's end.
     let mut reordered = wire.clone();
-    let first2 = reordered
-        .iter()
-        .position(|w| w.meta.timestamp == seg2)
-        .expect("a second segment");
+    let first2 = reordered.iter().position(|w| w.meta.timestamp == seg2).expect("a second segment");
     let moved = reordered.remove(first2);
     reordered.insert(first2 - 3, moved);
     let (events, _) = run(&reordered);
@@ -222,10 +194,7 @@ fn field_variants_of_segmenting_are_one_digit() {
     }
     let (events, _) = run(&wire);
     assert_eq!(presses(&events), "9");
-    assert_eq!(
-        ends(&events),
-        vec![('9', 0, 65_440 + 1600, EndReason::EndBit)]
-    );
+    assert_eq!(ends(&events), vec![('9', 0, 65_440 + 1600, EndReason::EndBit)]);
 
     // E bit at the end of each segment (not what §2.5.1.3 asks, but seen).
     let mut wire = vec![
@@ -256,20 +225,8 @@ fn timestamp_wrap_is_transparent() {
     let cfg = SenderConfig::default();
     let t0 = u32::MAX - 1000;
     let mut sent = press_packets(cfg, key('1'), t0, 80_000, 0); // segment 2 wraps
-    sent.extend(press_packets(
-        cfg,
-        key('2'),
-        t0.wrapping_add(82_000),
-        800,
-        10_250,
-    ));
-    sent.extend(press_packets(
-        cfg,
-        key('2'),
-        t0.wrapping_add(84_000),
-        800,
-        10_500,
-    ));
+    sent.extend(press_packets(cfg, key('2'), t0.wrapping_add(82_000), 800, 10_250));
+    sent.extend(press_packets(cfg, key('2'), t0.wrapping_add(84_000), 800, 10_500));
     let wire = to_wire(SSRC, &sent, 65_000); // sequence numbers wrap too
     let (events, _) = run(&wire);
     assert_eq!(presses(&events), "122");
@@ -285,10 +242,7 @@ fn timestamp_wrap_is_transparent() {
     ];
     let (events, rx) = run(&wire);
     assert_eq!(presses(&events), "21");
-    assert_eq!(
-        ends(&events)[0],
-        ('1', u32::MAX - 500, 800, EndReason::Late)
-    );
+    assert_eq!(ends(&events)[0], ('1', u32::MAX - 500, 800, EndReason::Late));
     assert_eq!(rx.stats().late_presses, 1);
 }
 
@@ -325,40 +279,25 @@ fn ssrc_change_closes_the_press_in_progress() {
 #[test]
 fn too_quiet_reports_are_ignored() {
     for v in [56, 60, 63] {
-        let wire: Vec<Wire> = textbook(1000, 5, 0)
-            .into_iter()
-            .map(|w| w.volume(v))
-            .collect();
+        let wire: Vec<Wire> = textbook(1000, 5, 0).into_iter().map(|w| w.volume(v)).collect();
         let (events, rx) = run(&wire);
         assert!(events.is_empty(), "volume {v}");
         assert_eq!(rx.stats().too_quiet, 6);
     }
-    let wire: Vec<Wire> = textbook(1000, 5, 0)
-        .into_iter()
-        .map(|w| w.volume(55))
-        .collect();
+    let wire: Vec<Wire> = textbook(1000, 5, 0).into_iter().map(|w| w.volume(55)).collect();
     let (events, _) = run(&wire);
     assert_eq!(presses(&events), "5", "−55 dBm0 itself is accepted");
-    let quieter = ReceiverConfig {
-        max_volume: 36,
-        ..ReceiverConfig::default()
-    };
+    let quieter = ReceiverConfig { max_volume: 36, ..ReceiverConfig::default() };
     let mut rx = EventReceiver::new(quieter);
-    let wire: Vec<Wire> = textbook(1000, 5, 0)
-        .into_iter()
-        .map(|w| w.volume(40))
-        .collect();
+    let wire: Vec<Wire> = textbook(1000, 5, 0).into_iter().map(|w| w.volume(40)).collect();
     assert!(drive(&mut rx, &wire).is_empty(), "configurable");
 }
 
 // Pitfall 5: zero-duration reports start nothing (and break nothing).
 #[test]
 fn zero_duration_reports_are_ignored() {
-    let wire = vec![
-        pkt(0, 1000, 5, false, 0).marker(),
-        pkt(20, 1000, 5, false, 0),
-        pkt(40, 1000, 5, true, 0),
-    ];
+    let wire =
+        vec![pkt(0, 1000, 5, false, 0).marker(), pkt(20, 1000, 5, false, 0), pkt(40, 1000, 5, true, 0)];
     let (events, rx) = run(&wire);
     assert!(events.is_empty());
     assert_eq!(rx.stats().zero_duration, 3);
@@ -392,21 +331,12 @@ fn non_dtmf_events_are_ignored() {
 fn red_packet(at_ms: u64, ts: u32, primary: [u8; 4], redundant: &[(u32, [u8; 4])]) -> Wire {
     let blocks: Vec<RedundantBlock<'_>> = redundant
         .iter()
-        .map(|(rts, p)| RedundantBlock {
-            pt: 101,
-            offset: ts.wrapping_sub(*rts),
-            payload: p,
-        })
+        .map(|(rts, p)| RedundantBlock { pt: 101, offset: ts.wrapping_sub(*rts), payload: p })
         .collect();
     let mut buf = vec![0u8; 256];
     let n = red::write(&blocks, 101, &primary, &mut buf).expect("fits");
     buf.truncate(n);
-    Wire {
-        at: ms(at_ms),
-        meta: meta(SSRC, 0, ts, false),
-        payload: buf,
-        red: Some(101),
-    }
+    Wire { at: ms(at_ms), meta: meta(SSRC, 0, ts, false), payload: buf, red: Some(101) }
 }
 
 // RFC 2198: a report that arrives as redundancy and as primary counts once; redundancy alone
@@ -420,30 +350,20 @@ fn red_redundancy_counts_once() {
     // Each packet carries the two previous reports as redundancy.
     let mut wire = Vec::new();
     for (i, (t, p)) in sent.iter().enumerate() {
-        let redundant: Vec<(u32, [u8; 4])> = sent[i.saturating_sub(2)..i]
-            .iter()
-            .map(|(_, q)| (q.timestamp, q.payload()))
-            .collect();
+        let redundant: Vec<(u32, [u8; 4])> =
+            sent[i.saturating_sub(2)..i].iter().map(|(_, q)| (q.timestamp, q.payload())).collect();
         let mut w = red_packet(t / UNITS_PER_MS, p.timestamp, p.payload(), &redundant);
         w.meta.marker = p.marker;
         wire.push(w);
     }
     let (events, rx) = run(&wire);
     assert_eq!(presses(&events), "123");
-    assert!(
-        ends(&events)
-            .iter()
-            .all(|e| e.2 == 800 && e.3 == EndReason::EndBit)
-    );
+    assert!(ends(&events).iter().all(|e| e.2 == 800 && e.3 == EndReason::EndBit));
     assert!(rx.stats().repeats > 0);
 
     // Every packet of press 2 lost: press 3's first packet still carries press 2's last
     // two reports as redundancy (offset 8000 units).
-    let no2: Vec<Wire> = wire
-        .iter()
-        .filter(|w| w.meta.timestamp != 16_000)
-        .cloned()
-        .collect();
+    let no2: Vec<Wire> = wire.iter().filter(|w| w.meta.timestamp != 16_000).cloned().collect();
     let (events, _) = run(&no2);
     assert_eq!(presses(&events), "123");
 }
@@ -453,21 +373,11 @@ fn red_redundancy_counts_once() {
 fn packed_events_in_one_packet() {
     let mut packed = pkt(0, 1000, 1, true, 800);
     packed.payload.extend_from_slice(&[2, 10, 0, 160]);
-    let wire = vec![
-        packed,
-        pkt(20, 1800, 2, false, 320),
-        pkt(40, 1800, 2, true, 480),
-        pkt(60, 1800, 2, true, 480),
-    ];
+    let wire =
+        vec![packed, pkt(20, 1800, 2, false, 320), pkt(40, 1800, 2, true, 480), pkt(60, 1800, 2, true, 480)];
     let (events, _) = run(&wire);
     assert_eq!(presses(&events), "12");
-    assert_eq!(
-        ends(&events),
-        vec![
-            ('1', 1000, 800, EndReason::EndBit),
-            ('2', 1800, 480, EndReason::EndBit)
-        ]
-    );
+    assert_eq!(ends(&events), vec![('1', 1000, 800, EndReason::EndBit), ('2', 1800, 480, EndReason::EndBit)]);
 }
 
 // Garbage is refused with a typed error, counted, and changes nothing.
@@ -476,30 +386,16 @@ fn malformed_payloads_are_refused() {
     let mut rx = EventReceiver::default();
     let m = meta(SSRC, 1, 1000, true);
     assert_eq!(rx.handle_packet(ms(0), m, &[]), Err(Error::Empty));
-    assert_eq!(
-        rx.handle_packet(ms(0), m, &[5, 10, 0]),
-        Err(Error::Truncated { len: 3 })
-    );
+    assert_eq!(rx.handle_packet(ms(0), m, &[5, 10, 0]), Err(Error::Truncated { len: 3 }));
     let many = [5u8, 10, 0, 160].repeat(17);
-    assert_eq!(
-        rx.handle_packet(ms(0), m, &many),
-        Err(Error::TooManyReports { count: 17, max: 16 })
-    );
+    assert_eq!(rx.handle_packet(ms(0), m, &many), Err(Error::TooManyReports { count: 17, max: 16 }));
     assert_eq!(
         rx.handle_red(ms(0), m, &[0x80, 0, 0, 8, 101, 5, 10, 0], 101),
-        Err(Error::RedBlockTruncated {
-            needed: 8,
-            available: 3
-        })
+        Err(Error::RedBlockTruncated { needed: 8, available: 3 })
     );
     // A RED block of the event PT with a cut report refuses the whole packet.
     assert_eq!(
-        rx.handle_red(
-            ms(0),
-            m,
-            &[0x80 | 101, 0, 0, 3, 101, 5, 10, 0, 5, 10, 0, 160],
-            101
-        ),
+        rx.handle_red(ms(0), m, &[0x80 | 101, 0, 0, 3, 101, 5, 10, 0, 5, 10, 0, 160], 101),
         Err(Error::Truncated { len: 3 })
     );
     assert_eq!(rx.poll_event(), None);

@@ -64,15 +64,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan { files, sensitive } => ExitCode::from(scan::run(&files, sensitive) as u8),
-        Command::Mask {
-            input,
-            output,
-            substitute,
-        } => {
-            let config = MaskerConfig {
-                substitute: substitute.into(),
-                ..MaskerConfig::default()
-            };
+        Command::Mask { input, output, substitute } => {
+            let config = MaskerConfig { substitute: substitute.into(), ..MaskerConfig::default() };
             match mask::run(&input, &output, &config) {
                 Ok(s) => {
                     eprintln!(

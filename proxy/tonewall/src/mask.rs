@@ -60,20 +60,12 @@ pub fn run(input: &Path, output: &Path, config: &MaskerConfig) -> Result<Summary
             let first = (s * rate / 8000).min(frames);
             let last = (e * rate).div_ceil(8000).min(frames);
             for f in first..last {
-                rec.write(
-                    &mut bytes,
-                    ch,
-                    f as usize,
-                    substitute_sample(config.substitute, f, rec.rate),
-                );
+                rec.write(&mut bytes, ch, f as usize, substitute_sample(config.substitute, f, rec.rate));
             }
             summary.spans += 1;
             summary.masked_ms += (e - s) / 8;
         }
     }
-    std::fs::write(output, &bytes).map_err(|source| LoadError::Io {
-        path: output.into(),
-        source,
-    })?;
+    std::fs::write(output, &bytes).map_err(|source| LoadError::Io { path: output.into(), source })?;
     Ok(summary)
 }

@@ -27,7 +27,7 @@ pub enum LoadError {
     },
     /// The extension names no format and the content is not WAV.
     #[error(
-        "{0}: unknown format (expected a .wav file, or raw 8 kHz G.711 as .ulaw/.ul/.pcmu or .alaw/.al/.pcma)"
+        "{0}: unknown format (expected a .wav file, or raw 8 kHz G.711 as .ulaw/.ul/.u/.mulaw/.pcmu or .alaw/.al/.a/.pcma)"
     )]
     Unknown(PathBuf),
     /// Resampling to 8 kHz failed.
@@ -61,39 +61,25 @@ fn raw_law(path: &Path) -> Option<Law> {
 
 /// Reads and parses a recording.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: path.into(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.into(), source })?;
     let rec = match raw_law(path) {
         Some(law) => wav::raw_g711(&bytes, law),
         None => {
-            let is_wav = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+            let is_wav = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"));
             if !is_wav && !bytes.starts_with(b"RIFF") {
                 return Err(LoadError::Unknown(path.into()));
             }
-            wav::parse(&bytes).map_err(|source| LoadError::Format {
-                path: path.into(),
-                source,
-            })?
+            wav::parse(&bytes).map_err(|source| LoadError::Format { path: path.into(), source })?
         }
     };
-    Ok(Loaded {
-        bytes,
-        rec,
-        path: path.into(),
-    })
+    Ok(Loaded { bytes, rec, path: path.into() })
 }
 
 impl Loaded {
     /// One channel at 8 kHz, 16-bit linear.
     pub fn channel_8k(&self, channel: usize) -> Result<Vec<i16>, LoadError> {
         let lin = self.rec.channel(&self.bytes, channel);
-        resample(&lin, self.rec.rate, 8000).map_err(|source| LoadError::Resample {
-            path: self.path.clone(),
-            source,
-        })
+        resample(&lin, self.rec.rate, 8000)
+            .map_err(|source| LoadError::Resample { path: self.path.clone(), source })
     }
 }

@@ -6,14 +6,14 @@
 
 use crate::recording::{LoadError, load};
 use std::io::Write;
-use std::path::PathBuf;
-use tonewall_dsp::{Detector, DetectorConfig, DtmfEvent};
+use std::path::{Path, PathBuf};
+use tonewall_dsp::{Detector, DetectorConfig, Digit, DtmfEvent};
 
 /// One digit found in a recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// The key.
-    pub digit: char,
+    /// The key (its `Debug` is masked; the report prints it with `as_char`).
+    pub digit: Digit,
     /// Channel (0-based).
     pub channel: usize,
     /// Start, ms from the beginning of the recording.
@@ -29,12 +29,7 @@ pub fn find(samples: &[i16], config: &DetectorConfig, channel: usize) -> Vec<Fin
     let mut collect = |det: &mut Detector| {
         while let Some(ev) = det.poll_event() {
             if let DtmfEvent::DigitEnd { digit, start, end } = ev {
-                out.push(Finding {
-                    digit: digit.as_char(),
-                    channel,
-                    start_ms: start / 8,
-                    end_ms: end / 8,
-                });
+                out.push(Finding { digit, channel, start_ms: start / 8, end_ms: end / 8 });
             }
         }
     };
@@ -47,13 +42,11 @@ pub fn find(samples: &[i16], config: &DetectorConfig, channel: usize) -> Vec<Fin
     out
 }
 
-/// Scans every file; returns the process exit code (0 clean, 1 digits found, 2 an error).
+/// Scans every file; returns the process exit code (0 clean, 1 digits found, 2 an error,
+/// including a report that could not be written: an auditor must not mistake a lost report for
+/// a clean one).
 pub fn run(files: &[PathBuf], sensitive: bool) -> i32 {
-    let config = if sensitive {
-        DetectorConfig::max_sensitivity()
-    } else {
-        DetectorConfig::default()
-    };
+    let config = if sensitive { DetectorConfig::max_sensitivity() } else { DetectorConfig::default() };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let (mut found, mut failed) = (false, false);
@@ -62,18 +55,10 @@ pub fn run(files: &[PathBuf], sensitive: bool) -> i32 {
             Ok((findings, channels)) => {
                 for f in findings {
                     found = true;
-                    // Written by hand to keep the documented field order.
-                    let file = serde_json::Value::from(path.display().to_string());
-                    let channel = if channels > 1 {
-                        format!(",\"channel\":{}", f.channel)
-                    } else {
-                        String::new()
-                    };
-                    let _ = writeln!(
-                        out,
-                        "{{\"file\":{file},\"digit\":\"{}\",\"start_ms\":{},\"end_ms\":{}{channel}}}",
-                        f.digit, f.start_ms, f.end_ms
-                    );
+                    if let Err(e) = report(&mut out, path, &f, channels) {
+                        eprintln!("tonewall scan: writing the report: {e}");
+                        return 2;
+                    }
                 }
             }
             Err(e) => {
@@ -82,13 +67,27 @@ pub fn run(files: &[PathBuf], sensitive: bool) -> i32 {
             }
         }
     }
+    if let Err(e) = out.flush() {
+        eprintln!("tonewall scan: writing the report: {e}");
+        return 2;
+    }
     if failed { 2 } else { found as i32 }
 }
 
-fn scan_file(
-    path: &std::path::Path,
-    config: &DetectorConfig,
-) -> Result<(Vec<Finding>, usize), LoadError> {
+/// One JSON line, written by hand to keep the documented field order.
+fn report(out: &mut impl Write, path: &Path, f: &Finding, channels: usize) -> std::io::Result<()> {
+    let file = serde_json::Value::from(path.display().to_string());
+    let channel = if channels > 1 { format!(",\"channel\":{}", f.channel) } else { String::new() };
+    writeln!(
+        out,
+        "{{\"file\":{file},\"digit\":\"{}\",\"start_ms\":{},\"end_ms\":{}{channel}}}",
+        f.digit.as_char(),
+        f.start_ms,
+        f.end_ms
+    )
+}
+
+fn scan_file(path: &std::path::Path, config: &DetectorConfig) -> Result<(Vec<Finding>, usize), LoadError> {
     let loaded = load(path)?;
     let channels = loaded.rec.channels as usize;
     let mut all = Vec::new();

@@ -5,11 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn tonewall(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tonewall"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("tonewall runs")
+    Command::new(env!("CARGO_BIN_EXE_tonewall")).args(args).current_dir(dir).output().expect("tonewall runs")
 }
 
 fn sox(args: &[&str], dir: &Path) {
@@ -31,12 +27,7 @@ fn workdir(name: &str) -> PathBuf {
 /// Makes `seq.wav` (8 kHz PCM16): 300 ms silence, keys 4 1 1 5 (80 ms on, 70 ms off), 300 ms
 /// silence, with quiet noise under everything so masked samples are visible.
 fn make_sequence(dir: &Path) {
-    let keys = [
-        ("4", 770, 1209),
-        ("1a", 697, 1209),
-        ("1b", 697, 1209),
-        ("5", 770, 1336),
-    ];
+    let keys = [("4", 770, 1209), ("1a", 697, 1209), ("1b", 697, 1209), ("5", 770, 1336)];
     for (name, lo, hi) in keys {
         sox(
             &[
@@ -65,34 +56,8 @@ fn make_sequence(dir: &Path) {
             dir,
         );
     }
-    sox(
-        &[
-            "-n",
-            "-r",
-            "8000",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "sil.wav",
-            "trim",
-            "0",
-            "0.3",
-        ],
-        dir,
-    );
-    sox(
-        &[
-            "sil.wav",
-            "k4.wav",
-            "k1a.wav",
-            "k1b.wav",
-            "k5.wav",
-            "sil.wav",
-            "tones.wav",
-        ],
-        dir,
-    );
+    sox(&["-n", "-r", "8000", "-b", "16", "-e", "signed-integer", "sil.wav", "trim", "0", "0.3"], dir);
+    sox(&["sil.wav", "k4.wav", "k1a.wav", "k1b.wav", "k5.wav", "sil.wav", "tones.wav"], dir);
     sox(
         &[
             "-n",
@@ -111,18 +76,7 @@ fn make_sequence(dir: &Path) {
         ],
         dir,
     );
-    sox(
-        &[
-            "-m",
-            "tones.wav",
-            "noise.wav",
-            "seq.wav",
-            "trim",
-            "0",
-            "1.2",
-        ],
-        dir,
-    );
+    sox(&["-m", "tones.wav", "noise.wav", "seq.wav", "trim", "0", "1.2"], dir);
 }
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
@@ -139,43 +93,21 @@ fn scan_finds_the_digits_in_every_format_and_mask_removes_them() {
     sox(&["seq.wav", "-e", "u-law", "seq-ulaw.wav"], &dir);
     sox(&["seq.wav", "-e", "a-law", "seq-alaw.wav"], &dir);
     sox(&["seq.wav", "-r", "44100", "seq-44k.wav"], &dir);
-    sox(
-        &["seq.wav", "-r", "16000", "-e", "u-law", "seq-16k-ulaw.wav"],
-        &dir,
-    );
+    sox(&["seq.wav", "-r", "16000", "-e", "u-law", "seq-16k-ulaw.wav"], &dir);
     sox(&["seq.wav", "-t", "raw", "-e", "u-law", "seq.ulaw"], &dir);
     sox(&["seq.wav", "-t", "raw", "-e", "a-law", "seq.alaw"], &dir);
-    for file in [
-        "seq.wav",
-        "seq-ulaw.wav",
-        "seq-alaw.wav",
-        "seq-44k.wav",
-        "seq-16k-ulaw.wav",
-        "seq.ulaw",
-        "seq.alaw",
-    ] {
+    for file in
+        ["seq.wav", "seq-ulaw.wav", "seq-alaw.wav", "seq-44k.wav", "seq-16k-ulaw.wav", "seq.ulaw", "seq.alaw"]
+    {
         let out = tonewall(&["scan", file], &dir);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{file}: exit 1 when digits are found"
-        );
+        assert_eq!(out.status.code(), Some(1), "{file}: exit 1 when digits are found");
         let found = lines(&out);
-        let digits: String = found
-            .iter()
-            .map(|v| v["digit"].as_str().unwrap_or("?"))
-            .collect();
+        let digits: String = found.iter().map(|v| v["digit"].as_str().unwrap_or("?")).collect();
         assert_eq!(digits, "4115", "{file}");
         // The first key is at 300–380 ms; the report is within 8 ms.
         assert_eq!(found[0]["file"], file);
-        let (s, e) = (
-            found[0]["start_ms"].as_u64().unwrap_or(0),
-            found[0]["end_ms"].as_u64().unwrap_or(0),
-        );
-        assert!(
-            s.abs_diff(300) <= 8 && e.abs_diff(380) <= 8,
-            "{file}: {s}..{e}"
-        );
+        let (s, e) = (found[0]["start_ms"].as_u64().unwrap_or(0), found[0]["end_ms"].as_u64().unwrap_or(0));
+        assert!(s.abs_diff(300) <= 8 && e.abs_diff(380) <= 8, "{file}: {s}..{e}");
         // Field order as documented.
         let text = String::from_utf8_lossy(&out.stdout);
         let first = text.lines().next().unwrap_or("");
@@ -186,23 +118,10 @@ fn scan_finds_the_digits_in_every_format_and_mask_removes_them() {
 
         let masked = format!("masked-{file}");
         let out = tonewall(&["mask", file, &masked], &dir);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{file}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for args in [
-            vec!["scan", masked.as_str()],
-            vec!["scan", "--sensitive", masked.as_str()],
-        ] {
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        for args in [vec!["scan", masked.as_str()], vec!["scan", "--sensitive", masked.as_str()]] {
             let out = tonewall(&args, &dir);
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&out.stdout)
-            );
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
             assert!(out.stdout.is_empty());
         }
     }
@@ -234,32 +153,14 @@ fn mask_changes_only_the_tones() {
         }
     }
     // And the tones are (all but coincidental equal codes) replaced.
-    assert!(
-        changed > 4 * 80 * 8 * 9 / 10,
-        "only {changed} bytes changed"
-    );
+    assert!(changed > 4 * 80 * 8 * 9 / 10, "only {changed} bytes changed");
 }
 
 #[test]
 fn scan_reports_channels_of_a_stereo_recording() {
     let dir = workdir("stereo");
     make_sequence(&dir);
-    sox(
-        &[
-            "-n",
-            "-r",
-            "8000",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "quiet.wav",
-            "trim",
-            "0",
-            "1.2",
-        ],
-        &dir,
-    );
+    sox(&["-n", "-r", "8000", "-b", "16", "-e", "signed-integer", "quiet.wav", "trim", "0", "1.2"], &dir);
     // Caller on the right channel, agent (silence) on the left.
     sox(&["-M", "quiet.wav", "seq.wav", "stereo.wav"], &dir);
     let out = tonewall(&["scan", "stereo.wav"], &dir);
@@ -269,10 +170,7 @@ fn scan_reports_channels_of_a_stereo_recording() {
     assert!(found.iter().all(|v| v["channel"] == 1));
     let out = tonewall(&["mask", "stereo.wav", "stereo-masked.wav"], &dir);
     assert!(out.status.success());
-    assert_eq!(
-        tonewall(&["scan", "stereo-masked.wav"], &dir).status.code(),
-        Some(0)
-    );
+    assert_eq!(tonewall(&["scan", "stereo-masked.wav"], &dir).status.code(), Some(0));
 }
 
 #[test]
@@ -304,20 +202,7 @@ fn clean_recordings_exit_0_and_bad_ones_exit_2_naming_the_file() {
     std::fs::write(dir.join("broken.wav"), b"RIFF\x10\0\0\0WAVEjunk").expect("write");
     std::fs::write(dir.join("notes.txt"), b"hello").expect("write");
     sox(
-        &[
-            "-n",
-            "-r",
-            "8000",
-            "-b",
-            "24",
-            "-e",
-            "signed-integer",
-            "deep.wav",
-            "synth",
-            "0.1",
-            "sine",
-            "440",
-        ],
+        &["-n", "-r", "8000", "-b", "24", "-e", "signed-integer", "deep.wav", "synth", "0.1", "sine", "440"],
         &dir,
     );
     for (file, says) in [
@@ -336,4 +221,67 @@ fn clean_recordings_exit_0_and_bad_ones_exit_2_naming_the_file() {
     }
     // Usage errors are clap's (exit 2 as well).
     assert_eq!(tonewall(&["scan"], &dir).status.code(), Some(2));
+}
+
+#[test]
+fn a_lost_report_or_a_bad_rate_is_an_error_not_a_clean_result() {
+    let dir = workdir("lost");
+    make_sequence(&dir);
+    // stdout that cannot be written: exit 2, not 1 (or worse, 0).
+    let full = std::fs::File::options().write(true).open("/dev/full").expect("/dev/full exists on Linux");
+    let st = Command::new(env!("CARGO_BIN_EXE_tonewall"))
+        .args(["scan", "seq.wav"])
+        .current_dir(&dir)
+        .stdout(full)
+        .status()
+        .expect("runs");
+    assert_eq!(st.code(), Some(2));
+    // A header claiming 1 Hz (or 4 GHz) is refused by name, not resampled into memory exhaustion.
+    let mut wav = std::fs::read(dir.join("seq.wav")).expect("read");
+    for rate in [1u32, u32::MAX] {
+        wav[24..28].copy_from_slice(&rate.to_le_bytes());
+        std::fs::write(dir.join("odd.wav"), &wav).expect("write");
+        let out = tonewall(&["scan", "odd.wav"], &dir);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("sample rate"));
+    }
+    // Digits in one file and an error in another: the error wins.
+    let out = tonewall(&["scan", "seq.wav", "odd.wav"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(lines(&out).len(), 4, "the digits found are still reported");
+}
+
+#[test]
+fn mask_leaves_a_clean_channel_untouched() {
+    let dir = workdir("stereo-identity");
+    make_sequence(&dir);
+    sox(
+        &[
+            "-n",
+            "-r",
+            "8000",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            "agent.wav",
+            "synth",
+            "1.2",
+            "brownnoise",
+            "vol",
+            "0.05",
+        ],
+        &dir,
+    );
+    sox(&["-M", "agent.wav", "seq.wav", "-e", "u-law", "call.wav"], &dir);
+    assert!(tonewall(&["mask", "call.wav", "masked.wav"], &dir).status.success());
+    let a = std::fs::read(dir.join("call.wav")).expect("input");
+    let b = std::fs::read(dir.join("masked.wav")).expect("output");
+    let rec = tonewall_dsp::wav::parse(&a).expect("sox wrote a WAV");
+    let frames = rec.frames();
+    let left_a: Vec<u8> = (0..frames).map(|f| rec.raw(&a, 0, f)[0]).collect();
+    let left_b: Vec<u8> = (0..frames).map(|f| rec.raw(&b, 0, f)[0]).collect();
+    assert_eq!(left_a, left_b, "the agent channel changed");
+    let right_changed = (0..frames).filter(|&f| rec.raw(&a, 1, f) != rec.raw(&b, 1, f)).count();
+    assert!(right_changed > 2000, "the caller channel was not masked ({right_changed})");
 }

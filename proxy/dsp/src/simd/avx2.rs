@@ -49,11 +49,7 @@ unsafe fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
         let m2 = _mm256_max_ps(m1, _mm256_permute_ps::<0b01_00_11_10>(m1));
         let row = _mm256_cvtss_f32(m2);
         let col = _mm_cvtss_f32(_mm256_extractf128_ps::<1>(m2));
-        let mut p = Phasors {
-            energy,
-            pair: row + col,
-            ..Phasors::default()
-        };
+        let mut p = Phasors { energy, row, col, ..Phasors::default() };
         _mm256_storeu_ps(p.re.as_mut_ptr(), re);
         _mm256_storeu_ps(p.im.as_mut_ptr(), im);
         p
@@ -65,10 +61,7 @@ unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     // SAFETY: see `sums`; the destinations are 8 i32 each.
     unsafe {
         let (r0, r1, energy) = sums(x, basis);
-        let mut out = Correlation {
-            energy,
-            ..Correlation::default()
-        };
+        let mut out = Correlation { energy, ..Correlation::default() };
         _mm256_storeu_si256(out.sums.as_mut_ptr() as *mut __m256i, r0);
         _mm256_storeu_si256(out.sums.as_mut_ptr().add(8) as *mut __m256i, r1);
         out
@@ -93,12 +86,8 @@ unsafe fn sums(x: &[i16; BLOCK], basis: &Basis) -> (__m256i, __m256i, i64) {
         };
         *a = _mm256_add_epi32(_mm256_madd_epi16(x0, b0), _mm256_madd_epi16(x1, b1));
     }
-    let r0 = reduce8([
-        acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7],
-    ]);
-    let r1 = reduce8([
-        acc[8], acc[9], acc[10], acc[11], acc[12], acc[13], acc[14], acc[15],
-    ]);
+    let r0 = reduce8([acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]]);
+    let r1 = reduce8([acc[8], acc[9], acc[10], acc[11], acc[12], acc[13], acc[14], acc[15]]);
 
     let h0 = _mm256_srai_epi16::<1>(x0);
     let h1 = _mm256_srai_epi16::<1>(x1);
@@ -134,21 +123,17 @@ fn expand16(law: Law, codes: __m256i) -> __m256i {
             let e = _mm256_and_si256(_mm256_srli_epi16::<4>(x), _mm256_set1_epi16(7));
             let pow = _mm256_shuffle_epi8(
                 _mm256_setr_epi8(
-                    1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64,
-                    -128, 0, 0, 0, 0, 0, 0, 0, 0,
+                    1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, -128, 0, 0,
+                    0, 0, 0, 0, 0, 0,
                 ),
                 _mm256_or_si256(e, hi_zero),
             );
-            let t = _mm256_add_epi16(
-                _mm256_slli_epi16::<3>(_mm256_and_si256(x, low4)),
-                _mm256_set1_epi16(0x84),
-            );
+            let t =
+                _mm256_add_epi16(_mm256_slli_epi16::<3>(_mm256_and_si256(x, low4)), _mm256_set1_epi16(0x84));
             let mag = _mm256_sub_epi16(_mm256_mullo_epi16(t, pow), _mm256_set1_epi16(0x84));
             // Sign bit set (after inversion) means negative.
-            let neg = _mm256_cmpeq_epi16(
-                _mm256_and_si256(x, _mm256_set1_epi16(0x80)),
-                _mm256_set1_epi16(0x80),
-            );
+            let neg =
+                _mm256_cmpeq_epi16(_mm256_and_si256(x, _mm256_set1_epi16(0x80)), _mm256_set1_epi16(0x80));
             _mm256_sub_epi16(_mm256_xor_si256(mag, neg), neg)
         }
         Law::Alaw => {
@@ -156,8 +141,8 @@ fn expand16(law: Law, codes: __m256i) -> __m256i {
             let e = _mm256_and_si256(_mm256_srli_epi16::<4>(x), _mm256_set1_epi16(7));
             let pow = _mm256_shuffle_epi8(
                 _mm256_setr_epi8(
-                    1, 1, 2, 4, 8, 16, 32, 64, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 4, 8, 16, 32, 64,
-                    0, 0, 0, 0, 0, 0, 0, 0,
+                    1, 1, 2, 4, 8, 16, 32, 64, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 4, 8, 16, 32, 64, 0, 0, 0, 0,
+                    0, 0, 0, 0,
                 ),
                 _mm256_or_si256(e, hi_zero),
             );
@@ -167,10 +152,8 @@ fn expand16(law: Law, codes: __m256i) -> __m256i {
             let t = _mm256_add_epi16(_mm256_slli_epi16::<4>(_mm256_and_si256(x, low4)), add);
             let mag = _mm256_mullo_epi16(t, pow);
             // Sign bit clear (after the 0x55 toggle) means negative.
-            let neg = _mm256_cmpeq_epi16(
-                _mm256_and_si256(x, _mm256_set1_epi16(0x80)),
-                _mm256_setzero_si256(),
-            );
+            let neg =
+                _mm256_cmpeq_epi16(_mm256_and_si256(x, _mm256_set1_epi16(0x80)), _mm256_setzero_si256());
             _mm256_sub_epi16(_mm256_xor_si256(mag, neg), neg)
         }
     }

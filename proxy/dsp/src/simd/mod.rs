@@ -36,9 +36,7 @@ pub struct Basis(pub [[i16; BLOCK]; NBASIS]);
 /// The shared basis, built on first use.
 pub static BASIS: LazyLock<Basis> = LazyLock::new(|| {
     let mut b = [[0i16; BLOCK]; NBASIS];
-    let freqs = crate::digit::ROW_HZ
-        .iter()
-        .chain(crate::digit::COL_HZ.iter());
+    let freqs = crate::digit::ROW_HZ.iter().chain(crate::digit::COL_HZ.iter());
     for (k, &hz) in freqs.enumerate() {
         let w = core::f64::consts::TAU * hz / 8000.0;
         for n in 0..BLOCK {
@@ -65,8 +63,10 @@ pub struct Phasors {
     pub re: [f32; 8],
     /// Im Z_k.
     pub im: [f32; 8],
-    /// max over rows of |Z|² plus max over columns of |Z|².
-    pub pair: f32,
+    /// max over rows of |Z|².
+    pub row: f32,
+    /// max over columns of |Z|².
+    pub col: f32,
     /// Σ (x >> 1)², as in [`Correlation::energy`].
     pub energy: i64,
 }
@@ -92,18 +92,12 @@ impl core::fmt::Debug for Kernel {
 impl Kernel {
     /// The portable reference implementation.
     pub fn scalar() -> Kernel {
-        Kernel {
-            f: scalar::correlate,
-            decode: scalar::decode,
-            analyze: scalar::analyze,
-            name: "scalar",
-        }
+        Kernel { f: scalar::correlate, decode: scalar::decode, analyze: scalar::analyze, name: "scalar" }
     }
 
     /// The fastest backend this CPU supports (the CPU is checked once per process).
     pub fn best() -> Kernel {
-        static BEST: LazyLock<Kernel> =
-            LazyLock::new(|| Kernel::all().pop().unwrap_or_else(Kernel::scalar));
+        static BEST: LazyLock<Kernel> = LazyLock::new(|| Kernel::all().pop().unwrap_or_else(Kernel::scalar));
         *BEST
     }
 
@@ -176,12 +170,7 @@ mod tests {
             }
             let want = Kernel::scalar().correlate(&x, &BASIS);
             for k in &kernels {
-                assert_eq!(
-                    k.correlate(&x, &BASIS),
-                    want,
-                    "{} on round {round}",
-                    k.name()
-                );
+                assert_eq!(k.correlate(&x, &BASIS), want, "{} on round {round}", k.name());
             }
         }
     }
@@ -194,11 +183,7 @@ mod tests {
             for round in 0..64 {
                 // Rounds 0..8 walk all 256 codes in order; the rest are random blocks.
                 let codes: [u8; BLOCK] = core::array::from_fn(|i| {
-                    if round < 8 {
-                        (round * BLOCK + i) as u8
-                    } else {
-                        rng.next_u64() as u8
-                    }
+                    if round < 8 { (round * BLOCK + i) as u8 } else { rng.next_u64() as u8 }
                 });
                 let mut want = [0i16; BLOCK];
                 law.decode_slice(&codes, &mut want);
@@ -233,15 +218,10 @@ mod tests {
     fn correlation_measures_a_tone() {
         // A full-scale-ish cosine at 941 Hz correlates with its own cosine row at ≈ A·N/2·scale.
         let w = core::f64::consts::TAU * 941.0 / 8000.0;
-        let x: [i16; BLOCK] =
-            core::array::from_fn(|n| (10000.0 * (w * n as f64).cos()).round() as i16);
+        let x: [i16; BLOCK] = core::array::from_fn(|n| (10000.0 * (w * n as f64).cos()).round() as i16);
         let c = Kernel::best().correlate(&x, &BASIS);
         let want = 10000.0 * BLOCK as f64 / 2.0 * BASIS_SCALE;
-        assert!(
-            ((c.sums[3] as f64) - want).abs() / want < 0.05,
-            "{} vs {want}",
-            c.sums[3]
-        );
+        assert!(((c.sums[3] as f64) - want).abs() / want < 0.05, "{} vs {want}", c.sums[3]);
         let energy: i64 = x.iter().map(|&v| ((v >> 1) as i64).pow(2)).sum();
         assert_eq!(c.energy, energy);
     }

@@ -24,10 +24,7 @@ pub fn decode(law: crate::g711::Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]
 /// Reference analysis: correlate, rotate X = C − jS by `rot`, and take the best row and column.
 pub fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
     let c = correlate(x, basis);
-    let mut p = Phasors {
-        energy: c.energy,
-        ..Phasors::default()
-    };
+    let mut p = Phasors { energy: c.energy, ..Phasors::default() };
     let mut mag = [0f32; 8];
     for k in 0..8 {
         let (cs, sn) = (c.sums[k] as f32, c.sums[k + 8] as f32);
@@ -39,6 +36,6 @@ pub fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
     let m = |a: f32, b: f32| if a > b { a } else { b };
     let row = m(m(mag[0], mag[1]), m(mag[2], mag[3]));
     let col = m(m(mag[4], mag[5]), m(mag[6], mag[7]));
-    p.pair = row + col;
+    (p.row, p.col) = (row, col);
     p
 }

@@ -41,13 +41,7 @@ impl EventReport {
 
     /// A report of `digit`; the R bit clear.
     pub fn new(digit: Digit, volume: u8, duration: u16, end: bool) -> Self {
-        EventReport {
-            event: digit.event(),
-            end,
-            reserved: false,
-            volume: volume & 0x3F,
-            duration,
-        }
+        EventReport { event: digit.event(), end, reserved: false, volume: volume & 0x3F, duration }
     }
 
     /// Decodes one report. Every 4-octet value is a report, so this cannot fail.
@@ -63,8 +57,7 @@ impl EventReport {
 
     /// Encodes the report.
     pub fn to_bytes(self) -> [u8; 4] {
-        let flags =
-            (u8::from(self.end) << 7) | (u8::from(self.reserved) << 6) | (self.volume & 0x3F);
+        let flags = (u8::from(self.end) << 7) | (u8::from(self.reserved) << 6) | (self.volume & 0x3F);
         let d = self.duration.to_be_bytes();
         [self.event, flags, d[0], d[1]]
     }
@@ -98,9 +91,7 @@ pub fn parse(payload: &[u8]) -> Result<Reports<'_>, Error> {
     if !payload.len().is_multiple_of(EventReport::LEN) {
         return Err(Error::Truncated { len: payload.len() });
     }
-    Ok(Reports {
-        chunks: payload.chunks_exact(EventReport::LEN),
-    })
+    Ok(Reports { chunks: payload.chunks_exact(EventReport::LEN) })
 }
 
 /// Writes `reports` back to back into `out`; returns the octets written.
@@ -193,10 +184,7 @@ mod tests {
         }
         let mut small = [0u8; 7];
         let r = EventReport::new(key('0'), 0, 1, false);
-        assert_eq!(
-            write(&[r, r], &mut small),
-            Err(Error::BufferTooSmall { needed: 8 })
-        );
+        assert_eq!(write(&[r, r], &mut small), Err(Error::BufferTooSmall { needed: 8 }));
     }
 
     #[test]

@@ -107,10 +107,7 @@ pub struct ReceiverConfig {
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
-        ReceiverConfig {
-            end_timeout: Duration::from_millis(500),
-            max_volume: 55,
-        }
+        ReceiverConfig { end_timeout: Duration::from_millis(500), max_volume: 55 }
     }
 }
 
@@ -276,9 +273,7 @@ impl Track {
             self.extent = self.extent.saturating_add(self.start_ts.wrapping_sub(ts));
             self.start_ts = ts;
         }
-        let end = ts
-            .wrapping_sub(self.start_ts)
-            .saturating_add(u32::from(duration));
+        let end = ts.wrapping_sub(self.start_ts).saturating_add(u32::from(duration));
         self.extent = self.extent.max(end);
         if ts == self.seg_ts {
             self.seg_dur = self.seg_dur.max(duration);
@@ -335,12 +330,7 @@ impl EventReceiver {
 
     /// Feeds one telephone-event packet received at `now`. A malformed payload is refused whole
     /// (nothing of it is used) and counted; timeouts due by `now` fire either way.
-    pub fn handle_packet(
-        &mut self,
-        now: Duration,
-        meta: RtpMeta,
-        payload: &[u8],
-    ) -> Result<(), Error> {
+    pub fn handle_packet(&mut self, now: Duration, meta: RtpMeta, payload: &[u8]) -> Result<(), Error> {
         self.handle_timeout(now);
         let reports = match checked(payload) {
             Ok(reports) => reports,
@@ -376,13 +366,7 @@ impl EventReceiver {
                 continue;
             }
             let reports = payload::parse(block.payload)?;
-            self.feed(
-                now,
-                meta.ssrc,
-                block.timestamp,
-                meta.marker && block.primary,
-                reports,
-            );
+            self.feed(now, meta.ssrc, block.timestamp, meta.marker && block.primary, reports);
         }
         Ok(())
     }
@@ -399,9 +383,7 @@ impl EventReceiver {
     /// When [`EventReceiver::handle_timeout`] next has something to do; `None` while no press
     /// is in progress.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        self.active
-            .as_ref()
-            .map(|a| a.last_seen.saturating_add(self.config.end_timeout))
+        self.active.as_ref().map(|a| a.last_seen.saturating_add(self.config.end_timeout))
     }
 
     /// The next event, oldest first. Drain after every `handle_*` call.
@@ -481,10 +463,7 @@ impl EventReceiver {
         // A key press not seen before.
         let newest_start = match &self.active {
             Some(a) => Some(a.track.start_ts),
-            None => self
-                .newest_start
-                .filter(|&(s, _)| s == ssrc)
-                .map(|(_, ts)| ts),
+            None => self.newest_start.filter(|&(s, _)| s == ssrc).map(|(_, ts)| ts),
         };
         let late = newest_start.is_some_and(|start| before(ts, start));
         if !late {
@@ -506,23 +485,14 @@ impl EventReceiver {
         if !marker {
             self.stats.presses_without_marker += 1;
         }
-        self.emit(ReceiverEvent::Press {
-            id: track.id,
-            digit,
-            ssrc,
-            start_ts: ts,
-            volume: r.volume,
-        });
+        self.emit(ReceiverEvent::Press { id: track.id, digit, ssrc, start_ts: ts, volume: r.volume });
         if late {
             self.stats.late_presses += 1;
             self.close(track, EndReason::Late);
         } else if r.end {
             self.close(track, EndReason::EndBit);
         } else {
-            self.active = Some(Active {
-                track,
-                last_seen: now,
-            });
+            self.active = Some(Active { track, last_seen: now });
         }
     }
 
@@ -572,10 +542,7 @@ impl EventReceiver {
 fn checked(payload: &[u8]) -> Result<Reports<'_>, Error> {
     let reports = payload::parse(payload)?;
     if reports.len() > MAX_REPORTS_PER_PACKET {
-        return Err(Error::TooManyReports {
-            count: reports.len(),
-            max: MAX_REPORTS_PER_PACKET,
-        });
+        return Err(Error::TooManyReports { count: reports.len(), max: MAX_REPORTS_PER_PACKET });
     }
     Ok(reports)
 }
@@ -590,10 +557,7 @@ fn check_red(payload: &[u8], timestamp: u32, event_pt: u8) -> Result<(), Error> 
         }
     }
     if count > MAX_REPORTS_PER_PACKET {
-        return Err(Error::TooManyReports {
-            count,
-            max: MAX_REPORTS_PER_PACKET,
-        });
+        return Err(Error::TooManyReports { count, max: MAX_REPORTS_PER_PACKET });
     }
     Ok(())
 }

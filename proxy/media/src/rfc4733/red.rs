@@ -70,16 +70,9 @@ pub fn parse(payload: &[u8], timestamp: u32) -> Result<RedPayload<'_>, Error> {
     }
     let (headers, data) = payload.split_at(i);
     if needed > data.len() {
-        return Err(Error::RedBlockTruncated {
-            needed,
-            available: data.len(),
-        });
+        return Err(Error::RedBlockTruncated { needed, available: data.len() });
     }
-    Ok(RedPayload {
-        headers,
-        data,
-        timestamp,
-    })
+    Ok(RedPayload { headers, data, timestamp })
 }
 
 fn block_len(h: &[u8]) -> usize {
@@ -99,11 +92,7 @@ fn block_offset(h: &[u8]) -> u16 {
 impl<'a> RedPayload<'a> {
     /// The blocks in packet order.
     pub fn blocks(&self) -> RedBlocks<'a> {
-        RedBlocks {
-            headers: self.headers,
-            data: self.data,
-            timestamp: self.timestamp,
-        }
+        RedBlocks { headers: self.headers, data: self.data, timestamp: self.timestamp }
     }
 
     /// Number of blocks, the primary included.
@@ -197,9 +186,7 @@ pub fn write(
             return Err(Error::RedOffsetTooLarge { offset: b.offset });
         }
         if b.payload.len() > MAX_BLOCK_LEN {
-            return Err(Error::RedBlockTooLong {
-                len: b.payload.len(),
-            });
+            return Err(Error::RedBlockTooLong { len: b.payload.len() });
         }
         needed += REDUNDANT_HEADER + b.payload.len();
     }
@@ -262,11 +249,7 @@ mod tests {
     fn timestamps_wrap() {
         let mut buf = [0u8; 16];
         let n = write(
-            &[RedundantBlock {
-                pt: 101,
-                offset: 320,
-                payload: &[1, 2, 3, 4],
-            }],
+            &[RedundantBlock { pt: 101, offset: 320, payload: &[1, 2, 3, 4] }],
             101,
             &[5, 6, 7, 8],
             &mut buf,
@@ -282,25 +265,15 @@ mod tests {
         let a = [9u8; 4];
         let b = [7u8; 8];
         let redundant = [
-            RedundantBlock {
-                pt: 101,
-                offset: 640,
-                payload: &a,
-            },
-            RedundantBlock {
-                pt: 101,
-                offset: 320,
-                payload: &b,
-            },
+            RedundantBlock { pt: 101, offset: 640, payload: &a },
+            RedundantBlock { pt: 101, offset: 320, payload: &b },
         ];
         let mut buf = [0u8; 64];
         let n = write(&redundant, 101, &[1, 2, 3, 4], &mut buf).expect("fits");
         assert_eq!(n, 4 + 4 + 1 + 4 + 8 + 4);
         let red = parse(&buf[..n], 10_000).expect("valid");
-        let got: Vec<(u8, u32, &[u8], bool)> = red
-            .into_iter()
-            .map(|b| (b.pt, b.timestamp, b.payload, b.primary))
-            .collect();
+        let got: Vec<(u8, u32, &[u8], bool)> =
+            red.into_iter().map(|b| (b.pt, b.timestamp, b.payload, b.primary)).collect();
         assert_eq!(
             got,
             vec![
@@ -315,22 +288,13 @@ mod tests {
     fn refuses_truncated_headers_and_blocks() {
         assert_eq!(parse(&[], 0).err(), Some(Error::RedHeaderTruncated));
         // A redundant header cut short.
-        assert_eq!(
-            parse(&[0x80, 0, 0], 0).err(),
-            Some(Error::RedHeaderTruncated)
-        );
+        assert_eq!(parse(&[0x80, 0, 0], 0).err(), Some(Error::RedHeaderTruncated));
         // Redundant headers only, no primary header.
-        assert_eq!(
-            parse(&[0x80, 0, 0, 0], 0).err(),
-            Some(Error::RedHeaderTruncated)
-        );
+        assert_eq!(parse(&[0x80, 0, 0, 0], 0).err(), Some(Error::RedHeaderTruncated));
         // A block longer than the data.
         assert_eq!(
             parse(&[0x80, 0, 0, 8, 101, 1, 2, 3], 0).err(),
-            Some(Error::RedBlockTruncated {
-                needed: 8,
-                available: 3
-            })
+            Some(Error::RedBlockTruncated { needed: 8, available: 3 })
         );
         // A lone primary header is valid, with an empty primary block.
         let red = parse(&[101], 0).expect("valid");
@@ -342,11 +306,7 @@ mod tests {
     fn writer_checks_field_widths() {
         let mut buf = [0u8; 2048];
         let long = [0u8; MAX_BLOCK_LEN + 1];
-        let block = |pt, offset, payload| RedundantBlock {
-            pt,
-            offset,
-            payload,
-        };
+        let block = |pt, offset, payload| RedundantBlock { pt, offset, payload };
         assert_eq!(
             write(&[block(101, 1 << 14, &[])], 101, &[], &mut buf),
             Err(Error::RedOffsetTooLarge { offset: 1 << 14 })
@@ -359,13 +319,7 @@ mod tests {
             write(&[block(128, 0, &[])], 101, &[], &mut buf),
             Err(Error::PayloadTypeTooLarge { pt: 128 })
         );
-        assert_eq!(
-            write(&[], 200, &[], &mut buf),
-            Err(Error::PayloadTypeTooLarge { pt: 200 })
-        );
-        assert_eq!(
-            write(&[], 101, &[1, 2, 3, 4], &mut buf[..4]),
-            Err(Error::BufferTooSmall { needed: 5 })
-        );
+        assert_eq!(write(&[], 200, &[], &mut buf), Err(Error::PayloadTypeTooLarge { pt: 200 }));
+        assert_eq!(write(&[], 101, &[1, 2, 3, 4], &mut buf[..4]), Err(Error::BufferTooSmall { needed: 5 }));
     }
 }

@@ -37,11 +37,7 @@ pub struct SenderConfig {
 
 impl Default for SenderConfig {
     fn default() -> Self {
-        SenderConfig {
-            interval: 160,
-            volume: 10,
-            end_repeats: 3,
-        }
+        SenderConfig { interval: 160, volume: 10, end_repeats: 3 }
     }
 }
 
@@ -98,10 +94,7 @@ pub struct EventSender {
 impl EventSender {
     /// A sender with nothing to send.
     pub fn new(config: SenderConfig) -> Self {
-        EventSender {
-            config,
-            press: None,
-        }
+        EventSender { config, press: None }
     }
 
     /// Starts a press of `digit` whose start has RTP timestamp `start_ts`. Its length is told
@@ -231,15 +224,7 @@ mod tests {
         let pkts = drain(&mut tx);
         let got: Vec<(u64, bool, u16, bool, u32)> = pkts
             .iter()
-            .map(|p| {
-                (
-                    p.send_at,
-                    p.marker,
-                    p.report.duration,
-                    p.report.end,
-                    p.timestamp,
-                )
-            })
+            .map(|p| (p.send_at, p.marker, p.report.duration, p.report.end, p.timestamp))
             .collect();
         assert_eq!(
             got,
@@ -253,10 +238,7 @@ mod tests {
                 (1120, false, 800, true, 5000),
             ]
         );
-        assert!(
-            pkts.iter()
-                .all(|p| p.report.event == 9 && p.report.volume == 10)
-        );
+        assert!(pkts.iter().all(|p| p.report.event == 9 && p.report.volume == 10));
         assert!(tx.is_idle());
     }
 
@@ -280,25 +262,15 @@ mod tests {
         let pkts = drain(&mut tx);
         assert_eq!(pkts.iter().filter(|p| p.marker).count(), 1);
         let seg2 = start.wrapping_add(0xFFFF);
-        let seg1_end: Vec<_> = pkts
-            .iter()
-            .filter(|p| p.timestamp == start && p.report.duration == 0xFFFF)
-            .collect();
+        let seg1_end: Vec<_> =
+            pkts.iter().filter(|p| p.timestamp == start && p.report.duration == 0xFFFF).collect();
         assert_eq!(seg1_end.len(), 3);
         assert!(seg1_end.iter().all(|p| !p.report.end));
-        assert!(
-            pkts.iter()
-                .filter(|p| p.timestamp == start)
-                .all(|p| !p.report.end)
-        );
+        assert!(pkts.iter().filter(|p| p.timestamp == start).all(|p| !p.report.end));
         let finals: Vec<_> = pkts.iter().filter(|p| p.report.end).collect();
         assert_eq!(finals.len(), 3);
         assert!(finals.iter().all(|p| p.timestamp == seg2));
-        assert!(
-            finals
-                .iter()
-                .all(|p| u64::from(p.report.duration) == total - 0xFFFF)
-        );
+        assert!(finals.iter().all(|p| u64::from(p.report.duration) == total - 0xFFFF));
         // Durations never shrink within a segment and packets go out in time order.
         for w in pkts.windows(2) {
             assert!(w[0].send_at < w[1].send_at);
@@ -323,10 +295,7 @@ mod tests {
         tx.end(400);
         let rest = drain(&mut tx);
         assert_eq!(rest.len(), 3);
-        assert!(
-            rest.iter()
-                .all(|p| p.report.end && p.report.duration == 400)
-        );
+        assert!(rest.iter().all(|p| p.report.end && p.report.duration == 400));
         assert!(tx.is_idle());
         assert_eq!(tx.next_send(), None);
     }
@@ -337,11 +306,6 @@ mod tests {
         tx.press(key('5'), 0, 0xFFFF).expect("idle");
         let pkts = drain(&mut tx);
         assert!(pkts.iter().all(|p| p.timestamp == 0));
-        assert_eq!(
-            pkts.iter()
-                .filter(|p| p.report.end && p.report.duration == 0xFFFF)
-                .count(),
-            3
-        );
+        assert_eq!(pkts.iter().filter(|p| p.report.end && p.report.duration == 0xFFFF).count(), 3);
     }
 }

@@ -28,12 +28,7 @@ pub struct Wire {
 }
 
 pub fn meta(ssrc: u32, seq: u16, timestamp: u32, marker: bool) -> RtpMeta {
-    RtpMeta {
-        ssrc,
-        seq,
-        timestamp,
-        marker,
-    }
+    RtpMeta { ssrc, seq, timestamp, marker }
 }
 
 pub fn ms(v: u64) -> Duration {
@@ -131,11 +126,7 @@ pub fn drive(rx: &mut EventReceiver, wire: &[Wire]) -> Vec<ReceiverEvent> {
 
 /// The keys of the `Press` events, in order.
 pub fn presses(events: &[ReceiverEvent]) -> String {
-    events
-        .iter()
-        .filter(|e| matches!(e, ReceiverEvent::Press { .. }))
-        .map(|e| e.digit().as_char())
-        .collect()
+    events.iter().filter(|e| matches!(e, ReceiverEvent::Press { .. })).map(|e| e.digit().as_char()).collect()
 }
 
 /// `(key, start_ts, duration, reason)` of the `PressEnd` events, in order.
@@ -143,13 +134,9 @@ pub fn ends(events: &[ReceiverEvent]) -> Vec<(char, u32, u32, EndReason)> {
     events
         .iter()
         .filter_map(|e| match *e {
-            ReceiverEvent::PressEnd {
-                digit,
-                start_ts,
-                duration,
-                reason,
-                ..
-            } => Some((digit.as_char(), start_ts, duration, reason)),
+            ReceiverEvent::PressEnd { digit, start_ts, duration, reason, .. } => {
+                Some((digit.as_char(), start_ts, duration, reason))
+            }
             _ => None,
         })
         .collect()
