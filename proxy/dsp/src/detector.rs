@@ -326,6 +326,17 @@ impl Detector {
     /// Feeds samples; any length. Drain [`Detector::poll_event`] afterwards.
     pub fn push(&mut self, mut samples: &[i16]) {
         while !samples.is_empty() {
+            // Whole blocks go to the kernel straight from the caller's buffer: a copy written
+            // just before the kernel's wide loads would stall them.
+            if self.fill == 0 {
+                while let Some((block, rest)) = samples.split_first_chunk::<BLOCK>() {
+                    self.push_block(block);
+                    samples = rest;
+                }
+                if samples.is_empty() {
+                    break;
+                }
+            }
             let take = (BLOCK - self.fill).min(samples.len());
             self.buf[self.fill..self.fill + take].copy_from_slice(&samples[..take]);
             self.fill += take;
@@ -341,11 +352,36 @@ impl Detector {
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
         debug_assert_eq!(self.fill, 0, "push_block after a partial push() would misalign sample positions");
-        let slot = (self.blocks as usize) % HIST;
+        // The kernel correlates, rotates into absolute phase and finds the block's best pair.
+        let rot = self.next_rotation();
+        let z = self.kernel.analyze(block, self.basis, rot);
+        self.absorb(z)
+    }
+
+    /// [`Detector::push_block`] for a block of G.711 codes, decoded inside the kernel.
+    pub fn push_g711_block(&mut self, law: crate::g711::Law, codes: &[u8; BLOCK]) -> bool {
+        debug_assert_eq!(
+            self.fill, 0,
+            "push_g711_block after a partial push() would misalign sample positions"
+        );
+        let rot = self.next_rotation();
+        let z = self.kernel.analyze_g711(law, codes, self.basis, rot);
+        self.absorb(z)
+    }
+
+    /// The rotation for the block about to be analyzed.
+    #[inline]
+    fn next_rotation(&mut self) -> &'static crate::simd::Rotation {
         let rot = &self.rotations.0[self.rot_index as usize];
         self.rot_index = if self.rot_index as usize + 1 == ROT_PERIOD { 0 } else { self.rot_index + 1 };
-        // The kernel correlates, rotates into absolute phase and finds the block's best pair.
-        let z = self.kernel.analyze(block, self.basis, rot);
+        rot
+    }
+
+    /// Takes one analyzed block: stores its phasors, tests the windows that end with it,
+    /// advances the digit state; returns whether it was hot.
+    #[inline]
+    fn absorb(&mut self, z: crate::simd::Phasors) -> bool {
+        let slot = (self.blocks as usize) % HIST;
         self.re[slot] = z.re;
         self.im[slot] = z.im;
         let e = (z.energy * 4) as f32;
@@ -374,14 +410,17 @@ impl Detector {
         if p5 >= self.limits.digit_skip * e5 {
             hit = self.classify(&slots);
         }
-        // A digit hit makes the block hot anyway; the presence test is for everything else.
-        if hit.is_none() && presence_possible {
+        // A confirmed press keeps every block hot until it ends (hardening: a fading or noisy
+        // tail is masked whatever the short window says), and a digit hit makes the block hot;
+        // the presence test is for everything else.
+        let active = matches!(self.state, State::Active { .. });
+        if hit.is_none() && !active && presence_possible {
             present = self.presence(&slots);
         }
         if hit.is_some() || self.state != State::Idle {
             self.advance(index, hit);
         }
-        let hot = present || hit.is_some();
+        let hot = active || present || hit.is_some();
         self.hot = (self.hot << 1) | hot as u64;
         hot
     }
@@ -460,8 +499,7 @@ impl Detector {
         {
             return false;
         }
-        let (er, cr) = self.zoom(r, slots, 1);
-        let (ec, cc) = self.zoom(4 + c, slots, 1);
+        let [(er, cr), (ec, cc)] = self.zoom([r, 4 + c], slots, 1);
         if cr < l.presence_cos[r] || cc < l.presence_cos[4 + c] {
             return false;
         }
@@ -487,8 +525,18 @@ impl Detector {
         if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e {
             return None;
         }
-        let (er, cr) = self.zoom(r, slots, 2);
-        let (ec, cc) = self.zoom(4 + c, slots, 2);
+        // A press already confirmed (its frequencies measured when it began) continues while the
+        // same pair stays pure at the nominal frequencies: no frequency measurement per block.
+        if let State::Active { digit, .. } = self.state
+            && (digit.row(), digit.col()) == (r, c)
+            && (pr + pc) * norm >= l.purity * e
+            && pr >= l.min_digit
+            && pc >= l.min_digit
+            && (0..4).all(|k| (k == r || p[k] * l.rel_peak <= pr) && (k == c || p[4 + k] * l.rel_peak <= pc))
+        {
+            return Some(digit);
+        }
+        let [(er, cr), (ec, cc)] = self.zoom([r, 4 + c], slots, 2);
         if cr < l.digit_cos[r] || cc < l.digit_cos[4 + c] {
             return None;
         }
@@ -513,43 +561,55 @@ impl Detector {
     /// cosine of its phase advance per block (1 at the nominal frequency; compared with
     /// `Limits::*_cos` instead of converting to Hz). The advance is measured over `lag` blocks.
     /// No trigonometric calls: rotations come from normalising the measured phasor product.
-    fn zoom(&self, k: usize, slots: &[usize], lag: usize) -> (f32, f32) {
-        // This frequency's phasors over the window, oldest first.
+    fn zoom<const N: usize>(&self, ks: [usize; N], slots: &[usize], lag: usize) -> [(f32, f32); N] {
+        // The N frequencies go in lockstep (their dependency chains overlap); per lane, the
+        // arithmetic is exactly that of a single frequency.
         let w = slots.len();
-        let (mut zr, mut zi) = ([0f32; DIGIT_WINDOW], [0f32; DIGIT_WINDOW]);
+        let (mut zr, mut zi) = ([[0f32; N]; DIGIT_WINDOW], [[0f32; N]; DIGIT_WINDOW]);
         for (m, &s) in slots.iter().enumerate() {
-            zr[m] = self.re[s][k];
-            zi[m] = self.im[s][k];
+            for j in 0..N {
+                zr[m][j] = self.re[s][ks[j]];
+                zi[m][j] = self.im[s][ks[j]];
+            }
         }
         // Σ Z_{m+lag} · conj(Z_m) over the window: its angle is the advance over `lag` blocks.
-        let (mut ar, mut ai) = (0f32, 0f32);
+        let (mut ar, mut ai) = ([0f32; N], [0f32; N]);
         for m in 0..w - lag {
             let (a, b) = (m + lag, m);
-            ar += zr[a] * zr[b] + zi[a] * zi[b];
-            ai += zi[a] * zr[b] - zr[a] * zi[b];
+            for j in 0..N {
+                ar[j] += zr[a][j] * zr[b][j] + zi[a][j] * zi[b][j];
+                ai[j] += zi[a][j] * zr[b][j] - zr[a][j] * zi[b][j];
+            }
         }
-        let r = (ar * ar + ai * ai).sqrt();
-        let (cl, sl) = if r > 0.0 { (ar / r, ai / r) } else { (1.0, 0.0) };
-        // Per block: the angle itself for lag 1, its half (|θ/2| ≤ π/2, so cos ≥ 0) for lag 2.
-        let (cb, sb) = if lag == 1 {
-            (cl, sl)
-        } else {
-            (((1.0 + cl) * 0.5).max(0.0).sqrt(), ((1.0 - cl) * 0.5).max(0.0).sqrt().copysign(sl))
-        };
+        let (mut cb, mut sb) = ([1f32; N], [0f32; N]);
+        for j in 0..N {
+            let r = (ar[j] * ar[j] + ai[j] * ai[j]).sqrt();
+            let (cl, sl) = if r > 0.0 { (ar[j] / r, ai[j] / r) } else { (1.0, 0.0) };
+            // Per block: the angle itself for lag 1, its half (|θ/2| ≤ π/2, so cos ≥ 0) for lag 2.
+            (cb[j], sb[j]) = if lag == 1 {
+                (cl, sl)
+            } else {
+                (((1.0 + cl) * 0.5).max(0.0).sqrt(), ((1.0 - cl) * 0.5).max(0.0).sqrt().copysign(sl))
+            };
+        }
         // Derotate each block by the advance, oldest first, and sum.
-        let (mut rc, mut rs) = (1f32, 0f32);
-        let (mut sr, mut si) = (0f32, 0f32);
+        let (mut rc, mut rs) = ([1f32; N], [0f32; N]);
+        let (mut sr, mut si) = ([0f32; N], [0f32; N]);
         for m in 0..w {
-            sr += zr[m] * rc - zi[m] * rs;
-            si += zr[m] * rs + zi[m] * rc;
-            (rc, rs) = (rc * cb + rs * sb, rs * cb - rc * sb);
+            for j in 0..N {
+                sr[j] += zr[m][j] * rc[j] - zi[m][j] * rs[j];
+                si[j] += zr[m][j] * rs[j] + zi[m][j] * rc[j];
+                (rc[j], rs[j]) = (rc[j] * cb[j] + rs[j] * sb[j], rs[j] * cb[j] - rc[j] * sb[j]);
+            }
         }
-        // Undo the loss of the 32-sample block's own response at that offset:
-        // g = sin(θ/2) / (32 · sin(θ/64)), θ the advance per block.
-        let half = ((1.0 - cb) * 0.5).max(0.0).sqrt(); // |sin(θ/2)|
-        let theta = 2.0 * half * (1.0 + half * half * (1.0 / 6.0 + half * half * 0.075)); // 2·asin
-        let g = if theta > 1e-4 { half / (BLOCK as f32 * (theta / 64.0)) } else { 1.0 };
-        ((sr * sr + si * si) / (g * g), cb)
+        core::array::from_fn(|j| {
+            // Undo the loss of the 32-sample block's own response at that offset:
+            // g = sin(θ/2) / (32 · sin(θ/64)), θ the advance per block.
+            let half = ((1.0 - cb[j]) * 0.5).max(0.0).sqrt(); // |sin(θ/2)|
+            let theta = 2.0 * half * (1.0 + half * half * (1.0 / 6.0 + half * half * 0.075)); // 2·asin
+            let g = if theta > 1e-4 { half / (BLOCK as f32 * (theta / 64.0)) } else { 1.0 };
+            ((sr[j] * sr[j] + si[j] * si[j]) / (g * g), cb[j])
+        })
     }
 
     /// How much of block `back` blocks ago the pair (r, c) fills, 0..1: the tone's share of the

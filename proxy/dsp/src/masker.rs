@@ -23,7 +23,7 @@
 use crate::detector::{Detector, DetectorConfig, DtmfEvent, PRESENCE_WINDOW};
 use crate::g711::Law;
 use crate::level::sine_amplitude;
-use crate::simd::{BLOCK, Kernel};
+use crate::simd::BLOCK;
 use std::sync::LazyLock;
 
 /// What replaces a masked tone.
@@ -122,11 +122,8 @@ pub trait SampleFormat: Copy {
             *d = self.decode(s);
         }
     }
-    /// Decodes one whole block; backends may use SIMD.
-    fn decode_block(&self, kernel: &Kernel, src: &[Self::Sample; BLOCK], dst: &mut [i16; BLOCK]) {
-        let _ = kernel;
-        self.decode_into(src, dst);
-    }
+    /// Feeds one whole block to the detector; returns whether it was hot.
+    fn push_block(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK]) -> bool;
     /// The substitute for positions `n..n + dst.len()`; the run must not cross a multiple of
     /// 4096 (the masker's runs stay inside one 32-sample block).
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [Self::Sample]) {
@@ -171,8 +168,8 @@ impl SampleFormat for G711 {
         self.0.decode_slice(src, dst);
     }
     #[inline]
-    fn decode_block(&self, kernel: &Kernel, src: &[u8; BLOCK], dst: &mut [i16; BLOCK]) {
-        kernel.decode(self.0, src, dst);
+    fn push_block(&self, detector: &mut Detector, src: &[u8; BLOCK]) -> bool {
+        detector.push_g711_block(self.0, src)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [u8]) {
@@ -201,6 +198,10 @@ impl SampleFormat for Linear {
     #[inline]
     fn decode_into(&self, src: &[i16], dst: &mut [i16]) {
         dst[..src.len()].copy_from_slice(src);
+    }
+    #[inline]
+    fn push_block(&self, detector: &mut Detector, src: &[i16; BLOCK]) -> bool {
+        detector.push_block(src)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [i16]) {
@@ -302,7 +303,6 @@ pub struct Masker<F: SampleFormat> {
     rule: MaskRule,
     substitute: Substitute,
     detector: Detector,
-    kernel: Kernel,
     /// Look-behind ring, whole blocks: `lookbehind + 1` of them.
     ring: Box<[[F::Sample; BLOCK]]>,
     /// The ring block being filled.
@@ -325,7 +325,6 @@ impl<F: SampleFormat> Masker<F> {
             rule,
             substitute: config.substitute,
             detector: Detector::new(&config.detector),
-            kernel: Kernel::best(),
             ring,
             stage: [0; BLOCK],
             pos: 0,
@@ -370,8 +369,8 @@ impl<F: SampleFormat> Masker<F> {
                 <&[F::Sample; BLOCK]>::try_from(src),
                 <&mut [F::Sample; BLOCK]>::try_from(&mut output[done..done + take]),
             ) {
-                // Whole aligned block (the usual 20 ms packet is five): fixed-size copies.
-                self.format.decode_block(&self.kernel, src, &mut self.stage);
+                // Whole aligned block (the usual 20 ms packet is five): fixed-size copies, and
+                // the detector reads the codes where they are.
                 if self.masking {
                     self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
                     self.masked_samples += BLOCK as u64;
@@ -379,6 +378,7 @@ impl<F: SampleFormat> Masker<F> {
                     *dst = self.ring[out_block];
                 }
                 self.ring[self.ring_block] = *src;
+                self.format.push_block(&mut self.detector, src);
             } else {
                 let dst = &mut output[done..done + take];
                 self.format.decode_into(src, &mut self.stage[in_block..in_block + take]);
@@ -389,12 +389,14 @@ impl<F: SampleFormat> Masker<F> {
                     dst.copy_from_slice(&self.ring[out_block][in_block..in_block + take]);
                 }
                 self.ring[self.ring_block][in_block..in_block + take].copy_from_slice(src);
+                if in_block + take == BLOCK {
+                    self.detector.push_block(&self.stage);
+                }
             }
             self.pos += take as u64;
             done += take;
             if in_block + take == BLOCK {
                 self.ring_block = out_block;
-                self.detector.push_block(&self.stage);
                 // The block leaving next is `lookbehind − 1` blocks older than this one: decided.
                 let next_out = self.pos >= self.delay() as u64;
                 self.masking = next_out && self.rule.masks(self.detector.hot_bits());

@@ -32,11 +32,49 @@ pub fn analyze_checked(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phaso
     unsafe { analyze(x, basis, rot) }
 }
 
+/// Safe entry point for the fused G.711 decode and analysis.
+pub fn analyze_g711_checked(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+    // SAFETY: only reachable through a `Kernel` built after AVX2 was detected.
+    unsafe { analyze_g711(law, codes, basis, rot) }
+}
+
 #[target_feature(enable = "avx2")]
 unsafe fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
-    // SAFETY: the same loads as `correlate`; `rot` rows and the outputs are 8 f32 (32 bytes).
+    // SAFETY: `load` reads the 64 bytes of `x`; `phasors` as documented there.
     unsafe {
-        let (cos, sin, energy) = sums(x, basis);
+        let (x0, x1) = load(x);
+        phasors(sums(x0, x1, basis), rot)
+    }
+}
+
+/// G.711 codes straight into the analysis: the decoded samples stay in registers (a block
+/// written to memory and read back at once stalls the loads that follow).
+#[target_feature(enable = "avx2")]
+unsafe fn analyze_g711(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+    // SAFETY: `codes` is 32 bytes (one 32-byte load); `phasors` as documented there.
+    unsafe {
+        let b = _mm256_loadu_si256(codes.as_ptr() as *const __m256i);
+        let x0 = expand16(law, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(b)));
+        let x1 = expand16(law, _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(b)));
+        phasors(sums(x0, x1, basis), rot)
+    }
+}
+
+/// The two 16-sample halves of a block.
+#[target_feature(enable = "avx2")]
+unsafe fn load(x: &[i16; BLOCK]) -> (__m256i, __m256i) {
+    // SAFETY: `x` is 32 i16 (64 bytes): two unaligned 32-byte loads stay inside it.
+    unsafe {
+        let p = x.as_ptr() as *const __m256i;
+        (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+    }
+}
+
+/// Rotates the sums into absolute phase and finds the best row and column.
+#[target_feature(enable = "avx2")]
+unsafe fn phasors((cos, sin, energy): (__m256i, __m256i, i64), rot: &Rotation) -> Phasors {
+    // SAFETY: `rot` rows and the outputs are 8 f32 (32 bytes) each.
+    unsafe {
         let (c, s) = (_mm256_cvtepi32_ps(cos), _mm256_cvtepi32_ps(sin));
         let rc = _mm256_loadu_ps(rot[0].as_ptr());
         let rs = _mm256_loadu_ps(rot[1].as_ptr());
@@ -60,7 +98,8 @@ unsafe fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
 unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     // SAFETY: see `sums`; the destinations are 8 i32 each.
     unsafe {
-        let (r0, r1, energy) = sums(x, basis);
+        let (x0, x1) = load(x);
+        let (r0, r1, energy) = sums(x0, x1, basis);
         let mut out = Correlation { energy, ..Correlation::default() };
         _mm256_storeu_si256(out.sums.as_mut_ptr() as *mut __m256i, r0);
         _mm256_storeu_si256(out.sums.as_mut_ptr().add(8) as *mut __m256i, r1);
@@ -68,18 +107,12 @@ unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     }
 }
 
-/// The 16 dot products (cos rows, sin rows) and the energy.
+/// The 16 dot products (cos rows, sin rows) of the block `x0, x1`, and its energy.
 #[target_feature(enable = "avx2")]
-unsafe fn sums(x: &[i16; BLOCK], basis: &Basis) -> (__m256i, __m256i, i64) {
-    // SAFETY: `x` is 32 i16 (64 bytes): two unaligned 32-byte loads stay inside it. Each basis
-    // row is 64 bytes inside a 32-byte-aligned struct, loaded the same way.
-    let (x0, x1) = unsafe {
-        let p = x.as_ptr() as *const __m256i;
-        (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
-    };
+fn sums(x0: __m256i, x1: __m256i, basis: &Basis) -> (__m256i, __m256i, i64) {
     let mut acc = [_mm256_setzero_si256(); 16];
     for (k, a) in acc.iter_mut().enumerate() {
-        // SAFETY: as above, row k is 64 bytes.
+        // SAFETY: row k is 64 bytes inside the struct: two unaligned 32-byte loads.
         let (b0, b1) = unsafe {
             let p = basis.0[k].as_ptr() as *const __m256i;
             (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
@@ -100,12 +133,6 @@ unsafe fn sums(x: &[i16; BLOCK], basis: &Basis) -> (__m256i, __m256i, i64) {
     // SAFETY: the destination is 4 i64: 32 bytes.
     unsafe { _mm256_storeu_si256(e4.as_mut_ptr() as *mut __m256i, e64) };
     (r0, r1, e4.iter().sum())
-}
-
-/// Safe entry point for the G.711 block decoder.
-pub fn decode_checked(law: Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
-    // SAFETY: only reachable through a `Kernel` built after AVX2 was detected.
-    unsafe { decode(law, codes, out) }
 }
 
 /// G.711 expansion of 16 codes (zero-extended to 16-bit lanes), computed rather than looked up:
@@ -156,18 +183,5 @@ fn expand16(law: Law, codes: __m256i) -> __m256i {
                 _mm256_cmpeq_epi16(_mm256_and_si256(x, _mm256_set1_epi16(0x80)), _mm256_setzero_si256());
             _mm256_sub_epi16(_mm256_xor_si256(mag, neg), neg)
         }
-    }
-}
-
-#[target_feature(enable = "avx2")]
-unsafe fn decode(law: Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
-    // SAFETY: `codes` is 32 bytes (one 32-byte load); `out` is 32 i16 (two 32-byte stores).
-    unsafe {
-        let b = _mm256_loadu_si256(codes.as_ptr() as *const __m256i);
-        let lo = expand16(law, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(b)));
-        let hi = expand16(law, _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(b)));
-        let p = out.as_mut_ptr() as *mut __m256i;
-        _mm256_storeu_si256(p, lo);
-        _mm256_storeu_si256(p.add(1), hi);
     }
 }

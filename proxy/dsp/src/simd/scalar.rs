@@ -16,11 +16,6 @@ pub fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     Correlation { sums, energy }
 }
 
-/// Reference G.711 block decode: one table lookup per code.
-pub fn decode(law: crate::g711::Law, codes: &[u8; BLOCK], out: &mut [i16; BLOCK]) {
-    law.decode_slice(codes, out);
-}
-
 /// Reference analysis: correlate, rotate X = C − jS by `rot`, and take the best row and column.
 pub fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
     let c = correlate(x, basis);
@@ -38,4 +33,11 @@ pub fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
     let col = m(m(mag[4], mag[5]), m(mag[6], mag[7]));
     (p.row, p.col) = (row, col);
     p
+}
+
+/// Reference fused decode and analysis: the table decode, then [`analyze`].
+pub fn analyze_g711(law: crate::g711::Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+    let mut x = [0i16; BLOCK];
+    law.decode_slice(codes, &mut x);
+    analyze(&x, basis, rot)
 }
