@@ -410,10 +410,10 @@ impl Detector {
         if p5 >= self.limits.digit_skip * e5 {
             hit = self.classify(&slots);
         }
-        // A confirmed press keeps every block hot until it ends (hardening: a fading or noisy
-        // tail is masked whatever the short window says), and a digit hit makes the block hot;
-        // the presence test is for everything else.
-        let active = matches!(self.state, State::Active { .. });
+        // A confirmed press keeps blocks hot through up to three missed windows (hardening: a
+        // dropout or a noisy stretch of a tone is masked whatever the short window says), and a
+        // digit hit makes the block hot; the presence test is for everything else.
+        let active = matches!(self.state, State::Active { misses, .. } if misses < 3);
         if hit.is_none() && !active && presence_possible {
             present = self.presence(&slots);
         }

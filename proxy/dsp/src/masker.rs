@@ -4,8 +4,8 @@
 //! it to recover the key. So the masker holds the audio back by a look-behind (default 20 ms) and
 //! decides about each 4 ms block only once it has seen the blocks that follow: a block is masked
 //! when a tone-like window (see [`crate::detector`]) starts within `pre` blocks after it or ended
-//! within `post` blocks before it, and for as long as a confirmed press lasts (until the detector
-//! ends it, ≈ 44 ms after the tone). Masking therefore begins before the tone's first sample
+//! within `post` blocks before it, and while a confirmed press has missed fewer than three
+//! windows in a row (so a dropout inside a press never opens a gap). Masking therefore begins before the tone's first sample
 //! and ends after its last, whatever the onset's position inside a packet. Bursts from 12 ms up
 //! are masked; shorter ones cannot be told from speech that quickly (and no keypad sends them).
 //!

@@ -252,11 +252,12 @@ fn substitutes_are_the_same_whatever_the_digit() {
             );
             spans.push((first, last));
         }
-        let starts: Vec<usize> = spans.iter().map(|s| s.0).collect();
-        let ends: Vec<usize> = spans.iter().map(|s| s.1).collect();
+        // In whole blocks: the first or last sample of a span can coincide with the input.
+        let starts: Vec<usize> = spans.iter().map(|s| s.0 / 32).collect();
+        let ends: Vec<usize> = spans.iter().map(|s| s.1 / 32).collect();
         let spread = |v: &[usize]| v.iter().max().unwrap_or(&0) - v.iter().min().unwrap_or(&0);
-        println!("{sub:?}: span starts vary by {} samples, ends by {}", spread(&starts), spread(&ends));
-        assert!(spread(&starts) <= 32 && spread(&ends) <= 32, "{sub:?}: {spans:?}");
+        println!("{sub:?}: span starts vary by {} blocks, ends by {}", spread(&starts), spread(&ends));
+        assert!(spread(&starts) <= 1 && spread(&ends) <= 1, "{sub:?}: {spans:?}");
     }
 }
 
