@@ -351,22 +351,35 @@ impl Detector {
 
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
-        debug_assert_eq!(self.fill, 0, "push_block after a partial push() would misalign sample positions");
-        // The kernel correlates, rotates into absolute phase and finds the block's best pair.
-        let rot = self.next_rotation();
-        let z = self.kernel.analyze(block, self.basis, rot);
+        let z = self.analyze(block);
         self.absorb(z)
     }
 
     /// [`Detector::push_block`] for a block of G.711 codes, decoded inside the kernel.
     pub fn push_g711_block(&mut self, law: crate::g711::Law, codes: &[u8; BLOCK]) -> bool {
-        debug_assert_eq!(
-            self.fill, 0,
-            "push_g711_block after a partial push() would misalign sample positions"
-        );
-        let rot = self.next_rotation();
-        let z = self.kernel.analyze_g711(law, codes, self.basis, rot);
+        let z = self.analyze_g711(law, codes);
         self.absorb(z)
+    }
+
+    /// The kernel's half of [`Detector::push_block`]. Blocks analyzed back to back, without
+    /// their [`Detector::absorb`]s in between, overlap in the CPU (the masker does a packet's
+    /// worth at a time); every block analyzed must then be absorbed, in order.
+    pub(crate) fn analyze(&mut self, block: &[i16; BLOCK]) -> crate::simd::Phasors {
+        debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
+        // The kernel correlates, rotates into absolute phase and finds the block's best pair.
+        let rot = self.next_rotation();
+        self.kernel.analyze(block, self.basis, rot)
+    }
+
+    /// [`Detector::analyze`] for G.711 codes.
+    pub(crate) fn analyze_g711(
+        &mut self,
+        law: crate::g711::Law,
+        codes: &[u8; BLOCK],
+    ) -> crate::simd::Phasors {
+        debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
+        let rot = self.next_rotation();
+        self.kernel.analyze_g711(law, codes, self.basis, rot)
     }
 
     /// The rotation for the block about to be analyzed.
@@ -380,7 +393,7 @@ impl Detector {
     /// Takes one analyzed block: stores its phasors, tests the windows that end with it,
     /// advances the digit state; returns whether it was hot.
     #[inline]
-    fn absorb(&mut self, z: crate::simd::Phasors) -> bool {
+    pub(crate) fn absorb(&mut self, z: crate::simd::Phasors) -> bool {
         let slot = (self.blocks as usize) % HIST;
         self.re[slot] = z.re;
         self.im[slot] = z.im;

@@ -25,7 +25,7 @@
 use crate::detector::{Detector, DetectorConfig, DtmfEvent, PRESENCE_WINDOW};
 use crate::g711::Law;
 use crate::level::sine_amplitude;
-use crate::simd::BLOCK;
+use crate::simd::{BLOCK, Phasors};
 use std::sync::LazyLock;
 
 /// What replaces a masked tone.
@@ -124,8 +124,8 @@ pub trait SampleFormat: Copy {
             *d = self.decode(s);
         }
     }
-    /// Feeds one whole block to the detector; returns whether it was hot.
-    fn push_block(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK]) -> bool;
+    /// The detector's analysis of one whole block (see `Detector::analyze`).
+    fn analyze(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK]) -> Phasors;
     /// The substitute for positions `n..n + dst.len()`; the run must not cross a multiple of
     /// 4096 (the masker's runs stay inside one 32-sample block).
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [Self::Sample]) {
@@ -170,8 +170,8 @@ impl SampleFormat for G711 {
         self.0.decode_slice(src, dst);
     }
     #[inline]
-    fn push_block(&self, detector: &mut Detector, src: &[u8; BLOCK]) -> bool {
-        detector.push_g711_block(self.0, src)
+    fn analyze(&self, detector: &mut Detector, src: &[u8; BLOCK]) -> Phasors {
+        detector.analyze_g711(self.0, src)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [u8]) {
@@ -202,8 +202,8 @@ impl SampleFormat for Linear {
         dst[..src.len()].copy_from_slice(src);
     }
     #[inline]
-    fn push_block(&self, detector: &mut Detector, src: &[i16; BLOCK]) -> bool {
-        detector.push_block(src)
+    fn analyze(&self, detector: &mut Detector, src: &[i16; BLOCK]) -> Phasors {
+        detector.analyze(src)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [i16]) {
@@ -360,51 +360,63 @@ impl<F: SampleFormat> Masker<F> {
         let mut done = 0;
         while done < n {
             let in_block = self.pos as usize % BLOCK;
-            let take = (BLOCK - in_block).min(n - done);
-            // The ring holds lookbehind + 1 blocks; the block leaving is the one after the block
-            // being filled (the oldest).
-            let out_block = if self.ring_block + 1 == self.ring.len() { 0 } else { self.ring_block + 1 };
-            let src = &input[done..done + take];
-            let whole = take == BLOCK;
-            if let (true, Ok(src), Ok(dst)) = (
-                whole,
-                <&[F::Sample; BLOCK]>::try_from(src),
-                <&mut [F::Sample; BLOCK]>::try_from(&mut output[done..done + take]),
-            ) {
-                // Whole aligned block (the usual 20 ms packet is five): fixed-size copies, and
-                // the detector reads the codes where they are.
+            if in_block == 0
+                && let Some(src) = input[done..].first_chunk::<BLOCK>()
+            {
+                // A whole aligned block (a 20 ms packet is five): fixed-size copies, and the
+                // detector reads the codes where they are.
+                let out_block = self.next_ring_block();
+                let dst = &mut output[done..done + BLOCK];
                 if self.masking {
                     self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
                     self.masked_samples += BLOCK as u64;
                 } else {
-                    *dst = self.ring[out_block];
+                    dst.copy_from_slice(&self.ring[out_block]);
                 }
                 self.ring[self.ring_block] = *src;
-                self.format.push_block(&mut self.detector, src);
-            } else {
-                let dst = &mut output[done..done + take];
-                self.format.decode_into(src, &mut self.stage[in_block..in_block + take]);
-                if self.masking {
-                    self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
-                    self.masked_samples += take as u64;
-                } else {
-                    dst.copy_from_slice(&self.ring[out_block][in_block..in_block + take]);
-                }
-                self.ring[self.ring_block][in_block..in_block + take].copy_from_slice(src);
-                if in_block + take == BLOCK {
-                    self.detector.push_block(&self.stage);
-                }
+                let z = self.format.analyze(&mut self.detector, src);
+                self.detector.absorb(z);
+                self.pos += BLOCK as u64;
+                done += BLOCK;
+                self.end_block(out_block);
+                continue;
             }
+            // A partial block: through the stage buffer, sample-wise decode.
+            let take = (BLOCK - in_block).min(n - done);
+            let out_block = self.next_ring_block();
+            let (src, dst) = (&input[done..done + take], &mut output[done..done + take]);
+            self.format.decode_into(src, &mut self.stage[in_block..in_block + take]);
+            if self.masking {
+                self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
+                self.masked_samples += take as u64;
+            } else {
+                dst.copy_from_slice(&self.ring[out_block][in_block..in_block + take]);
+            }
+            self.ring[self.ring_block][in_block..in_block + take].copy_from_slice(src);
             self.pos += take as u64;
             done += take;
             if in_block + take == BLOCK {
-                self.ring_block = out_block;
-                // The block leaving next is `lookbehind − 1` blocks older than this one: decided.
-                let next_out = self.pos >= self.delay() as u64;
-                self.masking = next_out && self.rule.masks(self.detector.hot_bits());
+                self.detector.push_block(&self.stage);
+                self.end_block(out_block);
             }
         }
         n
+    }
+
+    /// The ring holds lookbehind + 1 blocks; the block leaving is the one after the block being
+    /// filled (the oldest).
+    #[inline]
+    fn next_ring_block(&self) -> usize {
+        if self.ring_block + 1 == self.ring.len() { 0 } else { self.ring_block + 1 }
+    }
+
+    /// After a whole input block: move the ring on and decide the block that leaves next, which
+    /// is `lookbehind − 1` blocks older than this one.
+    #[inline]
+    fn end_block(&mut self, out_block: usize) {
+        self.ring_block = out_block;
+        let next_out = self.pos >= self.delay() as u64;
+        self.masking = next_out && self.rule.masks(self.detector.hot_bits());
     }
 
     /// Flushes the look-behind: feeds `delay()` samples of silence and writes what comes out
