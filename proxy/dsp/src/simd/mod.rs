@@ -50,9 +50,9 @@ pub static BASIS: LazyLock<Basis> = LazyLock::new(|| {
 /// One block's correlations and energy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Correlation {
-    /// Σ x[n]·basis[k][n] for each basis row k.
+    /// Σ `x[n]·basis[k][n]` for each basis row k.
     pub sums: [i32; NBASIS],
-    /// Σ (x[n] >> 1)², i.e. about a quarter of the block's energy.
+    /// Σ `(x[n] >> 1)²`, i.e. about a quarter of the block's energy.
     pub energy: i64,
 }
 
