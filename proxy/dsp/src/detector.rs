@@ -495,6 +495,15 @@ impl Detector {
         (p, e)
     }
 
+    /// The key of the run or press in progress, if any.
+    fn current_digit(&self) -> Option<Digit> {
+        match self.state {
+            State::Idle => None,
+            State::Candidate(run) => Some(run.digit),
+            State::Active { digit, .. } => Some(digit),
+        }
+    }
+
     /// Is a DTMF-like pair present in the 12 ms window ending at the latest block? Looser than
     /// [`Detector::classify`] in frequency (`presence_freq_tolerance`, 4 %), twist (4 dB more
     /// each way) and duration, since masking a little more is cheap and missing an onset is not;
@@ -538,9 +547,9 @@ impl Detector {
         if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e {
             return None;
         }
-        // A press already confirmed (its frequencies measured when it began) continues while the
-        // same pair stays pure at the nominal frequencies: no frequency measurement per block.
-        if let State::Active { digit, .. } = self.state
+        // A press already matched (its frequencies measured when its run began) continues while
+        // the same pair stays pure at the nominal frequencies: no frequency measurement per block.
+        if let Some(digit) = self.current_digit()
             && (digit.row(), digit.col()) == (r, c)
             && (pr + pc) * norm >= l.purity * e
             && pr >= l.min_digit
