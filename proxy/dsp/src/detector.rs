@@ -280,6 +280,9 @@ pub struct Detector {
     /// Bit b: block (blocks − 1 − b) was hot (tone-like; the masker masks around it).
     hot: u64,
     state: State,
+    /// The key whose press has been matching on nominal energies (on frequency): once those
+    /// fail for it, it is ending, and no frequency measurement is needed to say so.
+    nominal: Option<Digit>,
     events: VecDeque<DtmfEvent>,
 }
 
@@ -312,6 +315,7 @@ impl Detector {
             pair: [0.0; 2 * HIST],
             hot: 0,
             state: State::Idle,
+            nominal: None,
             events: VecDeque::with_capacity(4),
         }
     }
@@ -421,7 +425,11 @@ impl Detector {
         let (p5, e5) = (sum(&self.pair[end - DIGIT_WINDOW..end]), sum(&self.energy[end - DIGIT_WINDOW..end]));
         let presence_possible = p3 >= self.limits.presence_skip * e3;
         if p5 >= self.limits.digit_skip * e5 {
-            hit = self.classify(&slots);
+            let fast;
+            (hit, fast) = self.classify(&slots);
+            if let Some(d) = hit {
+                self.nominal = fast.then_some(d);
+            }
         }
         // A confirmed press keeps blocks hot through up to three missed windows (hardening: a
         // dropout or a noisy stretch of a tone is masked whatever the short window says), and a
@@ -432,6 +440,9 @@ impl Detector {
         }
         if hit.is_some() || self.state != State::Idle {
             self.advance(index, hit);
+            if self.state == State::Idle {
+                self.nominal = None;
+            }
         }
         let hot = active || present || hit.is_some();
         self.hot = (self.hot << 1) | hot as u64;
@@ -521,6 +532,18 @@ impl Detector {
         {
             return false;
         }
+        // The tail of a press in progress: its own pair, at the nominal frequencies if it was on
+        // frequency, needs no frequency measurement either way.
+        if let Some(digit) = self.current_digit()
+            && (digit.row(), digit.col()) == (r, c)
+        {
+            if pr >= l.min_presence && pc >= l.min_presence && (pr + pc) * norm >= l.presence_purity * e {
+                return true;
+            }
+            if self.nominal == Some(digit) {
+                return false;
+            }
+        }
         let [(er, cr), (ec, cc)] = self.zoom([r, 4 + c], slots, 1);
         if cr < l.presence_cos[r] || cc < l.presence_cos[4 + c] {
             return false;
@@ -535,8 +558,9 @@ impl Detector {
         (er + ec) * norm >= l.presence_purity * e
     }
 
-    /// Which digit, if any, the 20 ms window ending at the latest block holds.
-    fn classify(&self, slots: &[usize; DIGIT_WINDOW]) -> Option<Digit> {
+    /// Which digit, if any, the 20 ms window ending at the latest block holds, and whether it
+    /// matched on nominal energies alone (the run's continuation fast path).
+    fn classify(&self, slots: &[usize; DIGIT_WINDOW]) -> (Option<Digit>, bool) {
         let l = &self.limits;
         let (p, e) = self.window(slots);
         let (r, pr) = argmax(&p[..4]);
@@ -545,7 +569,7 @@ impl Detector {
         // Cheap gate first: most blocks of speech and noise stop here. Off-frequency tones lose
         // up to ~5 dB at the nominal frequency, hence the loose factors.
         if pr < l.min_digit * 0.3 || pc < l.min_digit * 0.3 || (pr + pc) * norm < 0.4 * l.purity * e {
-            return None;
+            return (None, false);
         }
         // A press already matched (its frequencies measured when its run began) continues while
         // the same pair stays pure at the nominal frequencies: no frequency measurement per block.
@@ -556,27 +580,34 @@ impl Detector {
             && pc >= l.min_digit
             && (0..4).all(|k| (k == r || p[k] * l.rel_peak <= pr) && (k == c || p[4 + k] * l.rel_peak <= pc))
         {
-            return Some(digit);
+            return (Some(digit), true);
+        }
+        if let Some(digit) = self.nominal
+            && self.current_digit() == Some(digit)
+            && (digit.row(), digit.col()) == (r, c)
+        {
+            // An on-frequency press whose pair no longer passes: it is ending.
+            return (None, false);
         }
         let [(er, cr), (ec, cc)] = self.zoom([r, 4 + c], slots, 2);
         if cr < l.digit_cos[r] || cc < l.digit_cos[4 + c] {
-            return None;
+            return (None, false);
         }
         if er < l.min_digit || ec < l.min_digit {
-            return None;
+            return (None, false);
         }
         if ec * l.normal_twist < er || ec > er * l.reverse_twist {
-            return None;
+            return (None, false);
         }
         if (er + ec) * norm < l.purity * e {
-            return None;
+            return (None, false);
         }
         for k in 0..4 {
             if (k != r && p[k] * l.rel_peak > er) || (k != c && p[4 + k] * l.rel_peak > ec) {
-                return None;
+                return (None, false);
             }
         }
-        Digit::from_row_col(r, c)
+        (Digit::from_row_col(r, c), false)
     }
 
     /// The energy of tone `k` over the last `w` blocks measured at its own frequency, and the
