@@ -401,7 +401,7 @@ impl Detector {
         let slot = (self.blocks as usize) % HIST;
         self.re[slot] = z.re;
         self.im[slot] = z.im;
-        let e = (z.energy * 4) as f32;
+        let e = z.energy;
         self.energy[slot] = e;
         self.energy[slot + HIST] = e;
         let index = self.blocks;

@@ -72,7 +72,8 @@ unsafe fn load(x: &[i16; BLOCK]) -> (__m256i, __m256i) {
 
 /// Rotates the sums into absolute phase and finds the best row and column.
 #[target_feature(enable = "avx2")]
-unsafe fn phasors((cos, sin, energy): (__m256i, __m256i, i64), rot: &Rotation) -> Phasors {
+unsafe fn phasors((cos, sin, e): (__m256i, __m256i, __m256i), rot: &Rotation) -> Phasors {
+    let energy = energy_f32(e);
     // SAFETY: `rot` rows and the outputs are 8 f32 (32 bytes) each.
     unsafe {
         let (c, s) = (_mm256_cvtepi32_ps(cos), _mm256_cvtepi32_ps(sin));
@@ -99,17 +100,18 @@ unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     // SAFETY: see `sums`; the destinations are 8 i32 each.
     unsafe {
         let (x0, x1) = load(x);
-        let (r0, r1, energy) = sums(x0, x1, basis);
-        let mut out = Correlation { energy, ..Correlation::default() };
+        let (r0, r1, e) = sums(x0, x1, basis);
+        let mut out = Correlation { energy: energy_exact(e), ..Correlation::default() };
         _mm256_storeu_si256(out.sums.as_mut_ptr() as *mut __m256i, r0);
         _mm256_storeu_si256(out.sums.as_mut_ptr().add(8) as *mut __m256i, r1);
         out
     }
 }
 
-/// The 16 dot products (cos rows, sin rows) of the block `x0, x1`, and its energy.
+/// The 16 dot products (cos rows, sin rows) of the block `x0, x1`, and its energy in eight
+/// lanes: lane i is Σ h² over samples 2i, 2i+1, 16+2i, 17+2i, with h = x >> 1.
 #[target_feature(enable = "avx2")]
-fn sums(x0: __m256i, x1: __m256i, basis: &Basis) -> (__m256i, __m256i, i64) {
+fn sums(x0: __m256i, x1: __m256i, basis: &Basis) -> (__m256i, __m256i, __m256i) {
     let mut acc = [_mm256_setzero_si256(); 16];
     for (k, a) in acc.iter_mut().enumerate() {
         // SAFETY: row k is 64 bytes inside the struct: two unaligned 32-byte loads.
@@ -125,6 +127,12 @@ fn sums(x0: __m256i, x1: __m256i, basis: &Basis) -> (__m256i, __m256i, i64) {
     let h0 = _mm256_srai_epi16::<1>(x0);
     let h1 = _mm256_srai_epi16::<1>(x1);
     let e = _mm256_add_epi32(_mm256_madd_epi16(h0, h0), _mm256_madd_epi16(h1, h1));
+    (r0, r1, e)
+}
+
+/// The energy lanes summed exactly, as an i64.
+#[target_feature(enable = "avx2")]
+fn energy_exact(e: __m256i) -> i64 {
     let e64 = _mm256_add_epi64(
         _mm256_cvtepi32_epi64(_mm256_castsi256_si128(e)),
         _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(e)),
@@ -132,7 +140,18 @@ fn sums(x0: __m256i, x1: __m256i, basis: &Basis) -> (__m256i, __m256i, i64) {
     let mut e4 = [0i64; 4];
     // SAFETY: the destination is 4 i64: 32 bytes.
     unsafe { _mm256_storeu_si256(e4.as_mut_ptr() as *mut __m256i, e64) };
-    (r0, r1, e4.iter().sum())
+    e4.iter().sum()
+}
+
+/// The energy lanes as f32, summed in registers in the scalar twin's order, times four (the
+/// block's energy Σ x²): no store and reload on the per-block path.
+#[target_feature(enable = "avx2")]
+fn energy_f32(e: __m256i) -> f32 {
+    let f = _mm256_cvtepi32_ps(e);
+    let a = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps::<1>(f)); // a_i = l_i + l_{i+4}
+    let b = _mm_add_ps(a, _mm_movehl_ps(a, a)); // (a0 + a2, a1 + a3)
+    let t = _mm_add_ss(b, _mm_shuffle_ps::<0b01>(b, b)); // b0 + b1
+    _mm_cvtss_f32(t) * 4.0
 }
 
 /// G.711 expansion of 16 codes (zero-extended to 16-bit lanes), computed rather than looked up:

@@ -67,8 +67,9 @@ pub struct Phasors {
     pub row: f32,
     /// max over columns of |Z|².
     pub col: f32,
-    /// Σ (x >> 1)², as in [`Correlation::energy`].
-    pub energy: i64,
+    /// The block's energy Σ x², in f32 (computed as 4 · Σ (x >> 1)², like
+    /// [`Correlation::energy`], summed in a fixed order).
+    pub energy: f32,
 }
 
 /// Rotation of each frequency for one block position: (cos, sin) of −ω_k·32·m.

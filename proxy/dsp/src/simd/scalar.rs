@@ -19,7 +19,14 @@ pub fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
 /// Reference analysis: correlate, rotate X = C − jS by `rot`, and take the best row and column.
 pub fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
     let c = correlate(x, basis);
-    let mut p = Phasors { energy: c.energy, ..Phasors::default() };
+    // Energy as the AVX2 lanes hold it (lane i: samples 2i, 2i+1, 16+2i, 17+2i), each lane
+    // converted to f32 and summed in the same tree, so the result is bit-identical.
+    let h = |n: usize| ((x[n] >> 1) as i32).pow(2);
+    let lane: [f32; 8] =
+        core::array::from_fn(|i| (h(2 * i) + h(2 * i + 1) + h(16 + 2 * i) + h(17 + 2 * i)) as f32);
+    let a: [f32; 4] = core::array::from_fn(|i| lane[i] + lane[i + 4]);
+    let energy = ((a[0] + a[2]) + (a[1] + a[3])) * 4.0;
+    let mut p = Phasors { energy, ..Phasors::default() };
     let mut mag = [0f32; 8];
     for k in 0..8 {
         let (cs, sn) = (c.sums[k] as f32, c.sums[k + 8] as f32);
