@@ -34,6 +34,8 @@
 
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod merge;
 pub mod rfc4733;
 mod ring;
