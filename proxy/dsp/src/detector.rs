@@ -327,6 +327,12 @@ impl Detector {
         d
     }
 
+    /// Bytes this detector occupies: inline, its event queue, and its thresholds (counted in
+    /// full even when shared with other detectors).
+    pub fn footprint(&self) -> usize {
+        size_of::<Detector>() + self.events.capacity() * size_of::<DtmfEvent>() + size_of::<Limits>()
+    }
+
     /// Feeds samples; any length. Drain [`Detector::poll_event`] afterwards.
     pub fn push(&mut self, mut samples: &[i16]) {
         while !samples.is_empty() {

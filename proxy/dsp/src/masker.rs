@@ -346,6 +346,11 @@ impl<F: SampleFormat> Masker<F> {
         self.masked_samples
     }
 
+    /// Bytes this masker occupies, look-behind ring and detector included.
+    pub fn footprint(&self) -> usize {
+        size_of::<Self>() - size_of::<Detector>() + self.detector.footprint() + size_of_val(&*self.ring)
+    }
+
     /// The next digit event.
     pub fn poll_event(&mut self) -> Option<DtmfEvent> {
         self.detector.poll_event()

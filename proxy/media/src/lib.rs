@@ -37,8 +37,10 @@
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod merge;
+pub mod relay;
 pub mod rfc4733;
 mod ring;
+pub mod rtp;
 
 pub use merge::{DigitMerger, MergedDigit, MergerConfig, RtpTimeline, Transport};
 pub use rfc4733::{EventReceiver, EventSender, ReceiverEvent};

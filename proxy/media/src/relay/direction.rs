@@ -1,0 +1,258 @@
+//! One direction of a media session: what happens to a packet between the two legs.
+//!
+//! Unmasked directions only renumber. A masked direction runs every G.711 payload through the
+//! zero-bleed [`Masker`], removes RFC 4733 telephone-events (and RFC 2198 redundancy carrying
+//! them), and turns what it found into digits, one per key press across both transports.
+//!
+//! # Masking a packet stream without holding packets
+//!
+//! The masker needs to hear a look-behind (default 20 ms) beyond a sample before it can decide
+//! about it. Instead of holding each packet back for that long (a delay buffer with a timer per
+//! packet, which is how rtpengine does it and why it needs 60 ms to stop leaking onsets), every
+//! packet leaves at once, carrying in its payload the audio from one look-behind earlier on the
+//! stream's own RTP timeline. The agent hears the audio exactly that much later; the packets
+//! themselves are not delayed at all, and their timing (jitter, pacing) is the sender's.
+//!
+//! The timeline is the RTP timestamp: a gap (lost packets) is filled with silence for up to one
+//! look-behind so the delay stays exact; audio that arrives after its slot has left (reordered
+//! beyond the next packet, duplicated) is dropped like a jitter buffer would. The cost is that
+//! the last look-behind of a talk spurt is lost when the sender pauses (VAD/DTX); trunks to
+//! contact centres send continuous G.711.
+
+use super::{DropReason, RelayEvent};
+use crate::merge::{DigitMerger, RtpTimeline};
+use crate::rfc4733::receiver::RtpMeta;
+use crate::rfc4733::{EventReceiver, ReceiverEvent};
+use crate::rtp::{self, RtpHeader};
+use std::collections::VecDeque;
+use std::time::Duration;
+use tonewall_dsp::{G711, Law, Masker, MaskerConfig, SampleFormat};
+
+/// Payload types of one direction, from the SDP its sender offered or answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PayloadTypes {
+    /// telephone-event (RFC 4733), 8 kHz.
+    pub telephone_event: Option<u8>,
+    /// RFC 2198 redundancy.
+    pub red: Option<u8>,
+}
+
+/// Per-direction state: sequence renumbering, and masking when on.
+pub(crate) struct Direction {
+    pub(crate) pts: PayloadTypes,
+    /// Packets removed so far: later packets are renumbered down by this many so the receiver
+    /// sees no gap.
+    seq_shift: u16,
+    /// Present while masking is on (boxed: unmasked directions stay small).
+    masking: Option<Box<Masking>>,
+    /// Audio packets whose codec the masker cannot read (forwarded: the SDP filter keeps them out
+    /// of masked calls; counted so the NOC sees it if one gets through).
+    pub(crate) unmaskable: u64,
+}
+
+struct Masking {
+    config: MaskerConfig,
+    masker: Option<(Law, Masker<G711>)>,
+    ssrc: Option<u32>,
+    /// Highest audio sequence number forwarded.
+    highest_seq: Option<u16>,
+    /// RTP timestamp of the sample after the last one fed to the masker.
+    next_ts: Option<u32>,
+    /// Samples fed to the masker so far: the detector's timeline.
+    fed: u64,
+    timeline: Option<RtpTimeline>,
+    events: EventReceiver,
+    merger: DigitMerger,
+}
+
+/// The largest payload masked in one go; longer ones are done in pieces.
+const CHUNK: usize = 1024;
+
+impl Direction {
+    pub(crate) fn new() -> Self {
+        Direction { pts: PayloadTypes::default(), seq_shift: 0, masking: None, unmaskable: 0 }
+    }
+
+    pub(crate) fn set_masking(&mut self, config: Option<&MaskerConfig>) {
+        match (config, self.masking.is_some()) {
+            (Some(c), false) => {
+                self.masking = Some(Box::new(Masking {
+                    config: c.clone(),
+                    masker: None,
+                    ssrc: None,
+                    highest_seq: None,
+                    next_ts: None,
+                    fed: 0,
+                    timeline: None,
+                    events: EventReceiver::default(),
+                    merger: DigitMerger::default(),
+                }))
+            }
+            (None, true) => self.masking = None,
+            _ => {}
+        }
+    }
+
+    pub(crate) fn masking(&self) -> bool {
+        self.masking.is_some()
+    }
+
+    /// Processes an RTP packet in place. On `Ok` the packet (same length) is to be forwarded.
+    pub(crate) fn process(
+        &mut self,
+        now: Duration,
+        header: &RtpHeader,
+        packet: &mut [u8],
+        events: &mut VecDeque<RelayEvent>,
+    ) -> Result<(), DropReason> {
+        if let Some(m) = self.masking.as_deref_mut() {
+            let meta = RtpMeta {
+                ssrc: header.ssrc,
+                seq: header.seq,
+                timestamp: header.timestamp,
+                marker: header.marker,
+            };
+            let payload = &packet[header.payload()];
+            let event = if Some(header.pt) == self.pts.telephone_event {
+                Some(m.events.handle_packet(now, meta, payload))
+            } else if let (Some(red), Some(te)) = (self.pts.red, self.pts.telephone_event)
+                && header.pt == red
+            {
+                // Redundancy may carry audio too; but a RED stream with telephone-events in it
+                // cannot be forwarded with the events cut out, so all of it goes.
+                Some(m.events.handle_red(now, meta, payload, te))
+            } else {
+                None
+            };
+            if let Some(_result) = event {
+                // Malformed event payloads go too: whatever they are, they are not for the agent.
+                self.seq_shift = self.seq_shift.wrapping_add(1);
+                m.drain(events);
+                return Err(DropReason::DtmfEvent);
+            }
+            let law = match header.pt {
+                0 => Some(Law::Ulaw),
+                8 => Some(Law::Alaw),
+                _ => None,
+            };
+            match law {
+                Some(law) => m.mask(header, law, &mut packet[header.payload()])?,
+                None => self.unmaskable += 1,
+            }
+            m.drain(events);
+        }
+        if self.seq_shift != 0 {
+            rtp::set_seq(packet, header.seq.wrapping_sub(self.seq_shift));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Duration, events: &mut VecDeque<RelayEvent>) {
+        if let Some(m) = self.masking.as_deref_mut() {
+            m.events.handle_timeout(now);
+            m.drain(events);
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Duration> {
+        self.masking.as_ref().and_then(|m| m.events.poll_timeout())
+    }
+
+    /// Bytes this direction occupies (inline and boxed).
+    pub(crate) fn footprint(&self) -> usize {
+        let masking = self.masking.as_ref().map_or(0, |m| {
+            size_of::<Masking>()
+                + m.masker.as_ref().map_or(0, |(_, mk)| mk.footprint() - size_of::<Masker<G711>>())
+        });
+        size_of::<Self>() + masking
+    }
+
+    /// Samples the masker replaced so far.
+    pub(crate) fn masked_samples(&self) -> u64 {
+        self.masking.as_ref().and_then(|m| m.masker.as_ref()).map_or(0, |(_, mk)| mk.masked_samples())
+    }
+}
+
+impl Masking {
+    fn mask(&mut self, header: &RtpHeader, law: Law, payload: &mut [u8]) -> Result<(), DropReason> {
+        if self.ssrc != Some(header.ssrc) {
+            // A new source: its audio has nothing to do with the old one's.
+            self.ssrc = Some(header.ssrc);
+            self.highest_seq = None;
+            self.next_ts = None;
+            self.masker = None;
+        }
+        if let Some(h) = self.highest_seq
+            && (header.seq.wrapping_sub(h) as i16) <= 0
+        {
+            return Err(DropReason::Late);
+        }
+        let fresh = !matches!(self.masker, Some((l, _)) if l == law);
+        if fresh {
+            self.masker = Some((law, Masker::new(G711(law), &self.config)));
+        }
+        let Some((_, masker)) = self.masker.as_mut() else { unreachable!("just set") };
+        let mut scratch = [0u8; CHUNK];
+        if let Some(next) = self.next_ts.filter(|_| !fresh) {
+            let gap = header.timestamp.wrapping_sub(next) as i32;
+            if gap < 0 {
+                return Err(DropReason::Late);
+            }
+            // Lost packets: silence in their place, up to one look-behind (after that the
+            // silence fed is all that can come out anyway). What comes out belonged to packets
+            // that do not exist.
+            let mut fill = (gap as usize).min(masker.delay());
+            let idle = [G711(law).idle(); CHUNK];
+            while fill > 0 {
+                let n = fill.min(CHUNK);
+                masker.process(&idle[..n], &mut scratch[..n]);
+                self.fed += n as u64;
+                fill -= n;
+            }
+        }
+        let start = self.fed;
+        for piece in payload.chunks_mut(CHUNK) {
+            let n = piece.len();
+            masker.process(piece, &mut scratch[..n]);
+            piece.copy_from_slice(&scratch[..n]);
+        }
+        self.fed += payload.len() as u64;
+        match self.timeline.as_mut() {
+            Some(t) => t.anchor(header.timestamp, start),
+            None => self.timeline = Some(RtpTimeline::new(8000, header.timestamp, start)),
+        }
+        self.highest_seq = Some(header.seq);
+        self.next_ts = Some(header.timestamp.wrapping_add(payload.len() as u32));
+        Ok(())
+    }
+
+    /// Moves what the detector and the event receiver found through the merger, and the digits
+    /// out of it into `events`.
+    fn drain(&mut self, events: &mut VecDeque<RelayEvent>) {
+        if let Some((_, masker)) = self.masker.as_mut() {
+            while let Some(e) = masker.poll_event() {
+                self.merger.handle_inband(e);
+            }
+        }
+        while let Some(e) = self.events.poll_event() {
+            // Events before any audio: place them at the start of the timeline.
+            let timeline = self.timeline.unwrap_or_else(|| {
+                let ts = match e {
+                    ReceiverEvent::Press { start_ts, .. } | ReceiverEvent::PressEnd { start_ts, .. } => {
+                        start_ts
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => 0,
+                };
+                RtpTimeline::new(8000, ts, self.fed)
+            });
+            self.merger.handle_rfc4733(&e, &timeline);
+        }
+        while let Some(d) = self.merger.poll_digit() {
+            events.push_back(RelayEvent::Digit {
+                digit: super::CapturedDigit::new(d.digit),
+                transport: d.transport,
+            });
+        }
+    }
+}

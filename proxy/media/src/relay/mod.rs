@@ -1,0 +1,433 @@
+//! The media session: one call's media stream between two legs, latched, masked, counted.
+//!
+//! A call anchored by the relay has, per `m=` line, two legs: leg A faces the offerer (the
+//! carrier, for an inbound call) and leg B the answerer (the agent). Each leg has its own relay
+//! ports; a packet that arrives on one leg's port leaves from the other leg's port.
+//!
+//! ```text
+//!            leg A ports                                         leg B ports
+//!  carrier ──► latch ─► RTP check ─► Direction A→B ─────────────► send to B's peer ──► agent
+//!                                     │ masking (default on):
+//!                                     │  G.711 ─► Masker (look-behind) ─► same bytes or substitute
+//!                                     │  telephone-event / RED ─► removed, seq renumbered
+//!                                     └─► DigitMerger ─► RelayEvent::Digit (CapturedDigit)
+//!  carrier ◄── send to A's peer ◄──── Direction B→A (pass-through by default) ◄── latch ◄── agent
+//! ```
+//!
+//! # Driving
+//!
+//! [`MediaSession::handle_packet`] takes one datagram, in place in the caller's buffer, and says
+//! what to do with it ([`Verdict`]): forward it from a given leg's socket to an address, or drop
+//! it and why. Nothing is allocated per packet. Events (digits, latching, media timeout) queue up
+//! for [`MediaSession::poll_event`]; [`MediaSession::poll_timeout`] says when
+//! [`MediaSession::handle_timeout`] is next due. Time is passed in.
+//!
+//! # What it does not do
+//!
+//! No sockets and no port allocation (the I/O layer owns those), no SDP (the caller signals
+//! each leg's addresses and payload types), no transcoding, no jitter buffer, no RTCP
+//! regeneration (RTCP is checked and relayed).
+
+mod direction;
+pub mod latch;
+
+pub use direction::PayloadTypes;
+pub use latch::{Admit, Latch, LatchPolicy};
+
+use crate::merge::Transport;
+use crate::rtp::{self, RtpHeader};
+use direction::Direction;
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tonewall_dsp::{Digit, MaskerConfig};
+use zeroize::Zeroize;
+
+/// One of the two legs of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LegId {
+    /// The offerer's side (the caller; the carrier for inbound calls).
+    A,
+    /// The answerer's side (the callee; the agent for inbound calls).
+    B,
+}
+
+impl LegId {
+    /// The other leg.
+    pub fn other(self) -> LegId {
+        match self {
+            LegId::A => LegId::B,
+            LegId::B => LegId::A,
+        }
+    }
+
+    /// 0 for A, 1 for B.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// RTP or RTCP: which of a leg's sockets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Component {
+    /// The RTP port (which also carries RTCP when rtcp-mux is on).
+    Rtp,
+    /// The RTCP port.
+    Rtcp,
+}
+
+/// Why a packet was not forwarded. Every variant is counted per leg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Not from the leg's latched or signalled peer (spoofing, RTP bleed, a late stray).
+    Spoofed,
+    /// Not a valid RTP or RTCP packet.
+    Malformed,
+    /// A telephone-event removed from a masked direction (not an error).
+    DtmfEvent,
+    /// Audio whose slot on the timeline has already left (reordered or duplicated).
+    Late,
+    /// The other leg has no address to send to yet.
+    NoDestination,
+}
+
+impl DropReason {
+    /// Every reason, in [`DropReason::index`] order.
+    pub const ALL: [DropReason; 5] = [
+        DropReason::Spoofed,
+        DropReason::Malformed,
+        DropReason::DtmfEvent,
+        DropReason::Late,
+        DropReason::NoDestination,
+    ];
+
+    /// Position in [`DropReason::ALL`] and in [`LegCounters::dropped`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::Spoofed => "spoofed",
+            DropReason::Malformed => "malformed",
+            DropReason::DtmfEvent => "dtmf_event",
+            DropReason::Late => "late",
+            DropReason::NoDestination => "no_destination",
+        }
+    }
+}
+
+/// What to do with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the first `len` octets of the buffer from `leg`'s `socket` to `to`.
+    Forward {
+        /// The leg whose socket sends.
+        leg: LegId,
+        /// Which of its sockets.
+        socket: Component,
+        /// The peer.
+        to: SocketAddr,
+        /// Octets to send.
+        len: usize,
+    },
+    /// Drop it.
+    Drop(DropReason),
+}
+
+/// A captured DTMF digit. It prints as a mask and is zeroed when dropped: digits are card
+/// numbers, and this type is how they leave the relay.
+pub struct CapturedDigit(u8);
+
+impl CapturedDigit {
+    pub(crate) fn new(d: Digit) -> Self {
+        CapturedDigit(d.event())
+    }
+
+    /// The digit itself, for the flow that collects it. Never log it.
+    pub fn reveal(&self) -> Digit {
+        Digit::from_event(self.0).unwrap_or(Digit::ALL[0])
+    }
+}
+
+impl Drop for CapturedDigit {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for CapturedDigit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CapturedDigit(*)")
+    }
+}
+
+/// What a session reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RelayEvent {
+    /// A key press in a masked direction (once, whichever transports carried it).
+    Digit {
+        /// The key; prints as a mask.
+        digit: CapturedDigit,
+        /// The transport that reported it first.
+        transport: Transport,
+    },
+    /// A leg's peer was learned (the first packet from it under the latch policy).
+    Latched {
+        /// The leg.
+        leg: LegId,
+        /// RTP or RTCP.
+        component: Component,
+    },
+    /// No RTP from either leg for [`SessionConfig::media_timeout`].
+    MediaTimeout,
+    /// RTP arrived again after a [`RelayEvent::MediaTimeout`].
+    MediaResumed,
+}
+
+/// Settings of a session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionConfig {
+    /// Who may send on each leg.
+    pub latch: LatchPolicy,
+    /// The masker's settings (look-behind, substitute, detector).
+    pub masker: MaskerConfig,
+    /// Mask A → B (offerer to answerer: caller to agent). Default on.
+    pub mask_a_to_b: bool,
+    /// Mask B → A. Default off.
+    pub mask_b_to_a: bool,
+    /// No RTP from either leg for this long raises [`RelayEvent::MediaTimeout`].
+    pub media_timeout: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            latch: LatchPolicy::Strict,
+            masker: MaskerConfig::default(),
+            mask_a_to_b: true,
+            mask_b_to_a: false,
+            media_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where a leg's peer is, as signalled in its SDP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Remote {
+    /// RTP address; `None` (or `0.0.0.0`, or port 0) while on hold or not yet known.
+    pub rtp: Option<SocketAddr>,
+    /// RTCP address (RFC 3605 `a=rtcp`, else RTP port + 1); ignored with rtcp-mux.
+    pub rtcp: Option<SocketAddr>,
+    /// RTP and RTCP share the RTP port (RFC 5761).
+    pub rtcp_mux: bool,
+    /// Payload types the peer sends with.
+    pub pts: PayloadTypes,
+}
+
+/// Counters of packets that arrived on a leg.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LegCounters {
+    /// RTP packets accepted.
+    pub rtp_packets: u64,
+    /// RTP octets accepted (whole datagrams).
+    pub rtp_bytes: u64,
+    /// RTCP packets accepted.
+    pub rtcp_packets: u64,
+    /// RTCP octets accepted.
+    pub rtcp_bytes: u64,
+    /// Packets forwarded to the other leg.
+    pub forwarded: u64,
+    /// Packets dropped, by [`DropReason::index`].
+    pub dropped: [u64; DropReason::ALL.len()],
+}
+
+struct Leg {
+    rtp: Latch,
+    rtcp: Latch,
+    rtcp_mux: bool,
+    counters: LegCounters,
+}
+
+/// One media stream of a call between leg A and leg B.
+pub struct MediaSession {
+    config: SessionConfig,
+    legs: [Leg; 2],
+    /// `dirs[i]` handles packets arriving on leg i.
+    dirs: [Direction; 2],
+    events: VecDeque<RelayEvent>,
+    last_media: Option<Duration>,
+    timed_out: bool,
+}
+
+impl MediaSession {
+    /// A session with nothing signalled yet; `now` starts the media timeout.
+    pub fn new(now: Duration, config: SessionConfig) -> Self {
+        let leg = || Leg {
+            rtp: Latch::new(config.latch),
+            rtcp: Latch::new(config.latch),
+            rtcp_mux: false,
+            counters: LegCounters::default(),
+        };
+        let mut s = MediaSession {
+            legs: [leg(), leg()],
+            dirs: [Direction::new(), Direction::new()],
+            events: VecDeque::with_capacity(8),
+            last_media: Some(now),
+            timed_out: false,
+            config,
+        };
+        let (ab, ba) = (s.config.mask_a_to_b, s.config.mask_b_to_a);
+        s.set_masking(LegId::A, ab);
+        s.set_masking(LegId::B, ba);
+        s
+    }
+
+    /// Signalling (an offer or answer) said where `leg`'s peer is and what it sends.
+    pub fn signal(&mut self, leg: LegId, remote: &Remote) {
+        let l = &mut self.legs[leg.index()];
+        l.rtp.signal(remote.rtp);
+        l.rtcp_mux = remote.rtcp_mux;
+        l.rtcp.signal(if remote.rtcp_mux { remote.rtp } else { remote.rtcp });
+        self.dirs[leg.index()].pts = remote.pts;
+    }
+
+    /// Turns masking of what arrives on `from` on or off (ng `block DTMF` / `unblock DTMF`).
+    pub fn set_masking(&mut self, from: LegId, on: bool) {
+        let config = on.then_some(&self.config.masker);
+        self.dirs[from.index()].set_masking(config);
+    }
+
+    /// Whether what arrives on `from` is masked.
+    pub fn masking(&self, from: LegId) -> bool {
+        self.dirs[from.index()].masking()
+    }
+
+    /// Handles a datagram of `len` octets that arrived on `leg`'s `socket` from `source`,
+    /// in place in `buf`.
+    pub fn handle_packet(
+        &mut self,
+        now: Duration,
+        leg: LegId,
+        socket: Component,
+        source: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Verdict {
+        let verdict = self.route(now, leg, socket, source, &mut buf[..len]);
+        let counters = &mut self.legs[leg.index()].counters;
+        match verdict {
+            Verdict::Forward { .. } => counters.forwarded += 1,
+            Verdict::Drop(r) => counters.dropped[r.index()] += 1,
+        }
+        verdict
+    }
+
+    fn route(
+        &mut self,
+        now: Duration,
+        leg: LegId,
+        socket: Component,
+        source: SocketAddr,
+        packet: &mut [u8],
+    ) -> Verdict {
+        let i = leg.index();
+        let mux = self.legs[i].rtcp_mux;
+        let is_rtcp = socket == Component::Rtcp || (mux && rtp::is_rtcp(packet));
+        let component = if is_rtcp { Component::Rtcp } else { Component::Rtp };
+        let l = &mut self.legs[i];
+        let latch = if is_rtcp && !mux { &mut l.rtcp } else { &mut l.rtp };
+        match latch.admit(source) {
+            Admit::Refused => return Verdict::Drop(DropReason::Spoofed),
+            Admit::Learned => self.events.push_back(RelayEvent::Latched { leg, component }),
+            Admit::Known => {}
+        }
+        let len = packet.len();
+        if is_rtcp {
+            if len < 8 || packet[0] >> 6 != 2 {
+                return Verdict::Drop(DropReason::Malformed);
+            }
+            l.counters.rtcp_packets += 1;
+            l.counters.rtcp_bytes += len as u64;
+        } else {
+            let Ok(header) = RtpHeader::parse(packet) else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            l.counters.rtp_packets += 1;
+            l.counters.rtp_bytes += len as u64;
+            self.last_media = Some(now);
+            if self.timed_out {
+                self.timed_out = false;
+                self.events.push_back(RelayEvent::MediaResumed);
+            }
+            if let Err(reason) = self.dirs[i].process(now, &header, packet, &mut self.events) {
+                return Verdict::Drop(reason);
+            }
+        }
+        let out = &self.legs[leg.other().index()];
+        let (socket, to) = if is_rtcp && !out.rtcp_mux {
+            (Component::Rtcp, out.rtcp.destination())
+        } else {
+            (Component::Rtp, out.rtp.destination())
+        };
+        match to {
+            Some(to) => Verdict::Forward { leg: leg.other(), socket, to, len },
+            None => Verdict::Drop(DropReason::NoDestination),
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<RelayEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`MediaSession::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let media =
+            (!self.timed_out).then(|| self.last_media.map(|t| t + self.config.media_timeout)).flatten();
+        [media, self.dirs[0].poll_timeout(), self.dirs[1].poll_timeout()].into_iter().flatten().min()
+    }
+
+    /// Fires what is due at `now`; safe to call early or twice.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        for d in &mut self.dirs {
+            d.handle_timeout(now, &mut self.events);
+        }
+        if !self.timed_out && self.last_media.is_some_and(|t| now >= t + self.config.media_timeout) {
+            self.timed_out = true;
+            self.events.push_back(RelayEvent::MediaTimeout);
+        }
+    }
+
+    /// Counters of what arrived on `leg`.
+    pub fn counters(&self, leg: LegId) -> LegCounters {
+        self.legs[leg.index()].counters
+    }
+
+    /// Audio packets from `leg` that could not be masked (a codec other than G.711).
+    pub fn unmaskable(&self, leg: LegId) -> u64 {
+        self.dirs[leg.index()].unmaskable
+    }
+
+    /// Samples replaced by the masker in what arrived on `leg`.
+    pub fn masked_samples(&self, leg: LegId) -> u64 {
+        self.dirs[leg.index()].masked_samples()
+    }
+
+    /// Bytes this session occupies, inline and on the heap (the event queue at its initial
+    /// capacity).
+    pub fn footprint(&self) -> usize {
+        size_of::<Self>() - 2 * size_of::<Direction>()
+            + self.dirs.iter().map(Direction::footprint).sum::<usize>()
+            + self.events.capacity() * size_of::<RelayEvent>()
+    }
+
+    /// The peer learned on `leg`'s RTP socket.
+    pub fn learned(&self, leg: LegId) -> Option<SocketAddr> {
+        self.legs[leg.index()].rtp.learned()
+    }
+}
