@@ -1,0 +1,24 @@
+//! Tonewall's I/O layer for media: the relay's worker threads, sockets and clock.
+//!
+//! ```text
+//!  control (ng, SIP) ── Relay::create / signal / set_masking / remove ──► command queue + waker
+//!                                                                          │
+//!  UDP ports ──recvmmsg──► worker thread: MediaSession::handle_packet ──send_to──► UDP ports
+//!                            (one per core; owns its sessions and their sockets; no locks)
+//!                            timer wheel ─► handle_timeout;  events ─► channel to control
+//! ```
+//!
+//! Everything that decides anything lives in `tonewall-media` and is sans-IO; this crate only
+//! pumps it. The only `unsafe` is in [`sys`] (batched receive).
+//!
+//! What it does not do: no SIP or ng parsing, no SDP, no metrics registry (it exposes atomic
+//! counters that the binary publishes).
+
+pub mod ports;
+pub mod relay;
+pub mod sys;
+pub mod wheel;
+mod worker;
+
+pub use relay::{LegPorts, Relay, RelayConfig};
+pub use worker::{SessionId, SessionReport, WorkerStats};

@@ -1,0 +1,63 @@
+//! RTP/RTCP port pairs from a configured range.
+//!
+//! RTP takes an even port and RTCP the next odd one (RFC 3550 §11), so peers that ignore
+//! `a=rtcp` still find RTCP. The pool walks the range round-robin, so a port just released (and
+//! maybe still receiving a stray packet of its old call) is the last to be reused.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+
+/// Allocates pairs on one address.
+pub struct PortPool {
+    ip: IpAddr,
+    lo: u16,
+    hi: u16,
+    next: u16,
+}
+
+impl PortPool {
+    /// A pool over `range` (inclusive) on `ip`.
+    pub fn new(ip: IpAddr, range: (u16, u16)) -> Self {
+        let lo = range.0.max(2).next_multiple_of(2);
+        let hi = range.1.max(lo + 1);
+        PortPool { ip, lo, hi, next: lo }
+    }
+
+    /// Binds the next free even/odd pair.
+    pub fn pair(&mut self) -> io::Result<(UdpSocket, UdpSocket)> {
+        let pairs = ((self.hi - self.lo) / 2 + 1) as usize;
+        for _ in 0..pairs {
+            let p = self.next;
+            self.next = if p + 3 > self.hi { self.lo } else { p + 2 };
+            let Ok(rtp) = UdpSocket::bind(SocketAddr::new(self.ip, p)) else { continue };
+            let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(self.ip, p + 1)) else { continue };
+            return Ok((rtp, rtcp));
+        }
+        Err(io::Error::new(io::ErrorKind::AddrInUse, "no free RTP port pair in the configured range"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_are_even_odd_and_skip_busy_ports() {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let mut pool = PortPool::new(ip, (47101, 47110));
+        let (a, b) = pool.pair().expect("pair");
+        assert_eq!(a.local_addr().expect("addr").port(), 47102);
+        assert_eq!(b.local_addr().expect("addr").port(), 47103);
+        // Someone else holds 47105: the pair 47104/47105 is skipped.
+        let _busy = UdpSocket::bind((ip, 47105)).expect("bind");
+        let (c, _d) = pool.pair().expect("pair");
+        assert_eq!(c.local_addr().expect("addr").port(), 47106);
+        let _e = pool.pair().expect("pair");
+        // 47110 has no odd partner in range; the pool wraps and finds only busy pairs.
+        let err = pool.pair().map(|_| ()).expect_err("exhausted");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        drop(a);
+        drop(b);
+        assert_eq!(pool.pair().expect("freed").0.local_addr().expect("addr").port(), 47102);
+    }
+}

@@ -1,0 +1,165 @@
+//! The relay: worker threads, and the handle the control side (ng, SIP) drives them with.
+
+use crate::ports::PortPool;
+use crate::worker::{Command, EventSink, SessionId, SessionReport, Worker, WorkerStats};
+use mio::Waker;
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tonewall_media::relay::{LegId, MediaSession, RelayEvent, Remote, SessionConfig};
+
+/// Relay settings.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// Worker threads (one per core is the intent); at least 1.
+    pub workers: usize,
+    /// Address of each leg's ports: leg A (carrier-facing) and leg B (agent-facing).
+    pub addresses: [IpAddr; 2],
+    /// Port range for RTP/RTCP pairs, inclusive; RTP on even ports.
+    pub ports: (u16, u16),
+    /// Per-session settings.
+    pub session: SessionConfig,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        RelayConfig {
+            workers: 1,
+            addresses: [lo, lo],
+            ports: (30000, 39999),
+            session: SessionConfig::default(),
+        }
+    }
+}
+
+struct WorkerHandle {
+    commands: Sender<Command>,
+    waker: Arc<Waker>,
+    stats: Arc<WorkerStats>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// The relay's addresses for one leg of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LegPorts {
+    /// RTP (and muxed RTCP).
+    pub rtp: SocketAddr,
+    /// RTCP.
+    pub rtcp: SocketAddr,
+}
+
+/// A running relay. Dropping it stops the workers.
+pub struct Relay {
+    config: RelayConfig,
+    workers: Vec<WorkerHandle>,
+    next_id: AtomicU64,
+    ports: [Mutex<PortPool>; 2],
+    epoch: Instant,
+}
+
+impl Relay {
+    /// Starts the workers. Events of every session arrive on the returned receiver.
+    pub fn start(config: RelayConfig) -> io::Result<(Relay, Receiver<(SessionId, RelayEvent)>)> {
+        let (events_tx, events_rx): (EventSink, _) = mpsc::channel();
+        let epoch = Instant::now();
+        let mut workers = Vec::new();
+        for i in 0..config.workers.max(1) {
+            let (tx, rx) = mpsc::channel();
+            let stats = Arc::new(WorkerStats::default());
+            let (worker, waker) = Worker::new(rx, events_tx.clone(), Arc::clone(&stats), epoch)?;
+            let thread =
+                std::thread::Builder::new().name(format!("relay-{i}")).spawn(move || worker.run())?;
+            workers.push(WorkerHandle { commands: tx, waker, stats, thread: Some(thread) });
+        }
+        let pool = |ip| Mutex::new(PortPool::new(ip, config.ports));
+        let ports = [pool(config.addresses[0]), pool(config.addresses[1])];
+        Ok((Relay { config, workers, next_id: AtomicU64::new(1), ports, epoch }, events_rx))
+    }
+
+    /// Time since the relay started: the `now` its sessions run on.
+    pub fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    fn worker(&self, id: SessionId) -> &WorkerHandle {
+        &self.workers[(id.0 % self.workers.len() as u64) as usize]
+    }
+
+    fn send(&self, id: SessionId, cmd: Command) {
+        let w = self.worker(id);
+        if w.commands.send(cmd).is_ok() {
+            let _ = w.waker.wake();
+        }
+    }
+
+    /// Creates a session with fresh ports on both legs, with the relay's session settings.
+    pub fn create(&self) -> io::Result<(SessionId, [LegPorts; 2])> {
+        self.create_with(self.config.session.clone())
+    }
+
+    /// Creates a session with fresh ports on both legs.
+    pub fn create_with(&self, config: SessionConfig) -> io::Result<(SessionId, [LegPorts; 2])> {
+        let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut sockets: [[Option<UdpSocket>; 2]; 2] = Default::default();
+        let mut ports = Vec::with_capacity(2);
+        for leg in 0..2 {
+            let (rtp, rtcp) =
+                self.ports[leg].lock().map_err(|_| io::Error::other("port pool poisoned"))?.pair()?;
+            ports.push(LegPorts { rtp: rtp.local_addr()?, rtcp: rtcp.local_addr()? });
+            sockets[leg] = [Some(rtp), Some(rtcp)];
+        }
+        let session = Box::new(MediaSession::new(self.now(), config));
+        self.send(id, Command::Add { id, session, sockets });
+        Ok((id, [ports[0], ports[1]]))
+    }
+
+    /// Signalling said where `leg`'s peer is.
+    pub fn signal(&self, id: SessionId, leg: LegId, remote: Remote) {
+        self.send(id, Command::Signal { id, leg, remote });
+    }
+
+    /// Masks what arrives on `from`, or stops masking it.
+    pub fn set_masking(&self, id: SessionId, from: LegId, on: bool) {
+        self.send(id, Command::Mask { id, from, on });
+    }
+
+    /// The session's figures; `None` if it does not exist.
+    pub fn report(&self, id: SessionId) -> Option<SessionReport> {
+        self.ask(id, false)
+    }
+
+    /// Removes the session (closing its ports) and returns its final figures.
+    pub fn remove(&self, id: SessionId) -> Option<SessionReport> {
+        self.ask(id, true)
+    }
+
+    fn ask(&self, id: SessionId, remove: bool) -> Option<SessionReport> {
+        let (tx, rx) = mpsc::channel();
+        self.send(id, Command::Report { id, remove, reply: tx });
+        rx.recv_timeout(Duration::from_secs(5)).ok().flatten()
+    }
+
+    /// Per-worker totals.
+    pub fn stats(&self) -> impl Iterator<Item = &WorkerStats> {
+        self.workers.iter().map(|w| &*w.stats)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        for w in &self.workers {
+            let _ = w.commands.send(Command::Stop);
+            let _ = w.waker.wake();
+        }
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! One relay worker: a thread that owns its sessions and their sockets, and pumps them.
+//!
+//! Nothing is shared per packet: a session lives on exactly one worker, which alone reads its
+//! sockets, so the hot path takes no lock. The control side talks to a worker through a command
+//! queue and a waker; the worker answers through channels the command carries.
+
+use crate::sys::{self, BUF, RecvBatch};
+use crate::wheel::Wheel;
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
+use tonewall_media::relay::{
+    Component, DropReason, LegCounters, LegId, MediaSession, RelayEvent, Remote, Verdict,
+};
+
+/// Identifies a session across the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// What a worker can be asked to do.
+pub(crate) enum Command {
+    Add { id: SessionId, session: Box<MediaSession>, sockets: [[Option<std::net::UdpSocket>; 2]; 2] },
+    Signal { id: SessionId, leg: LegId, remote: Remote },
+    Mask { id: SessionId, from: LegId, on: bool },
+    Report { id: SessionId, remove: bool, reply: Sender<Option<SessionReport>> },
+    Stop,
+}
+
+/// A session's figures, for `query` and `delete`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionReport {
+    /// Per leg (A, B): what arrived.
+    pub counters: [LegCounters; 2],
+    /// Per leg: the learned RTP peer.
+    pub learned: [Option<std::net::SocketAddr>; 2],
+    /// Per leg: the relay's own RTP and RTCP addresses.
+    pub local: [[Option<std::net::SocketAddr>; 2]; 2],
+    /// Per leg: samples masked in what arrived.
+    pub masked_samples: [u64; 2],
+}
+
+/// Totals of one worker, read by metrics without stopping it.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Datagrams received.
+    pub received: AtomicU64,
+    /// Datagrams forwarded.
+    pub forwarded: AtomicU64,
+    /// Datagrams dropped, by [`DropReason::index`].
+    pub dropped: [AtomicU64; DropReason::ALL.len()],
+    /// Datagrams on a port with no session (after deletion, races).
+    pub stray: AtomicU64,
+    /// Datagrams too large for the receive buffers.
+    pub oversized: AtomicU64,
+    /// Send errors (peer unreachable, buffer full).
+    pub send_errors: AtomicU64,
+    /// Sessions now on this worker.
+    pub sessions: AtomicU64,
+}
+
+/// Where a session's events go: the session, the event.
+pub type EventSink = Sender<(SessionId, RelayEvent)>;
+
+struct Sock {
+    socket: UdpSocket,
+    session: usize,
+    leg: LegId,
+    component: Component,
+}
+
+struct Entry {
+    id: SessionId,
+    session: Box<MediaSession>,
+    /// Socket slab keys by [leg][component].
+    socks: [[Option<usize>; 2]; 2],
+    /// The earliest time a wheel entry is pending for, to avoid scheduling duplicates.
+    scheduled: Option<Duration>,
+}
+
+const WAKER: Token = Token(usize::MAX);
+const TICK: Duration = Duration::from_millis(10);
+
+pub(crate) struct Worker {
+    poll: Poll,
+    commands: Receiver<Command>,
+    events_out: EventSink,
+    stats: Arc<WorkerStats>,
+    socks: Slab<Sock>,
+    sessions: Slab<Entry>,
+    by_id: std::collections::HashMap<SessionId, usize>,
+    wheel: Wheel,
+    /// Sessions whose timers are due (kept to reuse its allocation).
+    due: Vec<usize>,
+    epoch: Instant,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        commands: Receiver<Command>,
+        events_out: EventSink,
+        stats: Arc<WorkerStats>,
+        epoch: Instant,
+    ) -> io::Result<(Worker, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let worker = Worker {
+            poll,
+            commands,
+            events_out,
+            stats,
+            socks: Slab::with_capacity(1024),
+            sessions: Slab::with_capacity(512),
+            by_id: Default::default(),
+            wheel: Wheel::new(TICK, 1024),
+            due: Vec::with_capacity(64),
+            epoch,
+        };
+        Ok((worker, waker))
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    pub(crate) fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut batch = RecvBatch::new();
+        loop {
+            let now = self.now();
+            let timeout = self.wheel.next_wake(now);
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = self.now();
+            // Commands first: whatever the control side queued before a packet was sent (a new
+            // session, its peer's address) applies to that packet.
+            if !self.handle_commands(now)? {
+                return Ok(());
+            }
+            for event in events.iter() {
+                if event.token() == WAKER {
+                    continue;
+                }
+                self.drain_socket(now, event.token().0, &mut batch);
+            }
+            let mut due = std::mem::take(&mut self.due);
+            self.wheel.expire(now, |k| due.push(k));
+            for k in due.drain(..) {
+                if let Some(e) = self.sessions.get_mut(k) {
+                    e.scheduled = None;
+                    e.session.handle_timeout(now);
+                }
+                self.after(k);
+            }
+            self.due = due;
+        }
+    }
+
+    /// Reads everything waiting on a socket and handles it. Edge-triggered: a batch shorter than
+    /// [`sys::BATCH`] means the queue was empty, and a datagram arriving later raises a new event.
+    fn drain_socket(&mut self, now: Duration, key: usize, batch: &mut RecvBatch) {
+        loop {
+            let Some(sock) = self.socks.get(key) else { return };
+            let n = match sys::recv_batch(&sock.socket, batch) {
+                Ok(n) => n,
+                Err(_) => return,
+            };
+            let (s, leg, component) = (sock.session, sock.leg, sock.component);
+            self.stats.received.fetch_add(n as u64, Ordering::Relaxed);
+            for i in 0..n {
+                let (len, Some(from)) = (batch.lens[i], batch.from[i]) else { continue };
+                if len > BUF {
+                    self.stats.oversized.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let Some(entry) = self.sessions.get_mut(s) else {
+                    self.stats.stray.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let buf = &mut batch.bufs[i];
+                match entry.session.handle_packet(now, leg, component, from, buf, len) {
+                    Verdict::Forward { leg, socket, to, len } => {
+                        let out = entry.socks[leg.index()][socket as usize];
+                        let sent =
+                            out.and_then(|k| self.socks.get(k)).map(|o| o.socket.send_to(&buf[..len], to));
+                        match sent {
+                            Some(Ok(_)) => self.stats.forwarded.fetch_add(1, Ordering::Relaxed),
+                            _ => self.stats.send_errors.fetch_add(1, Ordering::Relaxed),
+                        };
+                    }
+                    Verdict::Drop(r) => {
+                        self.stats.dropped[r.index()].fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            self.after(s);
+            if n < sys::BATCH {
+                return;
+            }
+        }
+    }
+
+    /// After a session did something: hand its events on and make sure its next timer is on the
+    /// wheel.
+    fn after(&mut self, k: usize) {
+        let Some(e) = self.sessions.get_mut(k) else { return };
+        while let Some(ev) = e.session.poll_event() {
+            let _ = self.events_out.send((e.id, ev));
+        }
+        if let Some(at) = e.session.poll_timeout()
+            && e.scheduled.is_none_or(|s| at < s)
+        {
+            e.scheduled = Some(at);
+            self.wheel.schedule(at, k);
+        }
+    }
+
+    /// Applies queued commands; false when told to stop.
+    fn handle_commands(&mut self, now: Duration) -> io::Result<bool> {
+        while let Ok(cmd) = self.commands.try_recv() {
+            match cmd {
+                Command::Add { id, session, sockets } => self.add(now, id, session, sockets)?,
+                Command::Signal { id, leg, remote } => {
+                    if let Some(&k) = self.by_id.get(&id) {
+                        self.sessions[k].session.signal(leg, &remote);
+                    }
+                }
+                Command::Mask { id, from, on } => {
+                    if let Some(&k) = self.by_id.get(&id) {
+                        self.sessions[k].session.set_masking(from, on);
+                    }
+                }
+                Command::Report { id, remove, reply } => {
+                    let report = self.by_id.get(&id).map(|&k| self.report(k));
+                    if remove && let Some(k) = self.by_id.remove(&id) {
+                        self.remove(k);
+                    }
+                    let _ = reply.send(report);
+                }
+                Command::Stop => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    fn add(
+        &mut self,
+        _now: Duration,
+        id: SessionId,
+        session: Box<MediaSession>,
+        sockets: [[Option<std::net::UdpSocket>; 2]; 2],
+    ) -> io::Result<()> {
+        let k = self.sessions.insert(Entry { id, session, socks: [[None; 2]; 2], scheduled: None });
+        for (leg, comps) in [LegId::A, LegId::B].into_iter().zip(sockets) {
+            for (component, sock) in [Component::Rtp, Component::Rtcp].into_iter().zip(comps) {
+                let Some(sock) = sock else { continue };
+                sock.set_nonblocking(true)?;
+                let mut socket = UdpSocket::from_std(sock);
+                let entry = self.socks.vacant_entry();
+                self.poll.registry().register(&mut socket, Token(entry.key()), Interest::READABLE)?;
+                let sk = entry.key();
+                entry.insert(Sock { socket, session: k, leg, component });
+                self.sessions[k].socks[leg.index()][component as usize] = Some(sk);
+            }
+        }
+        self.by_id.insert(id, k);
+        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        self.after(k);
+        Ok(())
+    }
+
+    fn report(&self, k: usize) -> SessionReport {
+        let e = &self.sessions[k];
+        let local = |leg: usize, c: usize| {
+            e.socks[leg][c].and_then(|sk| self.socks.get(sk)).and_then(|s| s.socket.local_addr().ok())
+        };
+        SessionReport {
+            counters: [e.session.counters(LegId::A), e.session.counters(LegId::B)],
+            learned: [e.session.learned(LegId::A), e.session.learned(LegId::B)],
+            local: [[local(0, 0), local(0, 1)], [local(1, 0), local(1, 1)]],
+            masked_samples: [e.session.masked_samples(LegId::A), e.session.masked_samples(LegId::B)],
+        }
+    }
+
+    fn remove(&mut self, k: usize) {
+        let e = self.sessions.remove(k);
+        for sk in e.socks.into_iter().flatten().flatten() {
+            let mut s = self.socks.remove(sk);
+            let _ = self.poll.registry().deregister(&mut s.socket);
+        }
+        self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,139 @@
+//! Real UDP through the relay on loopback: a carrier and an agent socket, a call between them,
+//! in-band and RFC 4733 digits from the carrier, a spoofer, and what the agent receives.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+use tonewall_dsp::synth::{self, Rng};
+use tonewall_dsp::{Detector, DetectorConfig, Digit, DtmfEvent, Law};
+use tonewall_io::{Relay, RelayConfig};
+use tonewall_media::relay::{LegId, PayloadTypes, RelayEvent, Remote};
+use tonewall_media::rfc4733::{EventSender, SenderConfig};
+use tonewall_media::rtp::{self, RtpHeader};
+
+const TE: u8 = 101;
+
+fn socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    s
+}
+
+fn packet(pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 12];
+    rtp::write_header(&mut p, marker, pt, seq, ts, 0xfeed);
+    p.extend_from_slice(payload);
+    p
+}
+
+fn key(c: char) -> Digit {
+    Digit::from_char(c).expect("key")
+}
+
+fn detect(audio: &[u8]) -> usize {
+    let mut d = Detector::new(&DetectorConfig::max_sensitivity());
+    let pcm: Vec<i16> = audio.iter().map(|&c| Law::Ulaw.decode(c)).collect();
+    d.push(&pcm);
+    d.finish();
+    std::iter::from_fn(|| d.poll_event()).filter(|e| matches!(e, DtmfEvent::DigitStart { .. })).count()
+}
+
+fn remote(s: &UdpSocket) -> Remote {
+    Remote {
+        rtp: Some(s.local_addr().expect("addr")),
+        rtcp: None,
+        rtcp_mux: false,
+        pts: PayloadTypes { telephone_event: Some(TE), red: None },
+    }
+}
+
+#[test]
+fn a_call_through_the_relay_reaches_the_agent_masked() {
+    let config = RelayConfig { ports: (41000, 41999), ..RelayConfig::default() };
+    let (relay, events) = Relay::start(config).expect("relay");
+    let (carrier, agent, spoofer) = (socket(), socket(), socket());
+    let (id, ports) = relay.create().expect("session");
+    relay.signal(id, LegId::A, remote(&carrier));
+    relay.signal(id, LegId::B, remote(&agent));
+    let (to_a, to_b): (SocketAddr, SocketAddr) = (ports[0].rtp, ports[1].rtp);
+    assert_ne!(to_a, to_b);
+
+    // Carrier audio: 1.6 s of noise with the in-band key '5' at 300 ms and the key '2' sent as
+    // RFC 4733 events at 900 ms (in place of audio).
+    let mut rng = Rng::new(11);
+    let mut buf = vec![0.0; synth::ms(1600.0)];
+    synth::add_noise(&mut buf, -40.0, &mut rng);
+    let s = synth::ms(300.0);
+    synth::add_dtmf(&mut buf[s..s + synth::ms(80.0)], key('5'), -8.0, 0.0, (0.0, 0.0), &mut rng);
+    let audio: Vec<u8> = synth::to_i16(&buf).iter().map(|&x| Law::Ulaw.encode(x)).collect();
+    let mut tx = EventSender::new(SenderConfig::default());
+    tx.press(key('2'), 900 * 8, 640).expect("press");
+    let mut wire: Vec<(u64, u8, bool, u32, Vec<u8>)> = audio
+        .chunks(160)
+        .enumerate()
+        .filter(|(i, _)| !(45..49).contains(i))
+        .map(|(i, c)| (i as u64 * 160, 0, i == 0, 160 * i as u32, c.to_vec()))
+        .collect();
+    while let Some(at) = tx.next_send() {
+        let e = tx.poll_packet(at).expect("due");
+        wire.push((900 * 8 + at, TE, e.marker, e.timestamp, e.payload().to_vec()));
+    }
+    wire.sort_by_key(|w| w.0);
+
+    let mut heard = vec![];
+    let mut received = 0;
+    let mut last_seq: Option<u16> = None;
+    for (i, (_, pt, marker, ts, payload)) in wire.iter().enumerate() {
+        let p = packet(*pt, *marker, 1000 + i as u16, *ts, payload);
+        carrier.send_to(&p, to_a).expect("send");
+        if i % 10 == 5 {
+            // A spoofer sprays the carrier-side port, and the agent-side port too.
+            spoofer.send_to(&packet(0, false, 7, 7, &[0x55; 160]), to_a).expect("spoof");
+            spoofer.send_to(&packet(0, false, 7, 7, &[0x55; 160]), to_b).expect("spoof");
+        }
+        if *pt == TE {
+            continue;
+        }
+        let mut r = [0u8; 2048];
+        let (n, from) = agent.recv_from(&mut r).expect("the agent receives each audio packet");
+        assert_eq!(from, to_b, "media comes from the relay's agent-side port");
+        let h = RtpHeader::parse(&r[..n]).expect("rtp");
+        assert_ne!(h.pt, TE, "no telephone-event reaches the agent");
+        assert!(r[h.payload()].iter().any(|&b| b != 0x55) || heard.is_empty());
+        if let Some(l) = last_seq {
+            assert_eq!(h.seq, l.wrapping_add(1), "no sequence gap");
+        }
+        last_seq = Some(h.seq);
+        heard.extend_from_slice(&r[h.payload()]);
+        received += 1;
+    }
+    assert_eq!(received, 76);
+    assert_eq!(detect(&heard), 0, "the agent hears no digit");
+    assert!(!heard.windows(160).any(|w| w == [0x55; 160]), "nothing of the spoofer's");
+    // The agent talks back: untouched, from the carrier-side port.
+    let back = packet(0, true, 1, 0, &audio[..160]);
+    agent.send_to(&back, to_b).expect("send");
+    let mut r = [0u8; 2048];
+    let (n, from) = carrier.recv_from(&mut r).expect("carrier receives");
+    assert_eq!((&r[..n], from), (&back[..], to_a));
+
+    // Digits came out as events, once each, in order.
+    let mut got = String::new();
+    while let Ok((sid, e)) = events.recv_timeout(Duration::from_millis(700)) {
+        assert_eq!(sid, id);
+        if let RelayEvent::Digit { digit, .. } = e {
+            got.push(digit.reveal().as_char());
+        }
+    }
+    assert_eq!(got, "52");
+    let report = relay.remove(id).expect("report");
+    assert_eq!(report.counters[0].dropped[tonewall_media::relay::DropReason::Spoofed.index()], 8);
+    assert_eq!(report.counters[1].dropped[tonewall_media::relay::DropReason::Spoofed.index()], 8);
+    assert_eq!(
+        report.learned,
+        [Some(carrier.local_addr().expect("a")), Some(agent.local_addr().expect("a"))]
+    );
+    assert!(report.masked_samples[0] > 0);
+    // The ports are closed with the session.
+    assert!(relay.report(id).is_none());
+    UdpSocket::bind(to_a).expect("port released");
+}
