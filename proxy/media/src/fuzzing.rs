@@ -174,3 +174,115 @@ pub fn receiver_stream(data: &[u8]) {
     assert_eq!(stats.presses as usize, seen.len());
     assert!(stats.presses <= stats.reports);
 }
+
+/// The RTP header parser on arbitrary bytes: never panics; whatever parses lies inside the
+/// packet, and patching a parsed header changes exactly the patched fields.
+pub fn rtp_header(data: &[u8]) {
+    use crate::rtp::{self, RtpError, RtpHeader};
+    match RtpHeader::parse(data) {
+        Ok(h) => {
+            assert!(h.payload_offset >= rtp::FIXED_HEADER);
+            assert_eq!(h.payload_offset + h.payload_len + h.padding, data.len());
+            assert!(h.pt < 128);
+            let mut p = data.to_vec();
+            rtp::set_seq(&mut p, h.seq.wrapping_add(1));
+            rtp::set_ssrc(&mut p, !h.ssrc);
+            let g = RtpHeader::parse(&p).expect("patched header still parses");
+            assert_eq!(
+                (g.seq, g.ssrc, g.timestamp, g.pt),
+                (h.seq.wrapping_add(1), !h.ssrc, h.timestamp, h.pt)
+            );
+            assert_eq!(&p[g.payload()], &data[h.payload()]);
+        }
+        Err(RtpError::Truncated) => {}
+        Err(RtpError::Version) => assert!(data.len() >= 12 && data[0] >> 6 != 2),
+        Err(RtpError::Padding) => assert!(data[0] & 0x20 != 0),
+    }
+}
+
+/// A media session driven by a datagram stream decoded from arbitrary bytes: packets on both
+/// legs, from the peers and from a spoofer, valid and garbled RTP, telephone-events, RTCP. The
+/// invariants: no panic; nothing from the spoofer is ever forwarded; a forwarded packet goes to
+/// the other leg's peer and is no longer than what came in; no telephone-event leaves toward the
+/// answerer while A → B is masked; the counters add up.
+///
+/// Stream format, one record per 4-byte header plus payload: byte 0 = flags (bit 0 leg B,
+/// bit 1 spoofer, bit 2 RTCP socket, bits 3–4 kind: audio / event / raw / rtcp), byte 1 = payload
+/// length / 2, bytes 2–3 = sequence delta and timestamp step selector; then the payload bytes.
+pub fn relay_stream(data: &[u8]) {
+    use crate::relay::{Component, LegId, MediaSession, PayloadTypes, Remote, SessionConfig, Verdict};
+    use crate::rtp::{self, RtpHeader};
+    use std::net::SocketAddr;
+    let a: SocketAddr = SocketAddr::from(([192, 0, 2, 1], 4000));
+    let b: SocketAddr = SocketAddr::from(([198, 51, 100, 2], 5000));
+    let spoofer: SocketAddr = SocketAddr::from(([203, 0, 113, 9], 4000));
+    let pts = PayloadTypes { telephone_event: Some(101), red: None };
+    let mut s = MediaSession::new(Duration::ZERO, SessionConfig::default());
+    s.signal(LegId::A, &Remote { rtp: Some(a), rtcp: None, rtcp_mux: true, pts });
+    s.signal(LegId::B, &Remote { rtp: Some(b), rtcp: None, rtcp_mux: false, pts });
+    let (mut seq, mut ts, mut now) = ([0u16; 2], [0u32; 2], Duration::ZERO);
+    let mut rest = data;
+    let mut buf = [0u8; 1500];
+    let mut sent = [0u64; 2];
+    while let Some((head, tail)) = rest.split_first_chunk::<4>() {
+        let len = (head[1] as usize * 2).min(tail.len());
+        let (payload, tail) = tail.split_at(len);
+        rest = tail;
+        let leg = if head[0] & 1 == 0 { LegId::A } else { LegId::B };
+        let from = if head[0] & 2 != 0 {
+            spoofer
+        } else if leg == LegId::A {
+            a
+        } else {
+            b
+        };
+        let socket = if head[0] & 4 != 0 { Component::Rtcp } else { Component::Rtp };
+        let i = leg.index();
+        seq[i] = seq[i].wrapping_add(u16::from(head[2] % 4));
+        ts[i] = ts[i].wrapping_add(u32::from(head[3]) * 40);
+        now += Duration::from_millis(u64::from(head[3] % 64));
+        let n = match (head[0] >> 3) & 3 {
+            0 | 1 => {
+                let pt = if (head[0] >> 3) & 3 == 0 { head[3] & 8 } else { 101 };
+                rtp::write_header(&mut buf, head[2] & 0x80 != 0, pt, seq[i], ts[i], 7);
+                buf[12..12 + len].copy_from_slice(payload);
+                12 + len
+            }
+            2 => {
+                buf[..len].copy_from_slice(payload);
+                len
+            }
+            _ => {
+                buf[..4].copy_from_slice(&[0x80, 200, 0, 1]);
+                buf[4..4 + len].copy_from_slice(payload);
+                4 + len
+            }
+        };
+        let input = buf[..n].to_vec();
+        s.handle_timeout(now);
+        match s.handle_packet(now, leg, socket, from, &mut buf, n) {
+            Verdict::Forward { leg: out, to, len, .. } => {
+                assert_ne!(from, spoofer, "a spoofed packet was forwarded");
+                assert_eq!(out, leg.other());
+                assert_eq!(to, if out == LegId::A { a } else { b });
+                assert!(len <= n);
+                sent[i] += 1;
+                if out == LegId::B
+                    && s.masking(LegId::A)
+                    && !rtp::is_rtcp(&buf[..len])
+                    && socket == Component::Rtp
+                    && let Ok(h) = RtpHeader::parse(&buf[..len])
+                {
+                    assert_ne!(h.pt, 101, "a telephone-event reached the answerer");
+                    assert_eq!(h.payload_len, RtpHeader::parse(&input).map_or(0, |g| g.payload_len));
+                }
+            }
+            Verdict::Drop(_) => {}
+        }
+        while s.poll_event().is_some() {}
+    }
+    for leg in [LegId::A, LegId::B] {
+        let c = s.counters(leg);
+        assert_eq!(c.forwarded, sent[leg.index()]);
+    }
+}
