@@ -21,4 +21,5 @@ pub mod wheel;
 mod worker;
 
 pub use relay::{LegPorts, Relay, RelayConfig};
-pub use worker::{SessionId, SessionReport, WorkerStats};
+pub use tonewall_media::relay::SessionReport;
+pub use worker::{SessionId, WorkerStats};

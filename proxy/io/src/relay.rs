@@ -1,7 +1,7 @@
 //! The relay: worker threads, and the handle the control side (ng, SIP) drives them with.
 
 use crate::ports::PortPool;
-use crate::worker::{Command, EventSink, SessionId, SessionReport, Worker, WorkerStats};
+use crate::worker::{Command, EventSink, SessionId, Worker, WorkerStats};
 use mio::Waker;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tonewall_media::relay::{LegId, MediaSession, RelayEvent, Remote, SessionConfig};
+use tonewall_media::relay::{LegId, MediaSession, RelayEvent, Remote, SessionConfig, SessionReport};
 
 /// Relay settings.
 #[derive(Clone, Debug)]

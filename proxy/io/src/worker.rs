@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 use tonewall_media::relay::{
-    Component, DropReason, LegCounters, LegId, MediaSession, RelayEvent, Remote, Verdict,
+    Component, DropReason, LegId, MediaSession, RelayEvent, Remote, SessionReport, Verdict,
 };
 
 /// Identifies a session across the relay.
@@ -29,19 +29,6 @@ pub(crate) enum Command {
     Mask { id: SessionId, from: LegId, on: bool },
     Report { id: SessionId, remove: bool, reply: Sender<Option<SessionReport>> },
     Stop,
-}
-
-/// A session's figures, for `query` and `delete`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SessionReport {
-    /// Per leg (A, B): what arrived.
-    pub counters: [LegCounters; 2],
-    /// Per leg: the learned RTP peer.
-    pub learned: [Option<std::net::SocketAddr>; 2],
-    /// Per leg: the relay's own RTP and RTCP addresses.
-    pub local: [[Option<std::net::SocketAddr>; 2]; 2],
-    /// Per leg: samples masked in what arrived.
-    pub masked_samples: [u64; 2],
 }
 
 /// Totals of one worker, read by metrics without stopping it.
@@ -278,16 +265,7 @@ impl Worker {
     }
 
     fn report(&self, k: usize) -> SessionReport {
-        let e = &self.sessions[k];
-        let local = |leg: usize, c: usize| {
-            e.socks[leg][c].and_then(|sk| self.socks.get(sk)).and_then(|s| s.socket.local_addr().ok())
-        };
-        SessionReport {
-            counters: [e.session.counters(LegId::A), e.session.counters(LegId::B)],
-            learned: [e.session.learned(LegId::A), e.session.learned(LegId::B)],
-            local: [[local(0, 0), local(0, 1)], [local(1, 0), local(1, 1)]],
-            masked_samples: [e.session.masked_samples(LegId::A), e.session.masked_samples(LegId::B)],
-        }
+        self.sessions[k].session.report()
     }
 
     fn remove(&mut self, k: usize) {

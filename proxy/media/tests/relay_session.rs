@@ -304,6 +304,25 @@ fn unblocking_dtmf_lets_events_through() {
 }
 
 #[test]
+fn a_masked_direction_forwards_only_what_it_can_inspect() {
+    let mut s = session();
+    let audio = caller_audio(100, &[], 10);
+    let mut wire = audio_packets(&audio, 1, 0);
+    // G.729 (18), a telephone-event under a payload type nobody negotiated (96), comfort noise.
+    wire.push((100, packet(18, false, 6, 800, &[1; 20])));
+    wire.push((120, packet(96, true, 7, 960, &[1, 0x8a, 0, 160])));
+    wire.push((140, packet(13, false, 8, 1120, &[40])));
+    let out = run(&mut s, CARRIER, &wire);
+    assert_eq!(out.drops, vec![DropReason::Unmaskable, DropReason::Unmaskable]);
+    assert_eq!(out.packets.len(), 6);
+    assert_eq!(RtpHeader::parse(&out.packets[5]).expect("rtp").pt, 13);
+    // Unmasked, the same packets pass.
+    let mut s = session();
+    s.set_masking(LegId::A, false);
+    assert!(run(&mut s, CARRIER, &wire).drops.is_empty());
+}
+
+#[test]
 fn media_timeout_fires_once_and_resumes() {
     let mut s =
         MediaSession::new(ms(0), SessionConfig { media_timeout: ms(1000), ..SessionConfig::default() });

@@ -2,7 +2,9 @@
 //!
 //! Unmasked directions only renumber. A masked direction runs every G.711 payload through the
 //! zero-bleed [`Masker`], removes RFC 4733 telephone-events (and RFC 2198 redundancy carrying
-//! them), and turns what it found into digits, one per key press across both transports.
+//! them), and turns what it found into digits, one per key press across both transports. It
+//! forwards nothing it cannot inspect: payload types other than G.711 and comfort noise are
+//! dropped (the SDP offered toward the agent allows only those).
 //!
 //! # Masking a packet stream without holding packets
 //!
@@ -45,9 +47,6 @@ pub(crate) struct Direction {
     seq_shift: u16,
     /// Present while masking is on (boxed: unmasked directions stay small).
     masking: Option<Box<Masking>>,
-    /// Audio packets whose codec the masker cannot read (forwarded: the SDP filter keeps them out
-    /// of masked calls; counted so the NOC sees it if one gets through).
-    pub(crate) unmaskable: u64,
 }
 
 struct Masking {
@@ -65,12 +64,15 @@ struct Masking {
     merger: DigitMerger,
 }
 
+/// Comfort noise (RFC 3389), static payload type.
+const CN: u8 = 13;
+
 /// The largest payload masked in one go; longer ones are done in pieces.
 const CHUNK: usize = 1024;
 
 impl Direction {
     pub(crate) fn new() -> Self {
-        Direction { pts: PayloadTypes::default(), seq_shift: 0, masking: None, unmaskable: 0 }
+        Direction { pts: PayloadTypes::default(), seq_shift: 0, masking: None }
     }
 
     pub(crate) fn set_masking(&mut self, config: Option<&MaskerConfig>) {
@@ -135,9 +137,15 @@ impl Direction {
                 8 => Some(Law::Alaw),
                 _ => None,
             };
-            match law {
-                Some(law) => m.mask(header, law, &mut packet[header.payload()])?,
-                None => self.unmaskable += 1,
+            match (law, header.pt) {
+                (Some(law), _) => m.mask(header, law, &mut packet[header.payload()])?,
+                // Comfort noise carries a level and a spectral envelope, not a waveform: it
+                // cannot carry a tone. The next audio packet sees the gap it covered.
+                (None, CN) => {}
+                // Anything else cannot be inspected, so it cannot be let through: a codec the
+                // masker does not read could carry the digits, and so could a telephone-event
+                // under a payload type nobody negotiated.
+                (None, _) => return Err(DropReason::Unmaskable),
             }
             m.drain(events);
         }

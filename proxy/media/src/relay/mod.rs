@@ -91,16 +91,19 @@ pub enum DropReason {
     Late,
     /// The other leg has no address to send to yet.
     NoDestination,
+    /// A payload type a masked direction cannot inspect (not G.711 or comfort noise).
+    Unmaskable,
 }
 
 impl DropReason {
     /// Every reason, in [`DropReason::index`] order.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::Spoofed,
         DropReason::Malformed,
         DropReason::DtmfEvent,
         DropReason::Late,
         DropReason::NoDestination,
+        DropReason::Unmaskable,
     ];
 
     /// Position in [`DropReason::ALL`] and in [`LegCounters::dropped`].
@@ -116,6 +119,7 @@ impl DropReason {
             DropReason::DtmfEvent => "dtmf_event",
             DropReason::Late => "late",
             DropReason::NoDestination => "no_destination",
+            DropReason::Unmaskable => "unmaskable",
         }
     }
 }
@@ -244,6 +248,17 @@ pub struct LegCounters {
     pub forwarded: u64,
     /// Packets dropped, by [`DropReason::index`].
     pub dropped: [u64; DropReason::ALL.len()],
+}
+
+/// A session's figures, for `query`, `delete` and CDRs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionReport {
+    /// Per leg (A, B): what arrived.
+    pub counters: [LegCounters; 2],
+    /// Per leg: the learned RTP peer.
+    pub learned: [Option<SocketAddr>; 2],
+    /// Per leg: samples masked in what arrived.
+    pub masked_samples: [u64; 2],
 }
 
 struct Leg {
@@ -408,11 +423,6 @@ impl MediaSession {
         self.legs[leg.index()].counters
     }
 
-    /// Audio packets from `leg` that could not be masked (a codec other than G.711).
-    pub fn unmaskable(&self, leg: LegId) -> u64 {
-        self.dirs[leg.index()].unmaskable
-    }
-
     /// Samples replaced by the masker in what arrived on `leg`.
     pub fn masked_samples(&self, leg: LegId) -> u64 {
         self.dirs[leg.index()].masked_samples()
@@ -424,6 +434,15 @@ impl MediaSession {
         size_of::<Self>() - 2 * size_of::<Direction>()
             + self.dirs.iter().map(Direction::footprint).sum::<usize>()
             + self.events.capacity() * size_of::<RelayEvent>()
+    }
+
+    /// The session's figures.
+    pub fn report(&self) -> SessionReport {
+        SessionReport {
+            counters: [self.counters(LegId::A), self.counters(LegId::B)],
+            learned: [self.learned(LegId::A), self.learned(LegId::B)],
+            masked_samples: [self.masked_samples(LegId::A), self.masked_samples(LegId::B)],
+        }
     }
 
     /// The peer learned on `leg`'s RTP socket.
