@@ -47,7 +47,7 @@
 //! BUNDLE or `a=group` handling, and it does not follow RTX/RED `apt=` links when it removes a
 //! payload type. It allocates per SDP, which is signaling, never per packet.
 
-mod parse;
+pub(crate) mod parse;
 mod rewrite;
 mod types;
 
@@ -229,7 +229,7 @@ impl Sdp {
         } else {
             m.port().checked_add(1).map(|p| SocketAddr::new(conn.address, p))
         };
-        Some(Endpoints { rtp, rtcp, rtcp_mux, hold: conn.is_hold() })
+        Some(Endpoints { rtp, rtcp, rtcp_mux, hold: conn.is_hold(), multicast: conn.is_multicast() })
     }
 
     /// Appends the body to `out`, every line ended by CRLF.

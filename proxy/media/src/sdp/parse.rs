@@ -253,9 +253,9 @@ impl Line {
         }
     }
 
-    /// For `a=name:value`, the value (trailing blanks trimmed); `""` for a flag attribute.
+    /// For `a=name:value`, the value (blanks around it trimmed); `""` for a flag attribute.
     pub(crate) fn attr_value(&self) -> &str {
-        self.value().split_once(':').map_or("", |(_, v)| v)
+        self.value().split_once(':').map_or("", |(_, v)| v.trim_start())
     }
 
     /// For `a=name[:value]`, the name.

@@ -335,6 +335,7 @@ fn lenient_where_carriers_are_sloppy() {
     let sdp = parse("v=0\no=- 1 1 IN IP4 192.0.2.1\nc=IN IP4 224.2.17.12/127/3\nm=audio 5004 RTP/AVP 0\n");
     let c = sdp.connection().expect("c=");
     assert!(c.is_multicast() && c.ttl == Some(127) && c.count == Some(3));
+    assert!(sdp.endpoints(0).is_some_and(|e| e.multicast && !e.hold));
 }
 
 // ---------------------------------------------------------------- errors

@@ -357,6 +357,8 @@ pub struct Endpoints {
     pub rtcp_mux: bool,
     /// The address is `0.0.0.0` or `::` (RFC 2543 hold): send nothing.
     pub hold: bool,
+    /// The address is multicast, which the relay does not anchor.
+    pub multicast: bool,
 }
 
 /// A secret value borrowed from an SDP (`a=crypto`, `a=ice-pwd`, …): its `Debug` prints
