@@ -284,5 +284,246 @@ pub fn relay_stream(data: &[u8]) {
     for leg in [LegId::A, LegId::B] {
         let c = s.counters(leg);
         assert_eq!(c.forwarded, sent[leg.index()]);
+/// The SDP parser and rewriter on arbitrary bytes. Invariants:
+///
+/// - no panic; an error names a line that exists, and `TooLarge`/`Empty`/`NoOrigin` only when
+///   true;
+/// - an untouched SDP writes back the input byte for byte, modulo CRLF line ends and blank
+///   lines, and that output parses to the same structure;
+/// - `Debug` never shows a secret value;
+/// - a set of rewrites picked from a hash of the input yields a body that parses, shows exactly
+///   the rewrites, leaves rejected streams identical, and is a fixed point (rewriting again
+///   changes nothing);
+/// - a leg's `o=` version stays put for an unchanged body and goes up by one for a changed one.
+pub fn sdp(data: &[u8]) {
+    use crate::sdp::{Error, Sdp};
+    match Sdp::parse(data) {
+        Ok(sdp) => {
+            sdp_round_trip(data, &sdp);
+            sdp_reading(&sdp);
+            let rewritten = sdp_rewrite(&sdp, fnv(data));
+            sdp_leg(&sdp, &rewritten);
+        }
+        Err(Error::TooLarge { len, max }) => assert!(len == data.len() && len > max),
+        Err(Error::Empty) => assert!(data.split(|&b| b == b'\n').all(|l| blank(strip_cr(l)))),
+        Err(Error::NoOrigin) => assert!(!data.split(|&b| b == b'\n').any(|l| l.starts_with(b"o="))),
+        Err(
+            Error::Line { line, .. } | Error::TooManyLines { line, .. } | Error::TooManyMedia { line, .. },
+        ) => {
+            let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+            assert!((1..=lines).contains(&line), "line {line} of {lines}");
+        }
+    }
+}
+
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn strip_cr(l: &[u8]) -> &[u8] {
+    l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+fn blank(l: &[u8]) -> bool {
+    l.iter().all(|&b| b == b' ' || b == b'\t')
+}
+
+/// Limits that let a rewritten body (CRLF, added lines) parse again.
+const ROOMY: crate::sdp::Limits =
+    crate::sdp::Limits { max_bytes: usize::MAX, max_lines: usize::MAX, max_media: usize::MAX };
+
+fn sdp_write(sdp: &crate::sdp::Sdp) -> Vec<u8> {
+    let mut out = Vec::new();
+    sdp.write(&mut out);
+    out
+}
+
+fn sdp_round_trip(data: &[u8], sdp: &crate::sdp::Sdp) {
+    let mut want = Vec::with_capacity(data.len() + 64);
+    for l in data.split(|&b| b == b'\n').map(strip_cr).filter(|l| !blank(l)) {
+        want.extend_from_slice(l);
+        want.extend_from_slice(b"\r\n");
+    }
+    let out = sdp_write(sdp);
+    assert!(out == want, "an untouched SDP writes back its input");
+    match crate::sdp::Sdp::parse_with(&out, &ROOMY) {
+        Ok(again) => assert!(again == *sdp, "parse → write → parse changed the structure"),
+        Err(e) => panic!("a written SDP does not parse: {e}"),
+    }
+}
+
+fn sdp_reading(sdp: &crate::sdp::Sdp) {
+    use crate::sdp::parse::Kind;
+    for (i, m) in sdp.media().iter().enumerate() {
+        let pts: Vec<u8> = m.payload_types().collect();
+        assert!(m.codecs().all(|c| pts.contains(&c.pt)));
+        assert!(m.telephone_events().all(|c| c.is_telephone_event()));
+        assert!(sdp.media_direction(i).is_some());
+        match sdp.endpoints(i) {
+            Some(e) => {
+                assert!(!m.is_rejected() && e.rtp.port() == m.port());
+                if e.rtcp_mux {
+                    assert_eq!(e.rtcp, Some(e.rtp));
+                }
+            }
+            None => assert!(m.is_rejected() || (m.connection().is_none() && sdp.connection().is_none())),
+        }
+    }
+    // Secrets: a value long enough to be recognisable, and found in no line that may be shown,
+    // must not appear in Debug.
+    let lines = || sdp.session.iter().chain(sdp.media.iter().flat_map(|m| m.lines.iter()));
+    let secret = |l: &&crate::sdp::parse::Line| {
+        matches!(&l.kind, Kind::Key) || l.attr().is_some_and(|a| a.is_secret())
+    };
+    let debug = format!("{sdp:?}");
+    for s in lines().filter(secret) {
+        let v = if s.kind == Kind::Key { s.value() } else { s.attr_value() };
+        let shown = lines().filter(|l| !secret(l)).map(|l| l.raw.as_str());
+        let shown_m = sdp.media.iter().map(|m| m.m_raw.as_str());
+        let shown_o = sdp.origin().session_id().contains(v) || sdp.origin().address().contains(v);
+        // Skip values that Debug's own punctuation could spell out.
+        let ambiguous = ["<redacted>", ", ", "[", "]"].iter().any(|p| v.contains(p));
+        if v.len() >= 12 && !ambiguous && !shown_o && !shown.chain(shown_m).any(|r| r.contains(v)) {
+            assert!(!debug.contains(v), "a secret reached Debug");
+        }
+    }
+}
+
+/// Applies rewrites picked by `h`, checks them, and returns the rewritten SDP.
+fn sdp_rewrite(sdp: &crate::sdp::Sdp, h: u64) -> crate::sdp::Sdp {
+    use crate::sdp::{Direction, Proto, RewriteError, Sdp};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    let relay = if h & 1 == 0 {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
+    } else {
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))
+    };
+    let dir = [Direction::SendRecv, Direction::SendOnly, Direction::RecvOnly, Direction::Inactive]
+        [(h >> 1) as usize & 3];
+    let proto = [Proto::RtpAvp, Proto::RtpSavp, Proto::UdpTlsRtpSavpf, Proto::RtpAvpf][(h >> 3) as usize & 3];
+    let crypto: &[&str] = match (h >> 5) & 3 {
+        0 => &[],
+        1 => &["1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0"],
+        _ => &[
+            "1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0",
+            "2 AEAD_AES_256_GCM inline:x",
+        ],
+    };
+    let (ice, dtls, mux, rtcp_addr, keep) =
+        (h & 128 != 0, h & 256 != 0, h & 512 != 0, h & 1024 != 0, h & 2048 != 0);
+
+    let ops = |s: &mut Sdp| -> Vec<Option<bool>> {
+        s.set_connection_address(relay);
+        s.set_origin_address(relay);
+        if ice {
+            s.remove_ice();
+        }
+        if dtls {
+            s.remove_dtls();
+        }
+        let mut te_removed = Vec::new();
+        for (i, m) in s.media_mut().iter_mut().enumerate() {
+            let port = 20_000 + 2 * i as u16;
+            m.set_port(port);
+            m.set_proto(proto);
+            m.set_rtcp(port + 1, rtcp_addr.then_some(relay));
+            m.set_rtcp_mux(mux);
+            assert_eq!(m.set_crypto(crypto), Ok(()));
+            let te: Vec<u8> = m.telephone_events().map(|c| c.pt).collect();
+            let removed = match m.remove_payload_types(&te) {
+                Ok(_) => true,
+                Err(RewriteError::NoFormatsLeft) => {
+                    assert!(
+                        m.payload_types().all(|p| te.contains(&p))
+                            && m.formats().all(|f| f.parse::<u8>().is_ok())
+                    );
+                    false
+                }
+                Err(e) => panic!("{e:?}"),
+            };
+            te_removed.push((!m.is_rejected()).then_some(removed));
+            if keep && m.keep_codecs(&["PCMU", "PCMA", "opus"]).is_err() {
+                m.reject();
+            }
+            m.set_direction(dir);
+        }
+        te_removed
+    };
+
+    let mut s = sdp.clone();
+    let te_removed = ops(&mut s);
+    let out = sdp_write(&s);
+    let parsed = match Sdp::parse_with(&out, &ROOMY) {
+        Ok(p) => p,
+        Err(e) => panic!("a rewritten SDP does not parse: {e}"),
+    };
+    assert!(parsed == s, "the rewritten structure survives write → parse");
+    assert_eq!(s.origin().ip(), Some(relay));
+    assert_eq!(s.media().len(), sdp.media().len());
+    for (i, (m, before)) in s.media().iter().zip(sdp.media()).enumerate() {
+        if before.is_rejected() {
+            assert!(m == before, "a rejected stream was touched");
+            continue;
+        }
+        if m.is_rejected() {
+            assert!(keep, "only keep_codecs rejects");
+            continue;
+        }
+        assert_eq!(m.port(), 20_000 + 2 * i as u16);
+        assert!(m.proto().is_some_and(|p| p.as_str().eq_ignore_ascii_case(proto.as_str())));
+        assert_eq!(m.rtcp().map(|r| (r.port, r.address)), Some((m.port() + 1, rtcp_addr.then_some(relay))));
+        assert_eq!(m.rtcp_mux(), mux);
+        assert!(m.crypto().map(|c| c.expose()).eq(crypto.iter().copied()));
+        if te_removed[i] == Some(true) {
+            assert_eq!(m.telephone_events().count(), 0);
+        }
+        if ice {
+            assert!(m.ice_ufrag().is_none() && m.ice_pwd().is_none() && m.candidates().next().is_none());
+        }
+        if dtls {
+            assert!(m.fingerprints().next().is_none() && m.setup().is_none());
+        }
+        assert_eq!(s.media_direction(i), Some(dir));
+        let was = before.connection().or(sdp.connection());
+        let e = s.endpoints(i).map(|e| e.rtp.ip());
+        match was {
+            Some(c) if c.is_hold() => assert!(e.is_some_and(|a| a.is_unspecified())),
+            _ => assert_eq!(e, Some(relay)),
+        }
+    }
+    // A fixed point: the same rewrites again change nothing.
+    let mut twice = s.clone();
+    ops(&mut twice);
+    assert!(sdp_write(&twice) == out, "rewriting twice differs from rewriting once");
+    s
+}
+
+fn sdp_leg(sdp: &crate::sdp::Sdp, rewritten: &crate::sdp::Sdp) {
+    use crate::sdp::{LegOrigin, Sdp};
+    let mut leg = LegOrigin::new();
+    let v0 = sdp.origin().version();
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    let first = leg.write(sdp, &mut a);
+    assert!(first.changed && first.version == v0);
+    let same = leg.write(sdp, &mut b);
+    assert!(!same.changed && same.version == v0 && a == b);
+    let next = leg.write(rewritten, &mut c);
+    let no_o = |body: &[u8]| -> Vec<Vec<u8>> {
+        body.split(|&x| x == b'\n').filter(|l| !l.starts_with(b"o=")).map(<[u8]>::to_vec).collect()
+    };
+    if no_o(&sdp_write(sdp)) != no_o(&sdp_write(rewritten)) {
+        assert!(next.changed);
+    }
+    assert_eq!(next.version, if next.changed { v0.wrapping_add(1) } else { v0 });
+    match Sdp::parse_with(&c, &ROOMY) {
+        Ok(p) => {
+            assert_eq!(p.origin().version(), next.version);
+            assert_eq!(
+                (p.origin().username(), p.origin().session_id()),
+                (sdp.origin().username(), sdp.origin().session_id())
+            );
+        }
+        Err(e) => panic!("a leg's body does not parse: {e}"),
     }
 }

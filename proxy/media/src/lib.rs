@@ -13,6 +13,9 @@
 //!   reordering, segmenting, timestamp wrap or SSRC change, and a sender for injection.
 //! - [`merge`]: one digit per key press across RFC 4733, in-band tones and SIP INFO, on one
 //!   8 kHz timeline.
+//! - [`sdp`]: SDP offers and answers parsed with every line kept, read for what the relay needs
+//!   (addresses, ports, codecs, telephone-event types, RTCP, crypto, ICE, DTLS) and rewritten
+//!   to anchor media on the relay, with per-leg `o=` versioning (RFC 3264 §8).
 //!
 //! # Driving
 //!
@@ -41,6 +44,7 @@ pub mod relay;
 pub mod rfc4733;
 mod ring;
 pub mod rtp;
+pub mod sdp;
 
 pub use merge::{DigitMerger, MergedDigit, MergerConfig, RtpTimeline, Transport};
 pub use rfc4733::{EventReceiver, EventSender, ReceiverEvent};
