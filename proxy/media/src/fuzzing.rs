@@ -284,6 +284,9 @@ pub fn relay_stream(data: &[u8]) {
     for leg in [LegId::A, LegId::B] {
         let c = s.counters(leg);
         assert_eq!(c.forwarded, sent[leg.index()]);
+    }
+}
+
 /// The SDP parser and rewriter on arbitrary bytes. Invariants:
 ///
 /// - no panic; an error names a line that exists, and `TooLarge`/`Empty`/`NoOrigin` only when

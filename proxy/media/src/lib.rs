@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod anchor;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod merge;

@@ -1,0 +1,379 @@
+//! Anchoring calls: offer/answer through the relay.
+//!
+//! The control side (rtpengine's ng protocol for Kamailio/OpenSIPS today, Tonewall's own B2BUA
+//! next) hands each SDP offer and answer of a call to [`Anchor`], which creates the relay's media
+//! sessions, tells them where each party is, and returns the SDP to pass on: pointing at the
+//! relay's ports on the receiving party's side, with what that party must not get filtered out.
+//!
+//! ```text
+//!  offer from A (caller)  ──► Anchor::offer ──► plane.create / plane.signal(A) ──► SDP toward B
+//!                                                (B-side ports; to the agent: G.711 only,
+//!                                                 no telephone-event)
+//!  answer from B (agent)  ──► Anchor::answer ─► plane.signal(B) ─────────────────► SDP toward A
+//!                                                (A-side ports)
+//! ```
+//!
+//! Parties are told apart by tag, as in rtpengine: the tag of the first offer's sender is leg A,
+//! the answerer's tag is leg B, and a later offer (re-INVITE) from either side is placed by its
+//! tag. Each `m=` line of the call is one [`crate::relay::MediaSession`] on the relay.
+//!
+//! # Masking is negotiated, not hoped for
+//!
+//! When A → B is masked (the default), the offer toward B keeps only G.711 (PCMU, PCMA) and
+//! comfort noise, and no telephone-event: in-band tones are what the masker can remove, and
+//! the relay drops anything else it cannot inspect. An offer with no G.711 at all is refused
+//! rather than relayed unmasked.
+//!
+//! # What it does not do
+//!
+//! No sockets or ports (a [`MediaPlane`] provides them), no ICE, no DTLS-SRTP, no
+//! transcoding, no forking (one answerer per call).
+
+use crate::relay::{LegId, PayloadTypes, Remote, SessionReport};
+use crate::sdp::{self, Sdp};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// The relay's two addresses for one leg of one stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LegAddrs {
+    /// RTP (and muxed RTCP).
+    pub rtp: SocketAddr,
+    /// RTCP.
+    pub rtcp: SocketAddr,
+}
+
+/// What the anchor needs from the relay.
+pub trait MediaPlane {
+    /// A new media session with ports on both legs; its id and the ports (A, B).
+    fn create(&mut self, now: Duration) -> std::io::Result<(u64, [LegAddrs; 2])>;
+    /// Where `leg`'s party is and what it sends.
+    fn signal(&mut self, id: u64, leg: LegId, remote: Remote);
+    /// Masks what arrives on `from`, or stops.
+    fn set_masking(&mut self, id: u64, from: LegId, on: bool);
+    /// Removes a session and returns its figures.
+    fn remove(&mut self, id: u64) -> Option<SessionReport>;
+    /// A session's figures.
+    fn report(&mut self, id: u64) -> Option<SessionReport>;
+}
+
+/// Anchor settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorConfig {
+    /// The address written into SDP for each leg's ports (A: carrier-facing, B: agent-facing).
+    pub advertised: [IpAddr; 2],
+    /// A → B is masked (caller to agent): filter the offer toward B accordingly.
+    pub mask_a_to_b: bool,
+    /// B → A is masked.
+    pub mask_b_to_a: bool,
+}
+
+/// Why an offer or answer was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnchorError {
+    /// No such call.
+    #[error("unknown call")]
+    UnknownCall,
+    /// The tag belongs to neither party of the call.
+    #[error("unknown party")]
+    UnknownParty,
+    /// The SDP does not parse (the line number says where).
+    #[error("bad SDP: {0}")]
+    BadSdp(sdp::Error),
+    /// The SDP parses but cannot be relayed: more answer streams than offered, a stream the
+    /// masker could not inspect.
+    #[error("SDP not acceptable: {0}")]
+    Unacceptable(&'static str),
+    /// No free ports.
+    #[error("out of ports")]
+    OutOfPorts,
+}
+
+/// One `m=` line of a call.
+struct Stream {
+    /// The relay session; `None` for a rejected stream.
+    id: Option<u64>,
+    ports: [LegAddrs; 2],
+    /// The offerer proposed rtcp-mux on its leg (and is answered with it).
+    mux_offered: bool,
+}
+
+struct Call {
+    created: Duration,
+    last_signal: Duration,
+    /// Tags of leg A and leg B.
+    tags: [Option<Vec<u8>>; 2],
+    streams: Vec<Stream>,
+    /// o= lines per leg (RFC 3264 §8).
+    origins: [sdp::LegOrigin; 2],
+    /// The leg whose offer awaits an answer.
+    offerer: Option<LegId>,
+}
+
+/// A call's figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallReport {
+    /// When the call was first offered.
+    pub created: Duration,
+    /// When it was last signalled.
+    pub last_signal: Duration,
+    /// Tags of leg A and leg B.
+    pub tags: [Option<Vec<u8>>; 2],
+    /// Per `m=` line: the relay's ports on both legs (`None` if rejected) and the figures.
+    pub streams: Vec<(Option<[LegAddrs; 2]>, SessionReport)>,
+}
+
+/// Calls anchored on the relay, by Call-ID.
+pub struct Anchor {
+    config: AnchorConfig,
+    calls: HashMap<Vec<u8>, Call>,
+}
+
+/// Per-offer options from the control protocol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OfferOptions {
+    /// Use this address for the party instead of the SDP's `c=` (ng's `SIP-source-address`,
+    /// for parties behind NAT that write private addresses).
+    pub source_address: Option<IpAddr>,
+}
+
+impl Anchor {
+    /// No calls yet.
+    pub fn new(config: AnchorConfig) -> Self {
+        Anchor { config, calls: HashMap::new() }
+    }
+
+    /// Calls anchored now.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// An offer from the party tagged `from_tag`. Returns the SDP to send to the other party.
+    pub fn offer(
+        &mut self,
+        now: Duration,
+        plane: &mut impl MediaPlane,
+        call_id: &[u8],
+        from_tag: &[u8],
+        body: &[u8],
+        options: OfferOptions,
+    ) -> Result<Vec<u8>, AnchorError> {
+        let mut sdp = Sdp::parse(body).map_err(AnchorError::BadSdp)?;
+        let call = self.calls.entry(call_id.to_vec()).or_insert_with(|| Call {
+            created: now,
+            last_signal: now,
+            tags: [Some(from_tag.to_vec()), None],
+            streams: Vec::new(),
+            origins: Default::default(),
+            offerer: None,
+        });
+        let from = if call.tags[0].as_deref() == Some(from_tag) {
+            LegId::A
+        } else if call.tags[1].as_deref() == Some(from_tag) {
+            LegId::B
+        } else {
+            return Err(AnchorError::UnknownParty);
+        };
+        let to = from.other();
+        let mask = match from {
+            LegId::A => self.config.mask_a_to_b,
+            LegId::B => self.config.mask_b_to_a,
+        };
+        // Check everything before touching the relay, so a refused offer changes nothing.
+        if mask {
+            for m in sdp.media().iter().filter(|m| !m.is_rejected() && m.media_type() == "audio") {
+                let g711 = m
+                    .codecs()
+                    .any(|c| c.name.eq_ignore_ascii_case("PCMU") || c.name.eq_ignore_ascii_case("PCMA"));
+                if !g711 {
+                    return Err(AnchorError::Unacceptable("no G.711 codec to mask DTMF in"));
+                }
+            }
+        }
+        for i in 0..sdp.media().len() {
+            let rejected = sdp.media()[i].is_rejected();
+            if i == call.streams.len() {
+                call.streams.push(Stream { id: None, ports: [unbound(); 2], mux_offered: false });
+            }
+            let stream = &mut call.streams[i];
+            if rejected {
+                if let Some(id) = stream.id.take() {
+                    plane.remove(id);
+                }
+                continue;
+            }
+            if stream.id.is_none() {
+                let (id, ports) = plane.create(now).map_err(|_| AnchorError::OutOfPorts)?;
+                stream.id = Some(id);
+                stream.ports = ports;
+                plane.set_masking(id, LegId::A, self.config.mask_a_to_b);
+                plane.set_masking(id, LegId::B, self.config.mask_b_to_a);
+            }
+            let Some(id) = stream.id else { continue };
+            let remote = remote_of(&sdp, i, options.source_address);
+            stream.mux_offered = remote.rtcp_mux;
+            plane.signal(id, from, remote);
+            let m = &mut sdp.media_mut()[i];
+            point_at(m, stream.ports[to.index()], remote.rtcp_mux);
+            if mask && m.media_type() == "audio" {
+                // Only G.711 (and CN) toward the party that must not hear digits.
+                m.keep_codecs(&["PCMU", "PCMA", "CN"])
+                    .map_err(|_| AnchorError::Unacceptable("no G.711 codec to mask DTMF in"))?;
+            }
+        }
+        sdp.remove_ice();
+        sdp.set_connection_address(self.config.advertised[to.index()]);
+        sdp.set_origin_address(self.config.advertised[to.index()]);
+        call.last_signal = now;
+        call.offerer = Some(from);
+        let mut out = Vec::with_capacity(body.len() + 64);
+        call.origins[to.index()].write(&sdp, &mut out);
+        Ok(out)
+    }
+
+    /// The answer to the pending offer, from the party tagged `answer_tag` (ng's `to-tag`).
+    /// Returns the SDP to send to the offerer.
+    pub fn answer(
+        &mut self,
+        now: Duration,
+        plane: &mut impl MediaPlane,
+        call_id: &[u8],
+        answer_tag: &[u8],
+        body: &[u8],
+        options: OfferOptions,
+    ) -> Result<Vec<u8>, AnchorError> {
+        let mut sdp = Sdp::parse(body).map_err(AnchorError::BadSdp)?;
+        let call = self.calls.get_mut(call_id).ok_or(AnchorError::UnknownCall)?;
+        let offerer = call.offerer.unwrap_or(LegId::A);
+        let from = offerer.other();
+        match &call.tags[from.index()] {
+            Some(t) if t != answer_tag => return Err(AnchorError::UnknownParty),
+            Some(_) => {}
+            None => call.tags[from.index()] = Some(answer_tag.to_vec()),
+        }
+        if sdp.media().len() > call.streams.len() {
+            return Err(AnchorError::Unacceptable("the answer has more streams than the offer"));
+        }
+        for i in 0..sdp.media().len() {
+            let stream = &mut call.streams[i];
+            if sdp.media()[i].is_rejected() {
+                if let Some(id) = stream.id.take() {
+                    plane.remove(id);
+                }
+                continue;
+            }
+            let Some(id) = stream.id else {
+                return Err(AnchorError::Unacceptable("the answer accepts a stream the offer rejected"));
+            };
+            let remote = remote_of(&sdp, i, options.source_address);
+            plane.signal(id, from, remote);
+            point_at(&mut sdp.media_mut()[i], stream.ports[offerer.index()], stream.mux_offered);
+        }
+        sdp.remove_ice();
+        sdp.set_connection_address(self.config.advertised[offerer.index()]);
+        sdp.set_origin_address(self.config.advertised[offerer.index()]);
+        call.last_signal = now;
+        call.offerer = None;
+        let mut out = Vec::with_capacity(body.len() + 64);
+        call.origins[offerer.index()].write(&sdp, &mut out);
+        Ok(out)
+    }
+
+    /// Masks (or stops masking) what the party tagged `tag` sends; every party when `None`.
+    pub fn block_dtmf(
+        &mut self,
+        plane: &mut impl MediaPlane,
+        call_id: &[u8],
+        tag: Option<&[u8]>,
+        on: bool,
+    ) -> Result<(), AnchorError> {
+        let call = self.calls.get(call_id).ok_or(AnchorError::UnknownCall)?;
+        let legs: Vec<LegId> = match tag {
+            None => vec![LegId::A, LegId::B],
+            Some(t) => {
+                let leg = [LegId::A, LegId::B]
+                    .into_iter()
+                    .find(|l| call.tags[l.index()].as_deref() == Some(t))
+                    .ok_or(AnchorError::UnknownParty)?;
+                vec![leg]
+            }
+        };
+        for s in &call.streams {
+            if let Some(id) = s.id {
+                for &leg in &legs {
+                    plane.set_masking(id, leg, on);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A call's figures.
+    pub fn query(&mut self, plane: &mut impl MediaPlane, call_id: &[u8]) -> Result<CallReport, AnchorError> {
+        let call = self.calls.get(call_id).ok_or(AnchorError::UnknownCall)?;
+        Ok(report(call, |id| plane.report(id)))
+    }
+
+    /// Ends a call: its sessions are removed and their ports closed.
+    pub fn delete(&mut self, plane: &mut impl MediaPlane, call_id: &[u8]) -> Result<CallReport, AnchorError> {
+        let call = self.calls.remove(call_id).ok_or(AnchorError::UnknownCall)?;
+        Ok(report(&call, |id| plane.remove(id)))
+    }
+}
+
+fn report(call: &Call, mut get: impl FnMut(u64) -> Option<SessionReport>) -> CallReport {
+    CallReport {
+        created: call.created,
+        last_signal: call.last_signal,
+        tags: call.tags.clone(),
+        streams: call
+            .streams
+            .iter()
+            .map(|s| match s.id {
+                Some(id) => (Some(s.ports), get(id).unwrap_or_default()),
+                None => (None, SessionReport::default()),
+            })
+            .collect(),
+    }
+}
+
+fn unbound() -> LegAddrs {
+    let a = SocketAddr::from(([0, 0, 0, 0], 0));
+    LegAddrs { rtp: a, rtcp: a }
+}
+
+/// Where a party receives stream `i`, and what it sends.
+fn remote_of(sdp: &Sdp, i: usize, source: Option<IpAddr>) -> Remote {
+    let m = &sdp.media()[i];
+    let pts = PayloadTypes {
+        telephone_event: m.telephone_events().find(|c| c.clock_rate == 8000).map(|c| c.pt),
+        red: m.codecs().find(|c| c.name.eq_ignore_ascii_case("red")).map(|c| c.pt),
+    };
+    let Some(e) = sdp.endpoints(i).filter(|e| !e.multicast) else {
+        return Remote { pts, ..Remote::default() };
+    };
+    let at = |a: SocketAddr| match source {
+        Some(ip) if !e.hold => SocketAddr::new(ip, a.port()),
+        _ => a,
+    };
+    Remote {
+        rtp: (!e.hold).then(|| at(e.rtp)),
+        rtcp: if e.hold { None } else { e.rtcp.map(at) },
+        rtcp_mux: e.rtcp_mux,
+        pts,
+    }
+}
+
+/// Points a media section at the relay's ports on one leg.
+fn point_at(m: &mut sdp::Media, ports: LegAddrs, mux: bool) {
+    m.set_port(ports.rtp.port());
+    if mux {
+        m.set_rtcp_mux(true);
+        m.remove_rtcp();
+    } else {
+        m.set_rtcp_mux(false);
+        m.set_rtcp(ports.rtcp.port(), None);
+    }
+}

@@ -1,0 +1,200 @@
+//! Offer/answer through the anchor, against a recording media plane: ports in the SDP each
+//! party receives, codecs filtered toward the agent, parties placed by tag, o= versions per
+//! leg, rejected streams, refusals that change nothing.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tonewall_media::anchor::{Anchor, AnchorConfig, AnchorError, LegAddrs, MediaPlane, OfferOptions};
+use tonewall_media::relay::{LegId, Remote, SessionReport};
+use tonewall_media::sdp::Sdp;
+
+/// Records what the anchor asked of the relay; allocates ports like the relay does.
+#[derive(Default)]
+struct Plane {
+    next: u64,
+    live: Vec<u64>,
+    signals: Vec<(u64, LegId, Remote)>,
+    masking: Vec<(u64, LegId, bool)>,
+    out_of_ports: bool,
+}
+
+fn addrs(ip: [u8; 4], port: u16) -> LegAddrs {
+    LegAddrs { rtp: SocketAddr::from((ip, port)), rtcp: SocketAddr::from((ip, port + 1)) }
+}
+
+impl MediaPlane for Plane {
+    fn create(&mut self, _now: Duration) -> std::io::Result<(u64, [LegAddrs; 2])> {
+        if self.out_of_ports {
+            return Err(std::io::ErrorKind::AddrInUse.into());
+        }
+        self.next += 1;
+        self.live.push(self.next);
+        let p = 30000 + 4 * self.next as u16;
+        Ok((self.next, [addrs([10, 0, 0, 1], p), addrs([10, 1, 0, 1], p + 2)]))
+    }
+    fn signal(&mut self, id: u64, leg: LegId, remote: Remote) {
+        self.signals.push((id, leg, remote));
+    }
+    fn set_masking(&mut self, id: u64, from: LegId, on: bool) {
+        self.masking.push((id, from, on));
+    }
+    fn remove(&mut self, id: u64) -> Option<SessionReport> {
+        let had = self.live.contains(&id);
+        self.live.retain(|&l| l != id);
+        had.then(SessionReport::default)
+    }
+    fn report(&mut self, id: u64) -> Option<SessionReport> {
+        self.live.contains(&id).then(SessionReport::default)
+    }
+}
+
+const CARRIER_OFFER: &str = "v=0\r\n\
+o=carrier 1000 1000 IN IP4 192.0.2.10\r\n\
+s=-\r\n\
+c=IN IP4 192.0.2.10\r\n\
+t=0 0\r\n\
+m=audio 30000 RTP/AVP 18 0 8 101\r\n\
+a=rtpmap:18 G729/8000\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-16\r\n\
+a=ptime:20\r\n\
+a=sendrecv\r\n\
+m=video 0 RTP/AVP 96\r\n";
+
+const AGENT_ANSWER: &str = "v=0\r\n\
+o=agent 77 77 IN IP4 198.51.100.20\r\n\
+s=-\r\n\
+c=IN IP4 198.51.100.20\r\n\
+t=0 0\r\n\
+m=audio 40000 RTP/AVP 0\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtcp:40005\r\n\
+a=sendrecv\r\n\
+m=video 0 RTP/AVP 96\r\n";
+
+fn anchor() -> Anchor {
+    Anchor::new(AnchorConfig {
+        advertised: [IpAddr::from([203, 0, 113, 1]), IpAddr::from([10, 1, 0, 1])],
+        mask_a_to_b: true,
+        mask_b_to_a: false,
+    })
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).expect("utf-8")
+}
+
+#[test]
+fn offer_and_answer_point_each_party_at_the_relay() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let to_agent = a
+        .offer(ms(0), &mut plane, b"call-1", b"tag-c", CARRIER_OFFER.as_bytes(), OfferOptions::default())
+        .expect("offer");
+    let sdp = text(&to_agent);
+    // Toward the agent: the agent-side address and ports, G.711 only, no telephone-event.
+    assert!(sdp.contains("c=IN IP4 10.1.0.1\r\n"), "{sdp}");
+    assert!(sdp.contains("o=carrier 1000 1000 IN IP4 10.1.0.1\r\n"), "{sdp}");
+    assert!(sdp.contains("m=audio 30006 RTP/AVP 0 8\r\n"), "{sdp}");
+    assert!(sdp.contains("a=rtcp:30007\r\n"), "{sdp}");
+    assert!(!sdp.contains("telephone-event") && !sdp.contains("G729") && !sdp.contains("101"), "{sdp}");
+    assert!(sdp.contains("m=video 0 RTP/AVP 96\r\n"), "the rejected stream stays rejected");
+    assert_eq!(plane.live, vec![1], "one session: the rejected stream gets none");
+    // The relay knows where the carrier is and which PT its events use; A → B is masked.
+    let (id, leg, remote) = plane.signals[0];
+    assert_eq!((id, leg), (1, LegId::A));
+    assert_eq!(remote.rtp, Some(SocketAddr::from(([192, 0, 2, 10], 30000))));
+    assert_eq!(remote.rtcp, Some(SocketAddr::from(([192, 0, 2, 10], 30001))));
+    assert_eq!(remote.pts.telephone_event, Some(101));
+    assert!(plane.masking.contains(&(1, LegId::A, true)) && plane.masking.contains(&(1, LegId::B, false)));
+
+    let to_carrier = a
+        .answer(ms(10), &mut plane, b"call-1", b"tag-a", AGENT_ANSWER.as_bytes(), OfferOptions::default())
+        .expect("answer");
+    let sdp = text(&to_carrier);
+    assert!(sdp.contains("c=IN IP4 203.0.113.1\r\n"), "{sdp}");
+    assert!(sdp.contains("m=audio 30004 RTP/AVP 0\r\n"), "{sdp}");
+    assert!(sdp.contains("a=rtcp:30005\r\n"), "{sdp}");
+    assert!(!sdp.contains("198.51.100.20"), "the agent's address is hidden: {sdp}");
+    let (_, leg, remote) = plane.signals[1];
+    assert_eq!(leg, LegId::B);
+    assert_eq!(remote.rtcp, Some(SocketAddr::from(([198, 51, 100, 20], 40005))));
+    Sdp::parse(&to_carrier).expect("what we send parses");
+
+    // A re-INVITE from the agent (hold): placed on leg B by its tag, answered through A's ports.
+    let hold = AGENT_ANSWER.replace("a=sendrecv", "a=sendonly").replace("77 77", "77 78");
+    let to_carrier2 = a
+        .offer(ms(20), &mut plane, b"call-1", b"tag-a", hold.as_bytes(), OfferOptions::default())
+        .expect("re-offer");
+    let sdp2 = text(&to_carrier2);
+    assert!(sdp2.contains("m=audio 30004 RTP/AVP 0\r\n") && sdp2.contains("a=sendonly"), "{sdp2}");
+    // Leg A's o= line: same session, version one up because the body changed.
+    assert!(sdp.contains("o=agent 77 77 IN IP4 203.0.113.1"), "{sdp}");
+    assert!(sdp2.contains("o=agent 77 78 IN IP4 203.0.113.1"), "{sdp2}");
+    assert_eq!(plane.signals[2].1, LegId::B);
+    assert_eq!(plane.live, vec![1], "no new session for a re-offer");
+
+    let report = a.delete(&mut plane, b"call-1").expect("delete");
+    assert_eq!(report.tags, [Some(b"tag-c".to_vec()), Some(b"tag-a".to_vec())]);
+    assert_eq!(report.streams.len(), 2);
+    assert!(plane.live.is_empty());
+    assert_eq!(a.delete(&mut plane, b"call-1").map(|_| ()), Err(AnchorError::UnknownCall));
+}
+
+#[test]
+fn an_offer_without_g711_is_refused_and_changes_nothing() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let g729 = CARRIER_OFFER.replace("m=audio 30000 RTP/AVP 18 0 8 101", "m=audio 30000 RTP/AVP 18 101");
+    let g729 = g729.replace("a=rtpmap:0 PCMU/8000\r\n", "").replace("a=rtpmap:8 PCMA/8000\r\n", "");
+    let e = a.offer(ms(0), &mut plane, b"c", b"t", g729.as_bytes(), OfferOptions::default());
+    assert!(matches!(e, Err(AnchorError::Unacceptable(_))), "{e:?}");
+    assert!(plane.live.is_empty() && plane.signals.is_empty());
+}
+
+#[test]
+fn parties_are_known_by_tag() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let o = OfferOptions::default();
+    assert_eq!(
+        a.answer(ms(0), &mut plane, b"nope", b"x", AGENT_ANSWER.as_bytes(), o).map(|_| ()),
+        Err(AnchorError::UnknownCall)
+    );
+    a.offer(ms(0), &mut plane, b"c", b"t1", CARRIER_OFFER.as_bytes(), o).expect("offer");
+    a.answer(ms(0), &mut plane, b"c", b"t2", AGENT_ANSWER.as_bytes(), o).expect("answer");
+    // A third party cannot re-offer into the call.
+    assert_eq!(
+        a.offer(ms(0), &mut plane, b"c", b"t3", CARRIER_OFFER.as_bytes(), o).map(|_| ()),
+        Err(AnchorError::UnknownParty)
+    );
+    assert!(matches!(a.offer(ms(0), &mut plane, b"c", b"t1", b"garbage", o), Err(AnchorError::BadSdp(_))));
+    // block/unblock DTMF by tag.
+    a.block_dtmf(&mut plane, b"c", Some(b"t2"), true).expect("block");
+    assert_eq!(plane.masking.last(), Some(&(1, LegId::B, true)));
+    a.block_dtmf(&mut plane, b"c", Some(b"t1"), false).expect("unblock");
+    assert_eq!(plane.masking.last(), Some(&(1, LegId::A, false)));
+    assert_eq!(a.block_dtmf(&mut plane, b"c", Some(b"t9"), true), Err(AnchorError::UnknownParty));
+}
+
+#[test]
+fn nat_source_address_and_hold_and_ports_exhausted() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let nat = OfferOptions { source_address: Some(IpAddr::from([203, 0, 113, 50])) };
+    a.offer(ms(0), &mut plane, b"c", b"t1", CARRIER_OFFER.as_bytes(), nat).expect("offer");
+    assert_eq!(plane.signals[0].2.rtp, Some(SocketAddr::from(([203, 0, 113, 50], 30000))));
+    // RFC 2543 hold: nothing may send on the leg.
+    let held = CARRIER_OFFER.replace("c=IN IP4 192.0.2.10", "c=IN IP4 0.0.0.0");
+    let sdp =
+        a.offer(ms(5), &mut plane, b"c", b"t1", held.as_bytes(), OfferOptions::default()).expect("hold");
+    assert_eq!(plane.signals[1].2.rtp, None);
+    assert!(text(&sdp).contains("c=IN IP4 0.0.0.0"), "hold passes on: {}", text(&sdp));
+    let mut full = Plane { out_of_ports: true, ..Plane::default() };
+    assert_eq!(
+        a.offer(ms(0), &mut full, b"d", b"t1", CARRIER_OFFER.as_bytes(), OfferOptions::default()).map(|_| ()),
+        Err(AnchorError::OutOfPorts)
+    );
+}
