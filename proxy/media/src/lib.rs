@@ -13,6 +13,9 @@
 //!   reordering, segmenting, timestamp wrap or SSRC change, and a sender for injection.
 //! - [`merge`]: one digit per key press across RFC 4733, in-band tones and SIP INFO, on one
 //!   8 kHz timeline.
+//! - [`ng`]: rtpengine's ng control protocol (bencode over UDP), so that Kamailio's and
+//!   OpenSIPS's `rtpengine` modules drive a Tonewall media node; the relay plugs in through
+//!   [`ng::MediaControl`].
 //!
 //! # Driving
 //!
@@ -37,6 +40,7 @@
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod merge;
+pub mod ng;
 pub mod rfc4733;
 mod ring;
 
