@@ -278,6 +278,26 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// The offset the error names (none for [`DecodeError::TooLong`], which is about the
+    /// whole input).
+    pub fn offset(&self) -> Option<usize> {
+        match *self {
+            DecodeError::TooLong { .. } => None,
+            DecodeError::UnexpectedEnd { offset }
+            | DecodeError::UnexpectedByte { offset }
+            | DecodeError::LeadingZero { offset }
+            | DecodeError::NegativeZero { offset }
+            | DecodeError::EmptyInteger { offset }
+            | DecodeError::OutOfRange { offset }
+            | DecodeError::NonStringKey { offset }
+            | DecodeError::TooDeep { offset, .. }
+            | DecodeError::TooManyItems { offset, .. }
+            | DecodeError::TrailingData { offset } => Some(offset),
+        }
+    }
+}
+
 /// Decodes exactly one item filling all of `input`, with the default [`Limits`].
 pub fn decode(input: &[u8]) -> Result<Value<'_>, DecodeError> {
     decode_with(input, &Limits::default())

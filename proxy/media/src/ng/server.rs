@@ -122,9 +122,9 @@ pub struct NgStats {
     pub retransmissions: u64,
     /// Requests refused before reaching the relay (not bencode, not a request): error reply.
     pub malformed: u64,
-    /// Requests that reached the relay, per command ([`Command::index`]).
+    /// Requests parsed, per command ([`Command::index`]); all but `ping` reached the relay.
     pub commands: [u64; Command::ALL.len()],
-    /// Of those, how many the relay answered with an error.
+    /// Requests the relay answered with an error.
     pub failed: u64,
     /// Replies too large to send, replaced by an error.
     pub oversized: u64,
@@ -232,11 +232,11 @@ impl NgServer {
             }
         };
         let command = request.command();
+        self.stats.commands[command.index()] += 1;
         if command == Command::Ping {
             Encoder::new(out).begin_dict().entry_bytes("result", b"pong").end();
             return false;
         }
-        self.stats.commands[command.index()] += 1;
         let ok = match &request {
             Request::Ping => Ok(()),
             Request::Offer(r) => sdp_reply(out, control.offer(now, r)),
