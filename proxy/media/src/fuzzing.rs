@@ -1,9 +1,10 @@
 //! The invariants the fuzz targets check, as plain functions: `proxy/fuzz` runs them with
-//! coverage guidance (nightly), and `tests/rfc4733_garbage.rs` runs them on seeded random bytes
-//! in every `cargo test`. One copy, so the two cannot drift apart. Not part of the API (the
+//! coverage guidance (nightly), and `tests/rfc4733_garbage.rs` and `tests/ng_garbage.rs` run
+//! them on seeded random bytes in every `cargo test`. One copy, so the two cannot drift apart. Not part of the API (the
 //! same arrangement as str0m's `_internal_test_exports`); every function panics on a broken
 //! invariant, which is its job.
 
+use crate::ng;
 use crate::rfc4733::red::{self, RedundantBlock};
 use crate::rfc4733::{Error, EventReceiver, EventReport, ReceiverEvent, RtpMeta, payload};
 use std::time::Duration;
@@ -529,4 +530,166 @@ fn sdp_leg(sdp: &crate::sdp::Sdp, rewritten: &crate::sdp::Sdp) {
         }
         Err(e) => panic!("a leg's body does not parse: {e}"),
     }
+}
+
+/// A relay stand-in for the ng tests and fuzz targets: deterministic, remembers offered calls,
+/// records every call it gets.
+#[derive(Debug, Default)]
+pub struct FakeRelay {
+    /// (command, call-id) of every call, in order.
+    pub calls: Vec<(ng::Command, Vec<u8>)>,
+    /// Call-ids offered and not deleted.
+    pub known: Vec<Vec<u8>>,
+    /// When set, every call fails with this.
+    pub fail_with: Option<ng::ControlError>,
+    /// What `query` and `delete` report.
+    pub stats: ng::CallStats,
+}
+
+impl FakeRelay {
+    fn enter(&mut self, command: ng::Command, call_id: &[u8]) -> Result<bool, ng::ControlError> {
+        self.calls.push((command, call_id.to_vec()));
+        match self.fail_with {
+            Some(e) => Err(e),
+            None => Ok(self.known.iter().any(|k| k == call_id)),
+        }
+    }
+
+    fn sdp(req: &ng::OfferRequest<'_>) -> ng::SdpOut {
+        let mut sdp = b"v=0\r\ns=tonewall\r\n".to_vec();
+        sdp.extend_from_slice(req.sdp.0);
+        let warning = (!req.unknown.is_empty()).then_some("unknown keys or flags ignored");
+        ng::SdpOut { sdp, warning }
+    }
+}
+
+impl ng::MediaControl for FakeRelay {
+    fn offer(&mut self, _: Duration, req: &ng::OfferRequest<'_>) -> Result<ng::SdpOut, ng::ControlError> {
+        if !self.enter(ng::Command::Offer, req.call_id.0)? {
+            self.known.push(req.call_id.0.to_vec());
+        }
+        Ok(Self::sdp(req))
+    }
+
+    fn answer(&mut self, _: Duration, req: &ng::OfferRequest<'_>) -> Result<ng::SdpOut, ng::ControlError> {
+        match self.enter(ng::Command::Answer, req.call_id.0)? {
+            true => Ok(Self::sdp(req)),
+            false => Err(ng::ControlError::UnknownCall),
+        }
+    }
+
+    fn delete(
+        &mut self,
+        _: Duration,
+        req: &ng::DeleteRequest<'_>,
+    ) -> Result<ng::CallStats, ng::ControlError> {
+        match self.enter(ng::Command::Delete, req.call_id.0)? {
+            true => {
+                self.known.retain(|k| k != req.call_id.0);
+                Ok(self.stats.clone())
+            }
+            false => Err(ng::ControlError::UnknownCall),
+        }
+    }
+
+    fn query(&mut self, _: Duration, req: &ng::QueryRequest<'_>) -> Result<ng::CallStats, ng::ControlError> {
+        match self.enter(ng::Command::Query, req.call_id.0)? {
+            true => Ok(self.stats.clone()),
+            false => Err(ng::ControlError::UnknownCall),
+        }
+    }
+
+    fn block_dtmf(
+        &mut self,
+        _: Duration,
+        req: &ng::DtmfRequest<'_>,
+        block: bool,
+    ) -> Result<(), ng::ControlError> {
+        let command = if block { ng::Command::BlockDtmf } else { ng::Command::UnblockDtmf };
+        match self.enter(command, req.call_id.0)? {
+            true => Ok(()),
+            false => Err(ng::ControlError::UnknownCall),
+        }
+    }
+
+    fn list(&mut self, _: Duration, _: &ng::ListRequest) -> Result<Vec<Vec<u8>>, ng::ControlError> {
+        self.enter(ng::Command::List, b"")?;
+        Ok(self.known.clone())
+    }
+}
+
+/// The bencode codec on arbitrary bytes: never panics; whatever decodes encodes back to the
+/// same octets (the decoder accepts only canonical encodings) and decodes again to the same
+/// value; errors name an offset inside the input; request parsing of any value is total.
+pub fn bencode(data: &[u8]) {
+    use ng::bencode::{DecodeError, decode};
+    match decode(data) {
+        Ok(value) => {
+            let mut out = Vec::new();
+            value.encode(&mut out);
+            assert_eq!(out, data, "encode(decode(x)) == x");
+            assert_eq!(value.encoded_len(), data.len());
+            assert_eq!(decode(&out).as_ref(), Ok(&value));
+            let _ = ng::Request::parse(value);
+        }
+        Err(DecodeError::TooLong { len, .. }) => assert_eq!(len, data.len()),
+        Err(e) => {
+            let offset = e.offset().unwrap_or(usize::MAX);
+            assert!(offset <= data.len(), "{e} in {} octets", data.len());
+            if let DecodeError::TrailingData { offset } = e {
+                assert!(offset > 0 && offset < data.len());
+                assert!(decode(&data[..offset]).is_ok(), "the prefix before trailing data decodes");
+            }
+        }
+    }
+}
+
+/// Datagrams (the input split at NUL octets) through an [`ng::NgServer`] with a
+/// [`FakeRelay`], on a clock that moves a few seconds per datagram, from two peers. Each
+/// datagram is sent twice in a row, as a retransmission. Invariants:
+///
+/// - no panic; a reply exactly when the datagram has a cookie (a non-empty prefix of at most
+///   64 octets before the first space), and the reply starts with that cookie and a space;
+/// - the reply's body is a bencoded dictionary whose `result` is `ok`, `pong`, `error` (with
+///   an `error-reason`) or `load limit`;
+/// - the retransmission gets the identical reply and the relay is not called again.
+pub fn ng_datagrams(data: &[u8]) {
+    use ng::{NgConfig, NgServer, bencode};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+    let config = NgConfig { cache_entries: 3, cache_bytes: 1 << 20, ..NgConfig::default() };
+    let mut server = NgServer::new(config);
+    let mut relay = FakeRelay::default();
+    let peers =
+        [SocketAddr::from((Ipv4Addr::LOCALHOST, 5060)), SocketAddr::from((Ipv6Addr::LOCALHOST, 5060))];
+    let mut now = Duration::from_secs(1);
+    let (mut first, mut again) = (Vec::new(), Vec::new());
+    for (i, datagram) in data.split(|&b| b == 0).enumerate() {
+        let peer = peers[i % 2];
+        now += Duration::from_secs(u64::from(datagram.first().copied().unwrap_or(0) % 16));
+        let replied = server.handle_datagram(now, peer, datagram, &mut relay, &mut first);
+        let cookie =
+            datagram.iter().position(|&b| b == b' ').filter(|&sp| sp > 0 && sp <= config.max_cookie_len);
+        assert_eq!(replied, cookie.is_some(), "a reply exactly when there is a cookie");
+        let Some(sp) = cookie else {
+            assert!(first.is_empty());
+            continue;
+        };
+        assert_eq!(&first[..=sp], &datagram[..=sp], "the reply starts with the cookie");
+        let body = match bencode::decode(&first[sp + 1..]) {
+            Ok(bencode::Value::Dict(d)) => d,
+            other => panic!("reply body is not a dictionary: {other:?}"),
+        };
+        match body.get(b"result").and_then(bencode::Value::as_bytes) {
+            Some(b"ok" | b"pong" | b"load limit") => {}
+            Some(b"error") => assert!(body.get(b"error-reason").and_then(bencode::Value::as_bytes).is_some()),
+            other => panic!("bad result {other:?}"),
+        }
+        let calls = relay.calls.len();
+        assert!(server.handle_datagram(now, peer, datagram, &mut relay, &mut again));
+        assert_eq!(first, again, "a retransmission gets the same reply");
+        assert_eq!(relay.calls.len(), calls, "a retransmission does not run the request again");
+    }
+    let stats = server.stats();
+    assert!(stats.retransmissions + stats.malformed + stats.dropped <= stats.datagrams);
 }

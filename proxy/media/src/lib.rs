@@ -16,6 +16,9 @@
 //! - [`sdp`]: SDP offers and answers parsed with every line kept, read for what the relay needs
 //!   (addresses, ports, codecs, telephone-event types, RTCP, crypto, ICE, DTLS) and rewritten
 //!   to anchor media on the relay, with per-leg `o=` versioning (RFC 3264 §8).
+//! - [`ng`]: rtpengine's ng control protocol (bencode over UDP), so that Kamailio's and
+//!   OpenSIPS's `rtpengine` modules drive a Tonewall media node; the relay plugs in through
+//!   [`ng::MediaControl`].
 //!
 //! # Driving
 //!
@@ -42,6 +45,7 @@ pub mod anchor;
 pub mod fuzzing;
 pub mod merge;
 pub mod relay;
+pub mod ng;
 pub mod rfc4733;
 mod ring;
 pub mod rtp;
