@@ -18,9 +18,10 @@
 //! operation reproduces the body byte for byte (line ends become CRLF, blank lines are
 //! dropped), and an attribute the relay has never heard of reaches the other side untouched.
 //! Most SDP crates parse into a struct and render a canonical form, which loses or reorders what
-//! they do not model, and the WebRTC ones (`webrtc-sdp`, `sdp`, str0m's) refuse or drop
-//! carrier-style bodies; rtpengine edits the body in place for the same reason this module keeps
-//! lines.
+//! they do not model; the WebRTC-oriented ones (`webrtc-sdp`, webrtc-rs `sdp`, str0m's) also
+//! enforce line order, warn on or drop what they do not know, or expect ICE and DTLS to be
+//! there, which carrier bodies break. rtpengine copies the received body and splices its edits
+//! in, for the same reason this module keeps lines.
 //!
 //! # Rewriting
 //!
@@ -30,6 +31,34 @@
 //! [`Media::set_crypto`], [`Media::remove_payload_types`], [`Media::keep_codecs`],
 //! [`Media::set_direction`], [`Media::reject`]. A rejected stream (port 0) stays rejected and
 //! untouched: every media operation leaves it alone (RFC 3264 §6, §8.2).
+//!
+//! ```
+//! use tonewall_media::sdp::{LegOrigin, Sdp};
+//! use std::net::{IpAddr, Ipv4Addr};
+//!
+//! let offer = b"v=0\no=- 1 1 IN IP4 203.0.113.10\ns=-\nc=IN IP4 203.0.113.10\nt=0 0\n\
+//!               m=audio 16384 RTP/AVP 0 101\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\n";
+//! let mut sdp = Sdp::parse(offer)?;
+//! let far = sdp.endpoints(0).expect("a stream in use"); // where the carrier wants its RTP
+//! assert_eq!(far.rtp.port(), 16384);
+//!
+//! let relay = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+//! sdp.set_connection_address(relay);
+//! sdp.set_origin_address(relay);
+//! let audio = &mut sdp.media_mut()[0];
+//! audio.set_port(30000);
+//! let events: Vec<u8> = audio.telephone_events().map(|c| c.pt).collect();
+//! audio.remove_payload_types(&events)?; // the agent gets no RFC 4733 digits
+//!
+//! let mut agent_leg = LegOrigin::new(); // kept with the agent's dialog
+//! let mut body = Vec::new();
+//! agent_leg.write(&sdp, &mut body);
+//! assert_eq!(
+//!     body,
+//!     b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n"
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Secrets
 //!
@@ -232,7 +261,8 @@ impl Sdp {
         Some(Endpoints { rtp, rtcp, rtcp_mux, hold: conn.is_hold(), multicast: conn.is_multicast() })
     }
 
-    /// Appends the body to `out`, every line ended by CRLF.
+    /// Appends the body to `out`, every line ended by CRLF. The result can exceed the
+    /// [`Limits`] the input was parsed with (CRLF line ends, lines added by rewrites).
     pub fn write(&self, out: &mut Vec<u8>) {
         self.write_lines(out, |out, raw| out.extend_from_slice(raw.as_bytes()));
     }
