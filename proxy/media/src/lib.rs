@@ -44,8 +44,8 @@ pub mod anchor;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod merge;
-pub mod relay;
 pub mod ng;
+pub mod relay;
 pub mod rfc4733;
 mod ring;
 pub mod rtp;

@@ -1,8 +1,12 @@
 //! The `tonewall` command: one binary for the proxy and its tools.
 
+mod config;
 mod mask;
+mod metrics;
+mod ng;
 mod recording;
 mod scan;
+mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -19,6 +23,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the proxy: the media relay, its ng control listener and metrics. With no file it runs
+    /// on embedded defaults (media on 127.0.0.1, ports 30000–39999, metrics on 127.0.0.1:9464).
+    Serve {
+        /// TOML configuration; `TONEWALL_*` environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Find DTMF in recordings: one JSON line per digit; exit 0 when none, 1 when any, 2 on error.
     Scan {
         /// WAV files (PCM16, µ-law or A-law, any rate) or raw 8 kHz .ulaw/.alaw files.
@@ -63,6 +74,13 @@ impl From<SubstituteArg> for Substitute {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config } => match serve::run(config.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tonewall serve: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Scan { files, sensitive } => ExitCode::from(scan::run(&files, sensitive) as u8),
         Command::Mask { input, output, substitute } => {
             let config = MaskerConfig { substitute: substitute.into(), ..MaskerConfig::default() };

@@ -1,0 +1,286 @@
+//! Configuration: embedded defaults, then a TOML file, then `TONEWALL_*` environment variables.
+//!
+//! Every field has a default, so `tonewall serve` runs with no file at all. Errors in the file
+//! name the file and line (`tonewall.toml:12: unknown field `port_mn``); errors in the
+//! environment name the variable. Options that weaken security say so in their names.
+//!
+//! Environment variables use `__` between sections: `TONEWALL_MEDIA__PORT_MIN=40000`.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+use tonewall_dsp::{MaskerConfig, Substitute};
+use tonewall_io::RelayConfig;
+use tonewall_media::relay::{LatchPolicy, SessionConfig};
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The media relay.
+    pub media: Media,
+    /// The rtpengine-compatible control protocol ("ng"), for Kamailio/OpenSIPS.
+    pub ng: Ng,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+/// `[media]`: where media is anchored and how it is masked.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Address of the carrier-facing ports (leg A, the offerer's side).
+    pub carrier_address: IpAddr,
+    /// Address of the agent-facing ports (leg B, the answerer's side).
+    pub agent_address: IpAddr,
+    /// Address written into SDP for the carrier side, if not the bound one (behind 1:1 NAT).
+    pub carrier_advertised: Option<IpAddr>,
+    /// Address written into SDP for the agent side, if not the bound one.
+    pub agent_advertised: Option<IpAddr>,
+    /// Lowest port of the RTP/RTCP range.
+    pub port_min: u16,
+    /// Highest port of the range.
+    pub port_max: u16,
+    /// Look-behind of the masker, ms (12–100): the audio delay toward the agent.
+    pub lookbehind_ms: u32,
+    /// What replaces a DTMF tone: "tone" (flat 500 Hz), "silence" or "noise".
+    pub substitute: SubstituteName,
+    /// Who may send on a leg: "strict" (the SDP's address and port), "signaled-host" (the SDP's
+    /// host, any port: NAT), or "insecure-first-source" (anyone first: RTP bleed is possible).
+    pub latch: LatchName,
+    /// Seconds without RTP on a call before it is reported as dead.
+    pub media_timeout_s: u64,
+    /// Also mask what the agent sends toward the caller.
+    pub mask_agent_to_caller: bool,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        Media {
+            workers: 0,
+            carrier_address: lo,
+            agent_address: lo,
+            carrier_advertised: None,
+            agent_advertised: None,
+            port_min: 30000,
+            port_max: 39999,
+            lookbehind_ms: 20,
+            substitute: SubstituteName::Tone,
+            latch: LatchName::Strict,
+            media_timeout_s: 60,
+            mask_agent_to_caller: false,
+        }
+    }
+}
+
+/// Substitute names in the file.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubstituteName {
+    /// Flat 500 Hz tone.
+    Tone,
+    /// Digital silence.
+    Silence,
+    /// Comfort noise.
+    Noise,
+}
+
+/// Latch policy names in the file.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatchName {
+    /// Only the signalled address and port.
+    Strict,
+    /// The signalled host, any port.
+    SignaledHost,
+    /// Whoever sends first (RTP bleed possible).
+    InsecureFirstSource,
+}
+
+/// `[ng]`: the rtpengine-compatible control listener.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ng {
+    /// UDP address to listen on for ng commands; none by default. rtpengine's usual port is 2223.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// HTTP address serving `/metrics`; none to disable.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics { listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))) }
+    }
+}
+
+/// A configuration error, already phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Defaults, overlaid with `file` (if given) and the environment, then validated.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut text = None;
+        if let Some(path) = file {
+            let t = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+            // Parse once with spans, for errors that point at the line.
+            if let Err(e) = toml::from_str::<Config>(&t) {
+                let line = e.span().map_or(1, |s| line_at(&t, s.start));
+                return Err(ConfigError(format!("{}:{line}: {}", path.display(), e.message())));
+            }
+            figment = figment.merge(Toml::string(&t));
+            text = Some((path, t));
+        }
+        figment = figment.merge(Env::prefixed("TONEWALL_").split("__"));
+        let config: Config = figment.extract().map_err(|e| ConfigError(format!("environment: {e}")))?;
+        config.validate().map_err(|(section, key, what)| {
+            let at = match &text {
+                Some((path, t)) => format!("{}:{}", path.display(), line_of_key(t, section, key)),
+                None => format!("{section}.{key}"),
+            };
+            ConfigError(format!("{at}: {what}"))
+        })?;
+        Ok(config)
+    }
+
+    /// Checks what types cannot: returns (section, key, what is wrong).
+    fn validate(&self) -> Result<(), (&'static str, &'static str, String)> {
+        let m = &self.media;
+        if m.port_min > m.port_max || m.port_max - m.port_min < 3 {
+            return Err((
+                "media",
+                "port_max",
+                format!("port range {}–{} must hold at least two RTP/RTCP pairs", m.port_min, m.port_max),
+            ));
+        }
+        if !(12..=100).contains(&m.lookbehind_ms) {
+            return Err(("media", "lookbehind_ms", format!("{} ms is outside 12–100 ms", m.lookbehind_ms)));
+        }
+        if m.media_timeout_s == 0 {
+            return Err(("media", "media_timeout_s", "must be at least 1 second".into()));
+        }
+        Ok(())
+    }
+
+    /// The relay's settings.
+    pub fn relay(&self) -> RelayConfig {
+        let m = &self.media;
+        let workers = if m.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            m.workers
+        };
+        RelayConfig {
+            workers,
+            addresses: [m.carrier_address, m.agent_address],
+            ports: (m.port_min, m.port_max),
+            session: SessionConfig {
+                latch: match m.latch {
+                    LatchName::Strict => LatchPolicy::Strict,
+                    LatchName::SignaledHost => LatchPolicy::SignaledHost,
+                    LatchName::InsecureFirstSource => LatchPolicy::InsecureFirstSource,
+                },
+                masker: MaskerConfig {
+                    lookbehind_ms: m.lookbehind_ms,
+                    substitute: match m.substitute {
+                        SubstituteName::Tone => Substitute::FlatTone,
+                        SubstituteName::Silence => Substitute::Silence,
+                        SubstituteName::Noise => Substitute::ComfortNoise,
+                    },
+                    ..MaskerConfig::default()
+                },
+                mask_a_to_b: true,
+                mask_b_to_a: m.mask_agent_to_caller,
+                media_timeout: Duration::from_secs(m.media_timeout_s),
+            },
+        }
+    }
+}
+
+/// 1-based line of byte offset `at`.
+fn line_at(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// The line where `key` is set inside `[section]`, or the section header, or 1.
+fn line_of_key(text: &str, section: &str, key: &str) -> usize {
+    let mut in_section = false;
+    let mut header = 1;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_section = l.trim_matches(|c| c == '[' || c == ']').trim() == section;
+            if in_section {
+                header = i + 1;
+            }
+        } else if in_section && l.split('=').next().is_some_and(|k| k.trim() == key) {
+            return i + 1;
+        }
+    }
+    header
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, String> {
+        let dir = std::env::temp_dir().join(format!("tonewall-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let path =
+            dir.join(format!("{:x}.toml", text.len() * 31 + text.bytes().map(usize::from).sum::<usize>()));
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
+        let r =
+            Config::load(Some(&path)).map_err(|e| e.to_string().replace(&path.display().to_string(), "F"));
+        let _ = std::fs::remove_file(&path);
+        r
+    }
+
+    #[test]
+    fn defaults_run_without_a_file() {
+        let c = Config::load(None).expect("defaults");
+        assert_eq!(c, Config::default());
+        let r = c.relay();
+        assert!(r.workers >= 1);
+        assert!(r.session.mask_a_to_b && !r.session.mask_b_to_a);
+        assert_eq!(r.session.latch, LatchPolicy::Strict);
+    }
+
+    #[test]
+    fn a_file_overrides_defaults() {
+        let c = load("[media]\nport_min = 40000\nport_max = 40100\nlatch = \"signaled-host\"\n\n[ng]\nlisten = \"127.0.0.1:2223\"\n")
+            .expect("valid");
+        assert_eq!((c.media.port_min, c.media.port_max), (40000, 40100));
+        assert_eq!(c.media.latch, LatchName::SignaledHost);
+        assert_eq!(c.ng.listen, Some("127.0.0.1:2223".parse().expect("addr")));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let e = load("[media]\nport_min = 40000\nport_mn = 3\n").expect_err("unknown field");
+        assert!(e.starts_with("F:3: unknown field `port_mn`"), "{e}");
+        let e = load("[media]\n\nlookbehind_ms = \"x\"\n").expect_err("bad type");
+        assert!(e.starts_with("F:3: "), "{e}");
+        let e = load("[media]\nport_min = 5000\nport_max = 4000\n").expect_err("bad range");
+        assert_eq!(e, "F:3: port range 5000–4000 must hold at least two RTP/RTCP pairs");
+        let e = load("[media]\nlookbehind_ms = 5\n").expect_err("out of range");
+        assert_eq!(e, "F:2: 5 ms is outside 12–100 ms");
+        let e = load("[media\n").expect_err("syntax");
+        assert!(e.starts_with("F:1: "), "{e}");
+    }
+}

@@ -1,0 +1,169 @@
+//! The ng control listener: rtpengine's protocol in front of the anchor and the relay, so a
+//! Kamailio or OpenSIPS that drives rtpengine drives Tonewall media nodes unchanged.
+
+use crate::config::Config;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+use tonewall_io::{Relay, SessionId};
+use tonewall_media::anchor::{
+    Anchor, AnchorConfig, AnchorError, CallReport, LegAddrs, MediaPlane, OfferOptions,
+};
+use tonewall_media::ng::{
+    CallStats, ControlError, Counters, DeleteRequest, DtmfRequest, MediaControl, MediaStats, NgConfig,
+    NgServer, OfferRequest, QueryRequest, SdpOut, StreamKind, StreamStats, TagStats,
+};
+use tonewall_media::relay::{DropReason, LegId, Remote, SessionReport};
+
+/// The relay as the anchor's media plane.
+pub struct RelayPlane<'a>(pub &'a Relay);
+
+impl MediaPlane for RelayPlane<'_> {
+    fn create(&mut self, _now: Duration) -> std::io::Result<(u64, [LegAddrs; 2])> {
+        let (id, ports) = self.0.create()?;
+        let legs = ports.map(|p| LegAddrs { rtp: p.rtp, rtcp: p.rtcp });
+        Ok((id.0, legs))
+    }
+    fn signal(&mut self, id: u64, leg: LegId, remote: Remote) {
+        self.0.signal(SessionId(id), leg, remote);
+    }
+    fn set_masking(&mut self, id: u64, from: LegId, on: bool) {
+        self.0.set_masking(SessionId(id), from, on);
+    }
+    fn remove(&mut self, id: u64) -> Option<SessionReport> {
+        self.0.remove(SessionId(id))
+    }
+    fn report(&mut self, id: u64) -> Option<SessionReport> {
+        self.0.report(SessionId(id))
+    }
+}
+
+/// ng commands carried out on the anchor.
+pub struct NgControl<'a> {
+    anchor: Anchor,
+    plane: RelayPlane<'a>,
+}
+
+impl<'a> NgControl<'a> {
+    /// Control over `relay`, advertising the configured addresses.
+    pub fn new(relay: &'a Relay, config: &Config) -> Self {
+        let m = &config.media;
+        let anchor = Anchor::new(AnchorConfig {
+            advertised: [
+                m.carrier_advertised.unwrap_or(m.carrier_address),
+                m.agent_advertised.unwrap_or(m.agent_address),
+            ],
+            mask_a_to_b: true,
+            mask_b_to_a: m.mask_agent_to_caller,
+        });
+        NgControl { anchor, plane: RelayPlane(relay) }
+    }
+}
+
+fn options(req: &OfferRequest<'_>) -> OfferOptions {
+    let sip_source = req.unknown.flags.iter().any(|f| f.eq_ignore_ascii_case(b"SIP-source-address"));
+    OfferOptions { source_address: if sip_source { req.received_from } else { None } }
+}
+
+fn control_error(e: AnchorError) -> ControlError {
+    match e {
+        AnchorError::UnknownCall => ControlError::UnknownCall,
+        AnchorError::UnknownParty => ControlError::UnknownParty,
+        AnchorError::BadSdp(_) => ControlError::BadSdp,
+        AnchorError::Unacceptable(reason) => ControlError::Rejected { reason },
+        AnchorError::OutOfPorts => ControlError::OutOfPorts,
+        _ => ControlError::Internal,
+    }
+}
+
+impl MediaControl for NgControl<'_> {
+    fn offer(&mut self, now: Duration, req: &OfferRequest<'_>) -> Result<SdpOut, ControlError> {
+        let sdp = self
+            .anchor
+            .offer(now, &mut self.plane, req.call_id.0, req.from_tag.0, req.sdp.0, options(req))
+            .map_err(control_error)?;
+        Ok(SdpOut { sdp, warning: None })
+    }
+
+    fn answer(&mut self, now: Duration, req: &OfferRequest<'_>) -> Result<SdpOut, ControlError> {
+        let to_tag = req.to_tag.ok_or(ControlError::UnknownParty)?;
+        let sdp = self
+            .anchor
+            .answer(now, &mut self.plane, req.call_id.0, to_tag.0, req.sdp.0, options(req))
+            .map_err(control_error)?;
+        Ok(SdpOut { sdp, warning: None })
+    }
+
+    fn delete(&mut self, _now: Duration, req: &DeleteRequest<'_>) -> Result<CallStats, ControlError> {
+        let report = self.anchor.delete(&mut self.plane, req.call_id.0).map_err(control_error)?;
+        Ok(call_stats(&report))
+    }
+
+    fn query(&mut self, _now: Duration, req: &QueryRequest<'_>) -> Result<CallStats, ControlError> {
+        let report = self.anchor.query(&mut self.plane, req.call_id.0).map_err(control_error)?;
+        Ok(call_stats(&report))
+    }
+
+    fn block_dtmf(&mut self, _now: Duration, req: &DtmfRequest<'_>, block: bool) -> Result<(), ControlError> {
+        let tag = req.from_tag.map(|t| t.0);
+        self.anchor.block_dtmf(&mut self.plane, req.call_id.0, tag, block).map_err(control_error)
+    }
+}
+
+/// rtpengine's shape: per tag, per media, an RTP and an RTCP stream.
+fn call_stats(report: &CallReport) -> CallStats {
+    let mut stats =
+        CallStats { created: report.created, last_signal: report.last_signal, ..CallStats::default() };
+    for leg in [LegId::A, LegId::B] {
+        let Some(tag) = report.tags[leg.index()].clone() else { continue };
+        let mut t = TagStats { tag, created: report.created, ..TagStats::default() };
+        t.in_dialogue_with = report.tags[leg.other().index()].clone();
+        for (i, (ports, r)) in report.streams.iter().enumerate() {
+            let c = &r.counters[leg.index()];
+            let errors: u64 =
+                [DropReason::Spoofed, DropReason::Malformed].iter().map(|d| c.dropped[d.index()]).sum();
+            let local = ports.map(|p| p[leg.index()]);
+            let rtp = StreamStats {
+                kind: StreamKind::Rtp,
+                local_port: local.map(|l| l.rtp.port()),
+                endpoint: r.learned[leg.index()],
+                stats: Counters { packets: c.rtp_packets, bytes: c.rtp_bytes, errors },
+                ..StreamStats::default()
+            };
+            let rtcp = StreamStats {
+                kind: StreamKind::Rtcp,
+                local_port: local.map(|l| l.rtcp.port()),
+                stats: Counters { packets: c.rtcp_packets, bytes: c.rtcp_bytes, errors: 0 },
+                ..StreamStats::default()
+            };
+            t.medias.push(MediaStats {
+                index: i as u32 + 1,
+                media_type: "audio".into(),
+                streams: vec![rtp, rtcp],
+                ..MediaStats::default()
+            });
+        }
+        stats.tags.push(t);
+    }
+    stats.totals = stats.sum_streams();
+    stats
+}
+
+/// Serves ng on `addr` until the process stops.
+pub fn serve(addr: SocketAddr, relay: &Relay, config: &Config) -> Result<(), String> {
+    let socket = UdpSocket::bind(addr).map_err(|e| format!("ng listener {addr}: {e}"))?;
+    eprintln!("tonewall serve: ng control on udp:{addr}");
+    let mut server = NgServer::new(NgConfig::default());
+    let mut control = NgControl::new(relay, config);
+    let mut buf = vec![0u8; 65536];
+    let mut out = Vec::with_capacity(65536);
+    loop {
+        let (n, peer) = match socket.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("ng listener {addr}: {e}")),
+        };
+        if server.handle_datagram(relay.now(), peer, &buf[..n], &mut control, &mut out) {
+            let _ = socket.send_to(&out, peer);
+        }
+    }
+}

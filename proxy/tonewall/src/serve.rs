@@ -1,0 +1,75 @@
+//! `tonewall serve`: the relay, its control listener and its metrics, wired from the config.
+
+use crate::config::Config;
+use crate::metrics::{self, RelayCollector};
+use prometheus::{IntCounterVec, Opts, Registry};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use tonewall_io::{Relay, SessionId};
+use tonewall_media::relay::RelayEvent;
+
+/// Runs until the process is stopped. Returns an error only if start-up fails.
+pub fn run(config_path: Option<&Path>) -> Result<(), String> {
+    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    let relay_config = config.relay();
+    let (relay, events) = Relay::start(relay_config.clone()).map_err(|e| format!("media relay: {e}"))?;
+    let relay = Arc::new(relay);
+
+    let registry = Registry::new();
+    registry.register(Box::new(RelayCollector::new(Arc::clone(&relay)))).map_err(|e| e.to_string())?;
+    let digits = IntCounterVec::new(
+        Opts::new("tonewall_dtmf_digits_total", "Key presses found on masked streams, by first transport."),
+        &["transport"],
+    )
+    .map_err(|e| e.to_string())?;
+    let timeouts = IntCounterVec::new(
+        Opts::new("tonewall_media_events_total", "Media session events: timeouts and resumptions."),
+        &["event"],
+    )
+    .map_err(|e| e.to_string())?;
+    registry.register(Box::new(digits.clone())).map_err(|e| e.to_string())?;
+    registry.register(Box::new(timeouts.clone())).map_err(|e| e.to_string())?;
+    let metrics_addr = match config.metrics.listen {
+        Some(addr) => {
+            Some(metrics::serve(addr, registry).map_err(|e| format!("metrics listener {addr}: {e}"))?)
+        }
+        None => None,
+    };
+
+    std::thread::Builder::new()
+        .name("events".into())
+        .spawn(move || handle_events(events, digits, timeouts))
+        .map_err(|e| e.to_string())?;
+
+    eprintln!(
+        "tonewall serve: media on {} (carrier) / {} (agent), ports {}–{}, {} worker(s); metrics {}",
+        relay_config.addresses[0],
+        relay_config.addresses[1],
+        relay_config.ports.0,
+        relay_config.ports.1,
+        relay_config.workers,
+        metrics_addr.map_or("off".to_string(), |a| format!("http://{a}/metrics")),
+    );
+    match config.ng.listen {
+        Some(addr) => crate::ng::serve(addr, &relay, &config),
+        None => loop {
+            std::thread::park();
+        },
+    }
+}
+
+/// Counts session events and logs them: never a digit, only that one was found.
+fn handle_events(events: Receiver<(SessionId, RelayEvent)>, digits: IntCounterVec, timeouts: IntCounterVec) {
+    for (id, event) in events {
+        match event {
+            RelayEvent::Digit { transport, .. } => digits.with_label_values(&[transport.label()]).inc(),
+            RelayEvent::MediaTimeout => {
+                timeouts.with_label_values(&["timeout"]).inc();
+                eprintln!("session {}: media timeout", id.0);
+            }
+            RelayEvent::MediaResumed => timeouts.with_label_values(&["resumed"]).inc(),
+            _ => {}
+        }
+    }
+}
