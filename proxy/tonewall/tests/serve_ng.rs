@@ -1,0 +1,296 @@
+//! `tonewall serve` as a media node: the real binary, driven over rtpengine's ng protocol,
+//! carrying real RTP over loopback between a "carrier" and an "agent" socket, with canary digits
+//! sent in-band and as RFC 4733 events and a spoofer on both ports. The agent must receive no
+//! DTMF in any form, the metrics must pass `promtool check metrics`, and the digits must appear
+//! in no output of the process.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tonewall_dsp::synth::{self, Rng};
+use tonewall_dsp::{Detector, DetectorConfig, Digit, DtmfEvent, Law};
+use tonewall_media::rfc4733::{EventSender, SenderConfig};
+use tonewall_media::rtp::{self, RtpHeader};
+
+/// A small bencode writer for the test's requests.
+enum B<'a> {
+    S(&'a [u8]),
+    L(Vec<B<'a>>),
+    D(Vec<(&'a str, B<'a>)>),
+}
+
+fn benc(b: &B<'_>, out: &mut Vec<u8>) {
+    match b {
+        B::S(s) => {
+            out.extend_from_slice(format!("{}:", s.len()).as_bytes());
+            out.extend_from_slice(s);
+        }
+        B::L(items) => {
+            out.push(b'l');
+            items.iter().for_each(|i| benc(i, out));
+            out.push(b'e');
+        }
+        B::D(entries) => {
+            out.push(b'd');
+            let mut e: Vec<_> = entries.iter().collect();
+            e.sort_by_key(|(k, _)| *k);
+            for (k, v) in e {
+                benc(&B::S(k.as_bytes()), out);
+                benc(v, out);
+            }
+            out.push(b'e');
+        }
+    }
+}
+
+struct Node {
+    child: Child,
+    ng: SocketAddr,
+    metrics: SocketAddr,
+    control: UdpSocket,
+    cookie: u32,
+}
+
+impl Node {
+    fn start(name: &str, base: u16) -> Node {
+        let dir = std::env::temp_dir().join(format!("tonewall-serve-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ng: SocketAddr = format!("127.0.0.1:{}", base).parse().expect("addr");
+        let metrics: SocketAddr = format!("127.0.0.1:{}", base + 1).parse().expect("addr");
+        let config = dir.join("tonewall.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n\n[ng]\nlisten = \"{ng}\"\n\n[metrics]\nlisten = \"{metrics}\"\n",
+                base + 10,
+                base + 200
+            ),
+        )
+        .expect("config");
+        let child = Command::new(env!("CARGO_BIN_EXE_tonewall"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tonewall serve starts");
+        let control = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        control.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let mut node = Node { child, ng, metrics, control, cookie: 0 };
+        // Wait until it answers ping.
+        for _ in 0..50 {
+            if node.request(&B::D(vec![("command", B::S(b"ping"))])).is_some_and(|r| r.contains("pong")) {
+                return node;
+            }
+        }
+        panic!("tonewall serve did not answer ping");
+    }
+
+    fn request(&mut self, body: &B<'_>) -> Option<String> {
+        self.cookie += 1;
+        let mut dgram = format!("t{} ", self.cookie).into_bytes();
+        benc(body, &mut dgram);
+        self.control.send_to(&dgram, self.ng).expect("send");
+        let mut buf = [0u8; 65536];
+        let n = self.control.recv(&mut buf).ok()?;
+        let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(reply.starts_with(&format!("t{} ", self.cookie)), "{reply}");
+        Some(reply)
+    }
+
+    fn metrics(&self) -> String {
+        let mut s = TcpStream::connect(self.metrics).expect("metrics endpoint");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+        let mut body = String::new();
+        s.read_to_string(&mut body).expect("read");
+        let (head, body) = body.split_once("\r\n\r\n").expect("http");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        body.to_string()
+    }
+
+    /// Stops the process and returns everything it printed.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut printed = String::new();
+        for pipe in [
+            self.child.stdout.take().map(|p| Box::new(p) as Box<dyn Read>),
+            self.child.stderr.take().map(|p| Box::new(p) as Box<dyn Read>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let mut p = pipe;
+            let _ = p.read_to_string(&mut printed);
+        }
+        printed
+    }
+}
+
+impl Drop for Node {
+    /// A failing test must not leave a server holding the ports.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sdp(port: u16) -> String {
+    format!(
+        "v=0\r\no=- 4242 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
+    )
+}
+
+/// The `m=audio` port of an SDP inside an ng reply.
+fn media_port(reply: &str) -> u16 {
+    let m = reply.split("m=audio ").nth(1).expect("m= line in reply");
+    m.split(' ').next().and_then(|p| p.parse().ok()).expect("port")
+}
+
+fn key(c: char) -> Digit {
+    Digit::from_char(c).expect("key")
+}
+
+fn packet(pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 12];
+    rtp::write_header(&mut p, marker, pt, seq, ts, 0xabcd);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn a_media_node_masks_a_call_set_up_over_ng() {
+    let mut node = Node::start("ng", 24600);
+    let carrier = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let agent = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let spoofer = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    agent.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let (cp, ap) = (carrier.local_addr().expect("a").port(), agent.local_addr().expect("a").port());
+
+    let offer_sdp = sdp(cp);
+    let offer = node
+        .request(&B::D(vec![
+            ("command", B::S(b"offer")),
+            ("call-id", B::S(b"canary-call")),
+            ("from-tag", B::S(b"carrier-tag")),
+            ("sdp", B::S(offer_sdp.as_bytes())),
+            ("flags", B::L(vec![B::S(b"trust-address")])),
+            ("replace", B::L(vec![B::S(b"origin"), B::S(b"session-connection")])),
+        ]))
+        .expect("offer reply");
+    assert!(offer.contains("6:result2:ok"), "{offer}");
+    assert!(!offer.contains("telephone-event"), "the agent is offered no telephone-event: {offer}");
+    let to_b = media_port(&offer);
+    let answer_sdp = sdp(ap).replace(" 0 8 101", " 0");
+    let answer = node
+        .request(&B::D(vec![
+            ("command", B::S(b"answer")),
+            ("call-id", B::S(b"canary-call")),
+            ("from-tag", B::S(b"carrier-tag")),
+            ("to-tag", B::S(b"agent-tag")),
+            ("sdp", B::S(answer_sdp.as_bytes())),
+        ]))
+        .expect("answer reply");
+    assert!(answer.contains("6:result2:ok"), "{answer}");
+    let to_a = media_port(&answer);
+    let (to_a, to_b): (SocketAddr, SocketAddr) =
+        (format!("127.0.0.1:{to_a}").parse().expect("a"), format!("127.0.0.1:{to_b}").parse().expect("a"));
+
+    // Canary digits: 9 7 in-band, 3 1 as events.
+    let mut rng = Rng::new(97);
+    let mut buf = vec![0.0; synth::ms(2400.0)];
+    synth::add_noise(&mut buf, -42.0, &mut rng);
+    for (k, at) in [('9', 300.0), ('7', 600.0)] {
+        let s = synth::ms(at);
+        synth::add_dtmf(&mut buf[s..s + synth::ms(90.0)], key(k), -9.0, 0.0, (0.0, 0.0), &mut rng);
+    }
+    let audio: Vec<u8> = synth::to_i16(&buf).iter().map(|&x| Law::Ulaw.encode(x)).collect();
+    let mut wire: Vec<(u64, u8, bool, u32, Vec<u8>)> = audio
+        .chunks(160)
+        .enumerate()
+        .filter(|(i, _)| !(50..55).contains(i) && !(80..85).contains(i))
+        .map(|(i, c)| (i as u64 * 160, 0, false, 160 * i as u32, c.to_vec()))
+        .collect();
+    for (k, start) in [('3', 1000u32 * 8), ('1', 1600 * 8)] {
+        let mut tx = EventSender::new(SenderConfig::default());
+        tx.press(key(k), start, 800).expect("press");
+        while let Some(at) = tx.next_send() {
+            let e = tx.poll_packet(at).expect("due");
+            wire.push((u64::from(start) + at, 101, e.marker, e.timestamp, e.payload().to_vec()));
+        }
+    }
+    wire.sort_by_key(|w| w.0);
+    let mut heard = vec![];
+    let mut got = 0;
+    for (i, (_, pt, marker, ts, payload)) in wire.iter().enumerate() {
+        carrier.send_to(&packet(*pt, *marker, i as u16, *ts, payload), to_a).expect("send");
+        if i % 20 == 3 {
+            spoofer.send_to(&packet(0, false, 1, 1, &[0x55; 160]), to_a).expect("spoof");
+            spoofer.send_to(&packet(0, false, 1, 1, &[0x55; 160]), to_b).expect("spoof");
+        }
+        if *pt != 0 {
+            continue;
+        }
+        let mut r = [0u8; 2048];
+        let (n, from) = match agent.recv_from(&mut r) {
+            Ok(x) => x,
+            Err(e) => panic!("packet {i}: the agent received nothing ({e}); metrics:\n{}", node.metrics()),
+        };
+        assert_eq!(from, to_b);
+        let h = RtpHeader::parse(&r[..n]).expect("rtp");
+        assert_eq!(h.pt, 0, "only audio reaches the agent");
+        heard.extend_from_slice(&r[h.payload()]);
+        got += 1;
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    assert_eq!(got, 110);
+    let mut d = Detector::new(&DetectorConfig::max_sensitivity());
+    d.push(&heard.iter().map(|&c| Law::Ulaw.decode(c)).collect::<Vec<_>>());
+    d.finish();
+    assert!(
+        std::iter::from_fn(|| d.poll_event()).all(|e| !matches!(e, DtmfEvent::DigitStart { .. })),
+        "the agent hears no digit"
+    );
+    assert!(!heard.windows(160).any(|w| w == [0x55; 160]), "nothing of the spoofer's");
+
+    // Metrics: valid exposition format, and the figures add up.
+    std::thread::sleep(Duration::from_millis(600)); // event-receiver end timeouts
+    let metrics = node.metrics();
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (apt-get install prometheus)");
+    promtool.stdin.take().expect("stdin").write_all(metrics.as_bytes()).expect("write");
+    let check = promtool.wait_with_output().expect("promtool");
+    assert!(check.status.success(), "promtool: {}", String::from_utf8_lossy(&check.stderr));
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert_eq!(value("tonewall_relay_packets_forwarded_total"), 110);
+    let spoofed = 2 * (0..wire.len()).filter(|i| i % 20 == 3).count() as u64;
+    assert_eq!(value("tonewall_relay_packets_dropped_total{reason=\"spoofed\"}"), spoofed);
+    assert!(value("tonewall_relay_packets_dropped_total{reason=\"dtmf_event\"}") >= 10);
+    assert_eq!(value("tonewall_dtmf_digits_total{transport=\"inband\"}"), 2);
+    assert_eq!(value("tonewall_dtmf_digits_total{transport=\"rfc4733\"}"), 2);
+    assert_eq!(value("tonewall_relay_sessions"), 1);
+
+    let query = node
+        .request(&B::D(vec![("command", B::S(b"delete")), ("call-id", B::S(b"canary-call"))]))
+        .expect("delete reply");
+    assert!(query.contains("6:result2:ok"), "{query}");
+    let printed = node.stop();
+    for canary in ["9731", "9 7 3 1", "9,7,3,1", "\"9\"", "'9'"] {
+        assert!(!printed.contains(canary), "a canary leaked into the output: {printed}");
+        assert!(!metrics.contains(canary), "a canary leaked into the metrics");
+    }
+}
