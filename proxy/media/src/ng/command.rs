@@ -14,10 +14,11 @@
 //! interchangeably: its module sends `received-from` while rtpengine's docs say `received
 //! from`, and a `delete-delay=0` flag arrives as both `"delete delay": 0` and
 //! `"delete-delay": "0"` in the same dictionary. So keys, flags and keyword values are compared
-//! ASCII-case-insensitively with space, `_` and `-` equal. Where a key appears twice (in any
-//! spelling) the last value wins, as in rtpengine, except for the keys that say which call and
-//! party a request is about (`command`, `call-id`, `from-tag`, `to-tag`, `via-branch`,
-//! `sdp`): two of those in one request are refused rather than guessed at.
+//! ASCII-case-insensitively with space, `_` and `-` equal. Where a single-valued key appears
+//! twice (in any spelling) the last value wins, as in rtpengine, and the lists that flags also
+//! feed (`flags`, `replace`, `rtcp-mux`, `SDES`, `codec`) add up; but the keys that say which
+//! call and party a request is about (`command`, `call-id`, `from-tag`, `to-tag`,
+//! `via-branch`, `sdp`) are refused when repeated rather than guessed at.
 //!
 //! # Values
 //!
