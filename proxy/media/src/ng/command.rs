@@ -977,8 +977,11 @@ fn count(value: &Value<'_>, key: &'static str) -> Result<u64, RequestError> {
     }
 }
 
+/// An IP address; an IPv6 one may come in brackets (`[::1]`), as SIP writes it.
 fn ip(value: &Value<'_>, key: &'static str) -> Result<IpAddr, RequestError> {
-    text(value, key)?.trim().parse().map_err(|_| RequestError::BadValue { key })
+    let s = text(value, key)?.trim();
+    let s = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(s);
+    s.parse().map_err(|_| RequestError::BadValue { key })
 }
 
 fn yes_no(value: &Value<'_>, key: &'static str) -> Result<bool, RequestError> {
@@ -1372,6 +1375,12 @@ mod tests {
             Err(RequestError::BadValue { key: "received from" })
         );
         assert!(bad("received-from", s("1.2.3.4")).is_ok());
+        assert!(matches!(bad("received-from", l(&["IP6", "[2001:db8::5]"])), Ok(Request::Offer(r))
+            if r.received_from == Some("2001:db8::5".parse().expect("ip"))));
+        assert_eq!(
+            bad("media address", s("[192.0.2.1")),
+            Err(RequestError::BadValue { key: "media address" })
+        );
         assert_eq!(
             bad("media address", s("example.com")),
             Err(RequestError::BadValue { key: "media address" })
