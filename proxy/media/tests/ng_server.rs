@@ -193,6 +193,7 @@ fn malformed_requests_get_error_replies_that_are_not_cached() {
         (b"a1 d7:command4:pinge\n", "Could not decode bencode dictionary (trailing data at offset 17)"),
         (b"a2 not bencode", "Could not decode bencode dictionary (unexpected octet at offset 0)"),
         (b"a3 i42e", "Could not decode bencode dictionary"),
+        (b"a3j {\"command\":\"ping\"}", "JSON documents are not supported; send bencode"),
         (b"a4 d7:call-id1:ce", "Dictionary contains no key \"command\""),
         (b"a5 d7:command10:frobnicate7:call-id1:ce", "Unrecognized command"),
         (b"a6 d7:command10:play media7:call-id1:ce", "Unsupported command 'play media'"),

@@ -14,10 +14,11 @@
 //! interchangeably: its module sends `received-from` while rtpengine's docs say `received
 //! from`, and a `delete-delay=0` flag arrives as both `"delete delay": 0` and
 //! `"delete-delay": "0"` in the same dictionary. So keys, flags and keyword values are compared
-//! ASCII-case-insensitively with space, `_` and `-` equal. Where a key appears twice (in any
-//! spelling) the last value wins, as in rtpengine, except for the keys that say which call and
-//! party a request is about (`command`, `call-id`, `from-tag`, `to-tag`, `via-branch`,
-//! `sdp`): two of those in one request are refused rather than guessed at.
+//! ASCII-case-insensitively with space, `_` and `-` equal. Where a single-valued key appears
+//! twice (in any spelling) the last value wins, as in rtpengine, and the lists that flags also
+//! feed (`flags`, `replace`, `rtcp-mux`, `SDES`, `codec`) add up; but the keys that say which
+//! call and party a request is about (`command`, `call-id`, `from-tag`, `to-tag`,
+//! `via-branch`, `sdp`) are refused when repeated rather than guessed at.
 //!
 //! # Values
 //!
@@ -976,8 +977,11 @@ fn count(value: &Value<'_>, key: &'static str) -> Result<u64, RequestError> {
     }
 }
 
+/// An IP address; an IPv6 one may come in brackets (`[::1]`), as SIP writes it.
 fn ip(value: &Value<'_>, key: &'static str) -> Result<IpAddr, RequestError> {
-    text(value, key)?.trim().parse().map_err(|_| RequestError::BadValue { key })
+    let s = text(value, key)?.trim();
+    let s = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(s);
+    s.parse().map_err(|_| RequestError::BadValue { key })
 }
 
 fn yes_no(value: &Value<'_>, key: &'static str) -> Result<bool, RequestError> {
@@ -1371,6 +1375,12 @@ mod tests {
             Err(RequestError::BadValue { key: "received from" })
         );
         assert!(bad("received-from", s("1.2.3.4")).is_ok());
+        assert!(matches!(bad("received-from", l(&["IP6", "[2001:db8::5]"])), Ok(Request::Offer(r))
+            if r.received_from == Some("2001:db8::5".parse().expect("ip"))));
+        assert_eq!(
+            bad("media address", s("[192.0.2.1")),
+            Err(RequestError::BadValue { key: "media address" })
+        );
         assert_eq!(
             bad("media address", s("example.com")),
             Err(RequestError::BadValue { key: "media address" })

@@ -33,6 +33,13 @@
 //! Kamailio send a new `answer` with a new cookie, so the relay must still treat a repeated
 //! answer with the same SDP as harmless (rtpengine does).
 //!
+//! # Driving
+//!
+//! Unlike the media state machines, there is no output queue to drain: the protocol is one
+//! reply per request and the relay answers synchronously through [`MediaControl`], so
+//! [`NgServer::handle_datagram`] writes the reply (if any) into the caller's buffer and is
+//! done. Expired cache entries are dropped on the next datagram; no timer is needed.
+//!
 //! # What this module does not do
 //!
 //! No sockets (the driver receives and sends), no clock (`now` comes in), no JSON documents, no
@@ -217,6 +224,12 @@ impl NgServer {
     ) -> bool {
         let request = match bencode::decode_with(body, &self.config.limits) {
             Ok(value) => Request::parse(value),
+            Err(_) if body.first() == Some(&b'{') => {
+                // rtpengine also takes JSON; say so rather than name an octet.
+                self.stats.malformed += 1;
+                write_error(out, "JSON documents are not supported; send bencode");
+                return false;
+            }
             Err(e) => {
                 self.stats.malformed += 1;
                 write_error(out, &format!("Could not decode bencode dictionary ({e})"));
