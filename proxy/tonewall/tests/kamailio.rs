@@ -1,0 +1,385 @@
+//! A Tonewall media node behind Kamailio, as rtpengine would be: Debian's Kamailio with its
+//! `rtpengine` module drives `tonewall serve` over ng while sipp places a call through it. The
+//! carrier (sipp uac) plays a pcap of RTP with canary digits in-band and as RFC 4733 events; the
+//! agent's media port is a socket of this test, which checks that no digit arrives in any form.
+//!
+//! ```text
+//!  sipp uac ──SIP──► kamailio ──SIP──► sipp uas (SDP names this test's socket as the agent)
+//!     │ RTP (pcap)      │ ng (rtpengine module)
+//!     └────────────► tonewall serve ──RTP, masked──► agent socket (this test)
+//! ```
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tonewall_dsp::synth::{self, Rng};
+use tonewall_dsp::{Detector, DetectorConfig, Digit, DtmfEvent, Law};
+use tonewall_media::rfc4733::{EventSender, SenderConfig};
+use tonewall_media::rtp::{self, RtpHeader};
+
+const NG: u16 = 27222;
+const METRICS: u16 = 27223;
+const KAMAILIO: u16 = 27060;
+const UAS: u16 = 27070;
+const UAC: u16 = 27080;
+const UAC_MEDIA: u16 = 27100;
+const AGENT_MEDIA: u16 = 27400;
+
+struct Proc(Child, &'static str);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(name: &'static str, cmd: &mut Command, log: &Path) -> Proc {
+    let out = std::fs::File::create(log.join(format!("{name}.log"))).expect("log");
+    let err = out.try_clone().expect("log");
+    let child = cmd
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} must be installed (.ci/run installs it): {e}"));
+    Proc(child, name)
+}
+
+fn workdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tonewall-kamailio-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+/// A pcap (Ethernet/IPv4/UDP) of the carrier's RTP, one packet per `(ms, rtp)` entry; sipp's
+/// `play_pcap_audio` sends the UDP payloads with this timing from its media port.
+fn write_pcap(path: &Path, packets: &[(u64, Vec<u8>)]) {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
+    for (ms, rtp) in packets {
+        let udp_len = 8 + rtp.len();
+        let ip_len = 20 + udp_len;
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&[0x45, 0, (ip_len >> 8) as u8, ip_len as u8, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        frame.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
+        frame.extend_from_slice(&6000u16.to_be_bytes());
+        frame.extend_from_slice(&6000u16.to_be_bytes());
+        frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        frame.extend_from_slice(&[0, 0]);
+        frame.extend_from_slice(rtp);
+        f.extend_from_slice(&((ms / 1000) as u32).to_le_bytes());
+        f.extend_from_slice(&(((ms % 1000) * 1000) as u32).to_le_bytes());
+        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        f.extend_from_slice(&frame);
+    }
+    std::fs::write(path, f).expect("pcap");
+}
+
+fn key(c: char) -> Digit {
+    Digit::from_char(c).expect("key")
+}
+
+/// 3 s of carrier audio with '4' and '7' in-band, and '2' as telephone-events at 2 s.
+fn carrier_rtp() -> Vec<(u64, Vec<u8>)> {
+    let mut rng = Rng::new(4702);
+    let mut buf = vec![0.0; synth::ms(3000.0)];
+    synth::add_noise(&mut buf, -40.0, &mut rng);
+    for (k, at) in [('4', 500.0), ('7', 1000.0)] {
+        let s = synth::ms(at);
+        synth::add_dtmf(&mut buf[s..s + synth::ms(100.0)], key(k), -8.0, 0.0, (0.0, 0.0), &mut rng);
+    }
+    let audio: Vec<u8> = synth::to_i16(&buf).iter().map(|&x| Law::Ulaw.encode(x)).collect();
+    let mut wire: Vec<(u64, u8, bool, u32, Vec<u8>)> = audio
+        .chunks(160)
+        .enumerate()
+        .filter(|(i, _)| !(100..105).contains(i))
+        .map(|(i, c)| (i as u64 * 20, 0, i == 0, 160 * i as u32, c.to_vec()))
+        .collect();
+    let mut tx = EventSender::new(SenderConfig::default());
+    tx.press(key('2'), 2000 * 8, 800).expect("press");
+    while let Some(at) = tx.next_send() {
+        let e = tx.poll_packet(at).expect("due");
+        wire.push((2000 + at / 8, 101, e.marker, e.timestamp, e.payload().to_vec()));
+    }
+    wire.sort_by_key(|w| w.0);
+    wire.iter()
+        .enumerate()
+        .map(|(i, (ms, pt, marker, ts, payload))| {
+            let mut p = vec![0u8; 12];
+            rtp::write_header(&mut p, *marker, *pt, 1000 + i as u16, *ts, 0x4242);
+            p.extend_from_slice(payload);
+            (*ms, p)
+        })
+        .collect()
+}
+
+const UAC_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="carrier">
+  <send retrans="500"><![CDATA[
+INVITE sip:agent@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:agent@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+ACK sip:agent@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:agent@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <nop><action><exec play_pcap_audio="PCAP"/></action></nop>
+  <pause milliseconds="3800"/>
+  <send retrans="500"><![CDATA[
+BYE sip:agent@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:agent@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"#;
+
+const UAS_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="agent">
+  <recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Record-Route:]
+Contact: <sip:agent@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=agent 7 7 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio AGENT_MEDIA RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#;
+
+fn kamailio_cfg() -> String {
+    format!(
+        r#"#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+auto_aliases=no
+listen=udp:127.0.0.1:{KAMAILIO}
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "maxfwd.so"
+loadmodule "siputils.so"
+loadmodule "rtpengine.so"
+modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:{NG}")
+request_route {{
+	if (has_totag()) {{
+		loose_route();
+		if (is_method("BYE")) {{ rtpengine_delete(); }}
+		$du = "sip:127.0.0.1:{UAS}";
+		t_relay();
+		exit;
+	}}
+	if (is_method("INVITE")) {{
+		record_route();
+		rtpengine_offer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP");
+		t_on_reply("ANSWER");
+	}}
+	$du = "sip:127.0.0.1:{UAS}";
+	t_relay();
+}}
+onreply_route[ANSWER] {{
+	if (status =~ "^2" && has_body("application/sdp")) {{
+		rtpengine_answer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP");
+	}}
+}}
+"#
+    )
+}
+
+fn metric(body: &str, name: &str) -> u64 {
+    body.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in metrics"))
+}
+
+fn scrape() -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", METRICS)).expect("metrics");
+    s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").expect("write");
+    let mut body = String::new();
+    s.read_to_string(&mut body).expect("read");
+    body
+}
+
+#[test]
+fn kamailio_drives_a_tonewall_media_node_and_the_agent_gets_no_digit() {
+    let dir = workdir();
+    let pcap = dir.join("carrier.pcap");
+    write_pcap(&pcap, &carrier_rtp());
+    std::fs::write(dir.join("uac.xml"), UAC_XML.replace("PCAP", &pcap.display().to_string())).expect("xml");
+    std::fs::write(dir.join("uas.xml"), UAS_XML.replace("AGENT_MEDIA", &AGENT_MEDIA.to_string()))
+        .expect("xml");
+    std::fs::write(dir.join("kamailio.cfg"), kamailio_cfg()).expect("cfg");
+    std::fs::write(
+        dir.join("tonewall.toml"),
+        format!(
+            "[media]\nport_min = 27500\nport_max = 27699\nworkers = 1\n[ng]\nlisten = \"127.0.0.1:{NG}\"\n[metrics]\nlisten = \"127.0.0.1:{METRICS}\"\n"
+        ),
+    )
+    .expect("toml");
+    let agent = UdpSocket::bind(("127.0.0.1", AGENT_MEDIA)).expect("agent media port");
+    agent.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+
+    let _tonewall = spawn(
+        "tonewall",
+        Command::new(env!("CARGO_BIN_EXE_tonewall"))
+            .args(["serve", "--config"])
+            .arg(dir.join("tonewall.toml")),
+        &dir,
+    );
+    let _kamailio = spawn(
+        "kamailio",
+        Command::new("kamailio")
+            .arg("-f")
+            .arg(dir.join("kamailio.cfg"))
+            .args(["-DD", "-E", "-m", "32", "-M", "8", "-Y"])
+            .arg(&dir)
+            .arg("-w")
+            .arg(&dir),
+        &dir,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let _uas = spawn(
+        "uas",
+        Command::new("sipp").args(["-sf"]).arg(dir.join("uas.xml")).args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &UAS.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+        ]),
+        &dir,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mut uac = spawn(
+        "uac",
+        Command::new("sipp")
+            .arg(format!("127.0.0.1:{KAMAILIO}"))
+            .arg("-sf")
+            .arg(dir.join("uac.xml"))
+            .args(["-i", "127.0.0.1", "-p", &UAC.to_string(), "-mp", &UAC_MEDIA.to_string()])
+            .args(["-m", "1", "-nostdin", "-timeout", "20"]),
+        &dir,
+    );
+
+    let mut heard = Vec::new();
+    let mut pts = Vec::new();
+    let started = Instant::now();
+    let mut done = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        let mut buf = [0u8; 2048];
+        if let Ok(n) = agent.recv(&mut buf) {
+            let h = RtpHeader::parse(&buf[..n]).expect("the agent receives RTP");
+            pts.push(h.pt);
+            heard.extend_from_slice(&buf[h.payload()]);
+        }
+        if done.is_none()
+            && let Ok(Some(status)) = uac.0.try_wait()
+        {
+            done = Some(status);
+        }
+        if done.is_some() && started.elapsed() > Duration::from_secs(6) {
+            break;
+        }
+    }
+    let logs = |name: &str| std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+    let status = done.expect("the call ends within 20 s");
+    assert!(status.success(), "sipp uac failed:\n{}\nkamailio:\n{}", logs("uac"), logs("kamailio"));
+    assert!(!logs("kamailio").contains("ERROR"), "kamailio errors:\n{}", logs("kamailio"));
+
+    // The agent got the carrier's audio (minus the 5 packets the events replaced), only PCMU.
+    assert!(pts.len() >= 140, "{} packets reached the agent", pts.len());
+    assert!(pts.iter().all(|&pt| pt == 0), "only PCMU reaches the agent: {pts:?}");
+    let mut d = Detector::new(&DetectorConfig::max_sensitivity());
+    d.push(&heard.iter().map(|&c| Law::Ulaw.decode(c)).collect::<Vec<_>>());
+    d.finish();
+    assert!(
+        std::iter::from_fn(|| d.poll_event()).all(|e| !matches!(e, DtmfEvent::DigitStart { .. })),
+        "the agent hears no digit"
+    );
+    // Tonewall found the three presses, and the call was deleted at BYE.
+    let m = scrape();
+    assert_eq!(metric(&m, "tonewall_dtmf_digits_total{transport=\"inband\"}"), 2, "{m}");
+    assert_eq!(metric(&m, "tonewall_dtmf_digits_total{transport=\"rfc4733\"}"), 1, "{m}");
+    assert_eq!(metric(&m, "tonewall_relay_sessions"), 0, "{m}");
+    assert_eq!(metric(&m, "tonewall_relay_packets_dropped_total{reason=\"spoofed\"}"), 0, "{m}");
+    let printed = logs("tonewall") + &logs("kamailio");
+    assert!(!printed.contains("472"), "no canary digits in any log");
+}
