@@ -39,6 +39,7 @@ pub mod fuzzing;
 pub mod merge;
 pub mod rfc4733;
 mod ring;
+pub mod rtcp;
 
 pub use merge::{DigitMerger, MergedDigit, MergerConfig, RtpTimeline, Transport};
 pub use rfc4733::{EventReceiver, EventSender, ReceiverEvent};
