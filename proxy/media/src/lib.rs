@@ -6,6 +6,10 @@
 //!  SIP INFO digits (from the call layer) ───────────────────────────────────┘     │ one digit
 //!                                                                                  ▼ per key press
 //!  digit to inject ─► rfc4733::EventSender ─► telephone-event packets (marker, 3× end)
+//!
+//!  RTP header fields + arrival ─► quality::StreamStats ─► Snapshot (loss, jitter, RTT, MOS)
+//!  RTCP datagram ─► rtcp::parse / parse_mut ─► packets to read or rewrite ─► forwarded
+//!                   rtcp::Report::write ◄── report blocks from StreamStats (RTCP the relay sends)
 //! ```
 //!
 //! - [`rfc4733`]: telephone-event payloads (RFC 4733) and RFC 2198 redundancy, a receiver that
@@ -13,6 +17,12 @@
 //!   reordering, segmenting, timestamp wrap or SSRC change, and a sender for injection.
 //! - [`merge`]: one digit per key press across RFC 4733, in-band tones and SIP INFO, on one
 //!   8 kHz timeline.
+//! - [`rtcp`]: compound RTCP (RFC 3550, RFC 5506 reduced size) parsed and checked over borrowed
+//!   bytes, edited in place when the relay changes a stream (sender counts, report blocks,
+//!   SSRCs), written when the relay reports itself; RTCP-mux demultiplexing (RFC 5761).
+//! - [`quality`]: per received stream, RFC 3550 receiver statistics (loss, duplicates,
+//!   reordering, jitter, RTT) and an ITU-T G.107 E-model MOS estimate, as a snapshot for
+//!   metrics and CDRs.
 //!
 //! # Driving
 //!
@@ -21,6 +31,8 @@
 //! and fire in `handle_timeout(now)`, which is safe to call early or twice. `now` is a
 //! [`std::time::Duration`] since an epoch of the driver's choosing: no clock is read here
 //! (`clippy.toml` forbids `Instant::now` and `SystemTime::now`), so tests run on virtual time.
+//! The RTCP codec and the stream statistics have nothing to drain: their calls return what they
+//! found, and they keep no timers.
 //!
 //! # Secrets
 //!
@@ -30,13 +42,15 @@
 //! # What this crate does not do
 //!
 //! No sockets, clocks or threads; no RTP header parsing yet (callers pass the header fields);
-//! no jitter buffer; no playout of tones. Deciding what digits mean belongs to the flow layer.
+//! no SRTP/SRTCP; no RTCP scheduling; no jitter buffer; no playout of tones. Deciding what
+//! digits mean belongs to the flow layer.
 
 #![forbid(unsafe_code)]
 
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod merge;
+pub mod quality;
 pub mod rfc4733;
 mod ring;
 pub mod rtcp;
