@@ -6,36 +6,11 @@
 //! diffs). Here our parser's decode is rendered in tshark's field layout and compared line for
 //! line, and the SR/RR fixtures must come back byte for byte out of our writer.
 
+mod common;
+
+use common::{rtcp_data_dir as data_dir, rtcp_fixtures as fixtures};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use tonewall_media::rtcp::{self, Error, Packet, PacketType, Report, Rules, XrBlock};
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rtcp")
-}
-
-/// The fixtures in file-name order: (name, octets).
-fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(data_dir())
-        .expect("fixture directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "hex"))
-        .collect();
-    names.sort();
-    assert_eq!(names.len(), 10, "fixtures found: {names:?}");
-    names
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("readable");
-            let hex: String = text.lines().flat_map(|l| l.split('#').next()).collect::<Vec<_>>().join(" ");
-            let bytes = hex
-                .split_whitespace()
-                .map(|h| u8::from_str_radix(h, 16).unwrap_or_else(|_| panic!("{}: bad hex {h}", p.display())))
-                .collect();
-            (p.file_name().expect("name").to_string_lossy().into_owned(), bytes)
-        })
-        .collect()
-}
 
 fn rules(name: &str) -> Rules {
     if name.contains("-rsize") { Rules::ReducedSize } else { Rules::Compound }
@@ -75,6 +50,7 @@ fn pcap(fixtures: &[(String, Vec<u8>)]) -> Vec<u8> {
 #[test]
 fn pcap_holds_the_fixtures() {
     let built = pcap(&fixtures());
+    assert_eq!(fixtures().len(), 10);
     let path = data_dir().join("rtcp.pcap");
     if std::env::var_os("TONEWALL_BLESS").is_some() {
         std::fs::write(&path, &built).expect("write rtcp.pcap");
