@@ -12,7 +12,8 @@
 //!
 //! Every formula is G.107's (06/2015 edition, clause 7 and Annex B); every default is its
 //! Table 1 default, so [`EModel::default`] rates 93.2, the best a narrowband connection gets,
-//! and MOS 4.41. The codec figures come from G.113 Appendix I.
+//! and MOS 4.41. The codec figures (Ie and Bpl, which default to G.711 without concealment)
+//! come from G.113 Appendix I.
 //!
 //! # What this model does not do
 //!
@@ -32,7 +33,8 @@ pub struct Codec {
 
 impl Codec {
     /// G.711 with no packet-loss concealment (lost packets play as silence): Ie = 0 (G.113
-    /// Appendix I, Table I.1), Bpl = 4.3 (Table I.4, random loss, 10 ms packets).
+    /// Appendix I, Table I.1), Bpl = 4.3 (Appendix I's Bpl table, Table I.4 in the 2024
+    /// edition; random loss, 10 ms packets).
     pub const G711: Codec = Codec { ie: 0.0, bpl: 4.3 };
     /// G.711 with the packet-loss concealment of G.711 Appendix I, which most phones have:
     /// Ie = 0, Bpl = 25.1 (G.113 Appendix I, Table I.4).
