@@ -693,3 +693,367 @@ pub fn ng_datagrams(data: &[u8]) {
     let stats = server.stats();
     assert!(stats.retransmissions + stats.malformed + stats.dropped <= stats.datagrams);
 }
+
+/// The RTCP parser, editors and writer on arbitrary bytes. Invariants:
+///
+/// - no panic; a full compound (A.2) always passes as reduced-size, and fails reduced-size
+///   checks only for its first packet's type or padding;
+/// - every error names a fault that is in the bytes (offset, version, type, padding bit);
+/// - every packet lies inside the input, they tile it in order, padding only on the last, and
+///   every view (blocks, chunks, items, sources, XR blocks, FCI) lies inside its packet and
+///   agrees with the header's count;
+/// - decoded fields encode back to the octets they came from;
+/// - editing: an identity SSRC map changes nothing, a map and its inverse restore the input,
+///   edited fields read back, and an edited compound still parses the same;
+/// - an SR or RR with at most one CNAME, as the writer makes them, is rewritten byte for byte
+///   from its parsed fields; and a report built from the bytes writes, parses back to the same
+///   fields and rewrites identically.
+pub fn rtcp(data: &[u8]) {
+    use crate::rtcp::{Rules, parse};
+    let strict = parse(data, Rules::Compound);
+    let loose = parse(data, Rules::ReducedSize);
+    for r in [&strict, &loose] {
+        if let Err(e) = r {
+            rtcp_error_is_in_the_bytes(data, e);
+        }
+    }
+    match (&strict, &loose) {
+        (Ok(_), Err(e)) => panic!("a full compound refused as reduced-size: {e}"),
+        (Err(e), Ok(_)) => assert!(
+            matches!(
+                e,
+                crate::rtcp::Error::NotReportFirst { .. } | crate::rtcp::Error::BadPadding { offset: 0 }
+            ),
+            "only the first packet's rules differ, got {e}"
+        ),
+        _ => {}
+    }
+    if let Ok(c) = &strict {
+        let first = c.packets().next().expect("a parsed compound has a packet");
+        assert!(matches!(first, crate::rtcp::Packet::Sr(_) | crate::rtcp::Packet::Rr(_)));
+        assert!(!first.header().padding);
+    }
+    if let Ok(c) = loose {
+        rtcp_views(data, &c);
+        rtcp_edits(data);
+        rtcp_rewrite(data, &c);
+    }
+    rtcp_build(data);
+}
+
+fn rtcp_error_is_in_the_bytes(data: &[u8], e: &crate::rtcp::Error) {
+    use crate::rtcp::{Error, PacketType};
+    match *e {
+        Error::Empty => assert!(data.is_empty()),
+        Error::Truncated { offset, needed, available } => {
+            assert_eq!(offset + available, data.len());
+            assert!(needed > available && offset.is_multiple_of(4));
+        }
+        Error::BadVersion { offset, version } => {
+            assert_eq!(data.get(offset).map(|b| b >> 6), Some(version));
+            assert_ne!(version, 2);
+        }
+        Error::BadPadding { offset } => assert_eq!(data.get(offset).map(|b| b & 0x20), Some(0x20)),
+        Error::BadLength { offset, packet_type } => assert_eq!(data.get(offset + 1), Some(&packet_type.0)),
+        Error::NotReportFirst { packet_type } => {
+            assert_eq!(data.get(1), Some(&packet_type.0));
+            assert!(packet_type != PacketType::SR && packet_type != PacketType::RR);
+        }
+        e => panic!("a parser error that only writers make: {e}"),
+    }
+}
+
+/// Whether `inner` lies inside `outer`.
+fn within(outer: &[u8], inner: &[u8]) -> bool {
+    let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
+    i >= o && i + inner.len() <= o + outer.len()
+}
+
+fn rtcp_views(data: &[u8], c: &crate::rtcp::Compound<'_>) {
+    use crate::rtcp::{Header, Packet, ReportBlock, SenderInfo};
+    assert_eq!(c.bytes(), data);
+    let _ = (c.ssrc(), c.cname());
+    let n = c.packets().count();
+    let mut offset = 0;
+    for (i, p) in c.packets().enumerate() {
+        let h = p.header();
+        let bytes = p.bytes();
+        assert_eq!(bytes.as_ptr(), data[offset..].as_ptr(), "packets tile the input in order");
+        assert_eq!(bytes.len(), h.packet_len());
+        assert_eq!(bytes.get(..4), Some(&h.to_bytes()[..]), "the header encodes back");
+        let body = p.body();
+        assert!(within(bytes, body));
+        let pad = if h.padding {
+            assert_eq!(i, n - 1, "padding only on the last packet");
+            usize::from(*bytes.last().expect("non-empty"))
+        } else {
+            0
+        };
+        assert_eq!(body.len(), bytes.len() - Header::LEN - pad);
+        let count = usize::from(h.count);
+        let fixed_blocks = |blocks: crate::rtcp::ReportBlocks<'_>, fixed: usize| {
+            assert_eq!(blocks.len(), count);
+            for (k, b) in blocks.enumerate() {
+                let at = fixed + k * ReportBlock::LEN;
+                assert_eq!(body.get(at..at + ReportBlock::LEN), Some(&b.to_bytes()[..]));
+            }
+        };
+        match p {
+            Packet::Sr(sr) => {
+                assert_eq!(body.get(4..24), Some(&sr.sender_info().to_bytes()[..]));
+                assert_eq!(SenderInfo::LEN, 20);
+                fixed_blocks(sr.report_blocks(), 24);
+                assert_eq!(sr.extension().len(), body.len() - 24 - 24 * count);
+            }
+            Packet::Rr(rr) => {
+                fixed_blocks(rr.report_blocks(), 4);
+                assert_eq!(rr.extension().len(), body.len() - 4 - 24 * count);
+            }
+            Packet::Sdes(s) => {
+                assert_eq!(s.chunks().count(), count);
+                for chunk in s.chunks() {
+                    for item in chunk.items() {
+                        assert!(item.kind != 0 && within(body, item.value));
+                    }
+                }
+            }
+            Packet::Bye(b) => {
+                assert_eq!(b.sources().len(), count);
+                if let Some(reason) = b.reason() {
+                    assert!(within(body, reason));
+                }
+            }
+            Packet::App(a) => assert_eq!(a.data().len() + 8, body.len()),
+            Packet::RtpFb(f) | Packet::PsFb(f) => assert_eq!(f.fci().len() + 8, body.len()),
+            Packet::Xr(x) => {
+                let total: usize = x.blocks().map(|b| 4 + b.body.len()).sum();
+                assert_eq!(total + 4, body.len(), "XR blocks tile the packet");
+                assert!(x.blocks().all(|b| within(body, b.body)));
+            }
+            Packet::Other(u) => assert_eq!(u.body(), body),
+        }
+        offset += bytes.len();
+    }
+    assert_eq!(offset, data.len(), "the lengths add up to the datagram");
+}
+
+fn rtcp_packet_types(c: &crate::rtcp::Compound<'_>) -> Vec<(crate::rtcp::PacketType, usize)> {
+    c.packets().map(|p| (p.packet_type(), p.bytes().len())).collect()
+}
+
+fn rtcp_edits(data: &[u8]) {
+    use crate::rtcp::{ReportBlock, Rules, parse, parse_mut};
+    let shape = rtcp_packet_types(&parse(data, Rules::ReducedSize).expect("parsed before"));
+    let mut buf = data.to_vec();
+    let mut c = parse_mut(&mut buf, Rules::ReducedSize).expect("parse_mut agrees with parse");
+    c.map_ssrcs(|s| s);
+    assert_eq!(c.bytes(), data, "an identity map changes nothing");
+    c.map_ssrcs(|s| s ^ 0x5A5A_A5A5);
+    assert_eq!(rtcp_packet_types(&c.as_compound()), shape, "a mapped compound keeps its shape");
+    assert!(parse(c.bytes(), Rules::ReducedSize).is_ok());
+    c.map_ssrcs(|s| s ^ 0x5A5A_A5A5);
+    assert_eq!(c.bytes(), data, "a map and its inverse restore the input");
+    for mut p in c.packets() {
+        if let Some(mut sr) = p.sender_report() {
+            let info = sr.sender_info();
+            sr.set_packet_count(!info.packet_count);
+            sr.set_octet_count(info.octet_count.rotate_left(7));
+            sr.set_rtp_timestamp(info.rtp_timestamp ^ 1);
+            let now = sr.sender_info();
+            assert_eq!(now.packet_count, !info.packet_count);
+            assert_eq!(now.octet_count, info.octet_count.rotate_left(7));
+            assert_eq!((now.rtp_timestamp, now.ntp), (info.rtp_timestamp ^ 1, info.ntp));
+        }
+        for mut b in p.report_blocks() {
+            let old = b.get();
+            b.set_extended_highest_seq(old.extended_highest_seq.wrapping_add(12));
+            b.set_cumulative_lost(old.cumulative_lost.wrapping_mul(-3));
+            let new = b.get();
+            assert_eq!(new.extended_highest_seq, old.extended_highest_seq.wrapping_add(12));
+            let clamped = old
+                .cumulative_lost
+                .wrapping_mul(-3)
+                .clamp(ReportBlock::MIN_CUMULATIVE_LOST, ReportBlock::MAX_CUMULATIVE_LOST);
+            assert_eq!(new.cumulative_lost, clamped);
+            assert_eq!(
+                (new.ssrc, new.fraction_lost, new.jitter, new.lsr, new.dlsr),
+                (old.ssrc, old.fraction_lost, old.jitter, old.lsr, old.dlsr)
+            );
+            b.set(&old);
+            assert_eq!(b.get(), old);
+        }
+    }
+    assert_eq!(rtcp_packet_types(&c.as_compound()), shape, "an edited compound keeps its shape");
+}
+
+/// The parsed fields of an SR/RR (+ one-CNAME SDES) compound rewrite to the same octets.
+fn rtcp_rewrite(data: &[u8], c: &crate::rtcp::Compound<'_>) {
+    use crate::rtcp::{Packet, Report};
+    let packets: Vec<Packet<'_>> = c.packets().collect();
+    let (ssrc, sender_info, blocks, ext, padded) = match packets.first() {
+        Some(p @ Packet::Sr(sr)) => (
+            sr.ssrc(),
+            Some(sr.sender_info()),
+            sr.report_blocks().collect::<Vec<_>>(),
+            sr.extension(),
+            p.header().padding,
+        ),
+        Some(p @ Packet::Rr(rr)) => {
+            (rr.ssrc(), None, rr.report_blocks().collect(), rr.extension(), p.header().padding)
+        }
+        _ => return,
+    };
+    if padded || !ext.is_empty() {
+        return;
+    }
+    let cname = match &packets[1..] {
+        [] => None,
+        [sdes @ Packet::Sdes(s)] if !sdes.header().padding => {
+            let chunks: Vec<_> = s.chunks().collect();
+            match chunks.as_slice() {
+                [ch] if ch.ssrc == ssrc && ch.items().count() == 1 => match ch.cname() {
+                    Some(v) => Some(v),
+                    None => return,
+                },
+                _ => return,
+            }
+        }
+        _ => return,
+    };
+    let report = Report { ssrc, sender_info, blocks: &blocks, cname };
+    let mut out = vec![0u8; report.len()];
+    assert_eq!(report.write(&mut out), Ok(data.len()));
+    assert_eq!(out, data, "write(parse(x)) gives back x");
+}
+
+/// A report decoded from arbitrary bytes: written, parsed back, rewritten.
+fn rtcp_build(data: &[u8]) {
+    use crate::rtcp::{Error, NtpTime, Packet, Report, ReportBlock, Rules, SenderInfo, parse};
+    let mut rest = data;
+    let mut take = |n: usize| -> Vec<u8> {
+        let (a, b) = rest.split_at(n.min(rest.len()));
+        rest = b;
+        let mut v = a.to_vec();
+        v.resize(n, 0);
+        v
+    };
+    let word = |b: Vec<u8>| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let flags = take(1)[0];
+    let ssrc = word(take(4));
+    let sender_info = (flags & 1 != 0).then(|| SenderInfo {
+        ntp: NtpTime(u64::from(word(take(4))) << 32 | u64::from(word(take(4)))),
+        rtp_timestamp: word(take(4)),
+        packet_count: word(take(4)),
+        octet_count: word(take(4)),
+    });
+    let n = usize::from(flags >> 1) % 32;
+    let blocks: Vec<ReportBlock> = (0..n)
+        .map(|_| {
+            let b: [u8; 24] = take(24).try_into().expect("24 octets");
+            ReportBlock::from_bytes(&b)
+        })
+        .collect();
+    let cname_len = usize::from(take(1)[0]);
+    let cname_bytes = take(cname_len);
+    let cname = (flags & 0x40 == 0).then_some(&cname_bytes[..]);
+    let report = Report { ssrc, sender_info, blocks: &blocks, cname };
+    let len = report.len();
+    let mut out = vec![0u8; len + 3];
+    assert_eq!(report.write(&mut out[..len - 1]), Err(Error::BufferTooSmall { needed: len }));
+    assert_eq!(report.write(&mut out), Ok(len));
+    assert_eq!(out[len..], [0, 0, 0], "nothing written past the report");
+    let out = &out[..len];
+    let c = parse(out, Rules::Compound).expect("what we write parses as a full compound");
+    let first = c.packets().next().expect("a report");
+    let (got_ssrc, got_info, got_blocks): (u32, Option<SenderInfo>, Vec<ReportBlock>) = match first {
+        Packet::Sr(sr) => (sr.ssrc(), Some(sr.sender_info()), sr.report_blocks().collect()),
+        Packet::Rr(rr) => (rr.ssrc(), None, rr.report_blocks().collect()),
+        _ => panic!("the writer starts with an SR or RR"),
+    };
+    assert_eq!((got_ssrc, got_info, &got_blocks[..]), (ssrc, sender_info, &blocks[..]));
+    assert_eq!(c.cname(), cname);
+    rtcp_rewrite(out, &c);
+}
+
+/// [`crate::quality::StreamStats`] driven by a packet stream decoded from arbitrary bytes,
+/// eight at a time: a few SSRCs; sequence numbers that step, repeat, go back a little or jump;
+/// timestamps and arrival times that move unevenly; RTCP events in between. Invariants: no
+/// panic; the packet and octet counts are exact; a counted in-order packet becomes the highest
+/// sequence number; duplicates are counted; the snapshot's figures stay in range (lost within
+/// expected, loss fraction 0 to 1, jitter and delay finite and non-negative, burst ratio at
+/// least 1, MOS between 1 and 4.5).
+pub fn stream_stats(data: &[u8]) {
+    use crate::quality::{Arrival, MosConfig, PacketInfo, StreamStats};
+    use crate::rtcp::{NtpClock, NtpTime, ReportBlock};
+    let mut s = StreamStats::new(8000);
+    let mos = MosConfig::default();
+    let clock = NtpClock { at: Duration::ZERO, ntp: NtpTime::new(0xE000_0000, 0) };
+    let (mut now, mut seq, mut ts) = (Duration::ZERO, 0u16, 0u32);
+    let (mut packets, mut bytes, mut dups) = (0u64, 0u64, 0u64);
+    for chunk in data.chunks_exact(8) {
+        let &[a, b, c, d, e, f, g, h] = chunk else { continue };
+        now += Duration::from_micros(u64::from(u16::from_be_bytes([b, c])) * 4);
+        match a % 16 {
+            0 => {
+                let block = s.report_block(now);
+                assert_eq!(block.is_some(), s.ssrc().is_some());
+            }
+            1 => {
+                let ntp = clock.ntp(now);
+                s.on_sr_sent(ntp);
+                let lsr = if d & 1 == 0 { ntp.compact() } else { u32::from_be_bytes([e, f, g, h]) };
+                let block = ReportBlock { lsr, dlsr: u32::from(e), ..ReportBlock::default() };
+                if let Some(rtt) =
+                    s.on_report_block(now + Duration::from_millis(u64::from(f)), &clock, &block)
+                {
+                    assert_eq!(s.rtt(), Some(rtcp_round(rtt)));
+                }
+            }
+            2 => {
+                let _ = s.on_sender_report(now, u32::from(d % 3), clock.ntp(now));
+            }
+            _ => {
+                seq = match d % 8 {
+                    0..=3 => seq.wrapping_add(1),
+                    4 => seq.wrapping_add(u16::from(e % 8)),
+                    5 => seq.wrapping_sub(u16::from(e % 8)),
+                    6 => seq,
+                    _ => u16::from_be_bytes([e, f]),
+                };
+                ts = ts.wrapping_add(if g % 4 == 0 { u32::from(h) * 40 } else { 160 });
+                let p = PacketInfo {
+                    ssrc: u32::from(a % 64 == 63),
+                    seq,
+                    timestamp: ts,
+                    payload_len: usize::from(h),
+                };
+                packets += 1;
+                bytes += u64::from(h);
+                let arrival = s.on_packet(now, p);
+                match arrival {
+                    Arrival::InOrder | Arrival::Restart => {
+                        assert_eq!(s.extended_max().map(|m| m.seq()), Some(seq));
+                    }
+                    Arrival::Duplicate => dups += 1,
+                    _ => {}
+                }
+            }
+        }
+        let snap = s.snapshot(&mos);
+        assert_eq!((snap.packets, snap.bytes, snap.duplicates), (packets, bytes, dups));
+        assert!(snap.lost <= snap.expected);
+        assert!((0.0..=1.0).contains(&snap.loss_fraction));
+        assert!(snap.duplicates + snap.reordered <= snap.packets);
+        assert!(snap.jitter_ms.is_finite() && snap.jitter_ms >= 0.0);
+        assert!(snap.delay_ms.is_finite() && snap.delay_ms >= 0.0);
+        assert!(snap.burst_ratio.is_finite() && snap.burst_ratio >= 1.0);
+        assert!(snap.r_factor.is_finite());
+        assert!((1.0..=4.5).contains(&snap.mos), "MOS {}", snap.mos);
+        assert!(snap.rtt_ms.is_none_or(|r| r.is_finite() && r >= 0.0));
+    }
+}
+
+/// An RTT as the statistics keep it: in 2^-16 s units.
+fn rtcp_round(d: Duration) -> Duration {
+    crate::rtcp::compact_to_duration(crate::rtcp::duration_to_compact(d))
+}

@@ -6,8 +6,18 @@
 //!  SIP INFO digits (from the call layer) ───────────────────────────────────┘     │ one digit
 //!                                                                                  ▼ per key press
 //!  digit to inject ─► rfc4733::EventSender ─► telephone-event packets (marker, 3× end)
+//!
+//!  RTP header fields + arrival ─► quality::StreamStats ─► Snapshot (loss, jitter, RTT, MOS)
+//!  RTCP datagram ─► rtcp::parse / parse_mut ─► packets to read or rewrite ─► forwarded
+//!                   rtcp::Report::write ◄── report blocks from StreamStats (RTCP the relay sends)
 //! ```
 //!
+//! - [`relay`]: the media session of one stream of a call between two legs: latching without
+//!   RTP bleed, DTMF masked on the stream (in-band tones replaced, telephone-events removed),
+//!   digits reported once as [`relay::CapturedDigit`]s, counters; [`rtp`] reads and patches
+//!   RTP headers in place.
+//! - [`anchor`]: offer/answer through the relay: which sessions exist, where each party is,
+//!   the SDP each party gets.
 //! - [`rfc4733`]: telephone-event payloads (RFC 4733) and RFC 2198 redundancy, a receiver that
 //!   turns packets into exactly one digit per key press whatever the loss, duplication,
 //!   reordering, segmenting, timestamp wrap or SSRC change, and a sender for injection.
@@ -19,6 +29,12 @@
 //! - [`ng`]: rtpengine's ng control protocol (bencode over UDP), so that Kamailio's and
 //!   OpenSIPS's `rtpengine` modules drive a Tonewall media node; the relay plugs in through
 //!   [`ng::MediaControl`].
+//! - [`rtcp`]: compound RTCP (RFC 3550, RFC 5506 reduced size) parsed and checked over borrowed
+//!   bytes, edited in place when the relay changes a stream (sender counts, report blocks,
+//!   SSRCs), written when the relay reports itself; RTCP-mux demultiplexing (RFC 5761).
+//! - [`quality`]: per received stream, RFC 3550 receiver statistics (loss, duplicates,
+//!   reordering, jitter, RTT) and an ITU-T G.107 E-model MOS estimate, as a snapshot for
+//!   metrics and CDRs.
 //!
 //! # Driving
 //!
@@ -27,6 +43,8 @@
 //! and fire in `handle_timeout(now)`, which is safe to call early or twice. `now` is a
 //! [`std::time::Duration`] since an epoch of the driver's choosing: no clock is read here
 //! (`clippy.toml` forbids `Instant::now` and `SystemTime::now`), so tests run on virtual time.
+//! The RTCP codec and the stream statistics have nothing to drain: their calls return what they
+//! found, and they keep no timers.
 //!
 //! # Secrets
 //!
@@ -35,8 +53,8 @@
 //!
 //! # What this crate does not do
 //!
-//! No sockets, clocks or threads; no RTP header parsing yet (callers pass the header fields);
-//! no jitter buffer; no playout of tones. Deciding what digits mean belongs to the flow layer.
+//! No sockets, clocks or threads; no RTCP scheduling; no jitter buffer; no playout of tones; no
+//! transcoding. Deciding what digits mean belongs to the flow layer.
 
 #![forbid(unsafe_code)]
 
@@ -45,9 +63,11 @@ pub mod anchor;
 pub mod fuzzing;
 pub mod merge;
 pub mod ng;
+pub mod quality;
 pub mod relay;
 pub mod rfc4733;
 mod ring;
+pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 

@@ -27,7 +27,7 @@ const UAC: u16 = 27080;
 const UAC_MEDIA: u16 = 27100;
 const AGENT_MEDIA: u16 = 27400;
 
-struct Proc(Child, &'static str);
+struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -44,7 +44,7 @@ fn spawn(name: &'static str, cmd: &mut Command, log: &Path) -> Proc {
         .stderr(Stdio::from(err))
         .spawn()
         .unwrap_or_else(|e| panic!("{name} must be installed (.ci/run installs it): {e}"));
-    Proc(child, name)
+    Proc(child)
 }
 
 fn workdir() -> PathBuf {

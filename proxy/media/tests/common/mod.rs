@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tonewall_dsp::Digit;
 use tonewall_media::rfc4733::{
@@ -164,4 +165,33 @@ pub fn assert_paired(events: &[ReceiverEvent]) {
         }
     }
     assert!(open.is_empty(), "presses left open");
+}
+
+/// Where the RTCP fixtures live.
+pub fn rtcp_data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rtcp")
+}
+
+/// The RTCP fixtures (`tests/data/rtcp/*.hex`: hex octets, `#` comments) in file-name order,
+/// as (file name, octets).
+pub fn rtcp_fixtures() -> Vec<(String, Vec<u8>)> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(rtcp_data_dir())
+        .expect("fixture directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hex"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("readable");
+            let bytes = text
+                .lines()
+                .flat_map(|l| l.split('#').next())
+                .flat_map(str::split_whitespace)
+                .map(|h| u8::from_str_radix(h, 16).unwrap_or_else(|_| panic!("{}: bad hex {h}", p.display())))
+                .collect();
+            (p.file_name().expect("name").to_string_lossy().into_owned(), bytes)
+        })
+        .collect()
 }
