@@ -395,3 +395,101 @@ fn a_session_is_small() {
     let bare = MediaSession::new(ms(0), SessionConfig { mask_a_to_b: false, ..SessionConfig::default() });
     assert!(bare.footprint() < bytes / 4, "{} vs {bytes}", bare.footprint());
 }
+
+mod rtcp_relay {
+    use super::*;
+    use tonewall_media::quality::MosConfig;
+    use tonewall_media::rtcp::{self, NtpTime, Report, ReportBlock, Rules, SenderInfo};
+
+    fn report(ssrc: u32, info: Option<SenderInfo>, blocks: &[ReportBlock]) -> Vec<u8> {
+        let r = Report { ssrc, sender_info: info, blocks, cname: Some(b"x@example") };
+        let mut out = vec![0u8; r.len() + 64];
+        let n = r.write(&mut out).expect("write");
+        out.truncate(n);
+        out
+    }
+
+    fn send(s: &mut MediaSession, at: u64, leg: LegId, from: &str, p: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = p.to_vec();
+        buf.resize(p.len() + 64, 0);
+        match s.handle_packet(ms(at), leg, Component::Rtcp, addr(from), &mut buf, p.len()) {
+            Verdict::Forward { len, .. } => Some(buf[..len].to_vec()),
+            Verdict::Drop(_) => None,
+        }
+    }
+
+    fn session() -> MediaSession {
+        let mut s = MediaSession::new(ms(0), SessionConfig::default());
+        let pts = PayloadTypes { telephone_event: Some(TE), red: None };
+        let rtcp_a = Some(addr("192.0.2.10:30001"));
+        let rtcp_b = Some(addr("198.51.100.20:40001"));
+        s.signal(LegId::A, &Remote { rtp: Some(addr(CARRIER)), rtcp: rtcp_a, rtcp_mux: false, pts });
+        s.signal(LegId::B, &Remote { rtp: Some(addr(AGENT)), rtcp: rtcp_b, rtcp_mux: false, pts });
+        s
+    }
+
+    #[test]
+    fn counts_and_sequence_numbers_stay_consistent_when_events_are_removed() {
+        let mut s = session();
+        // Ten audio packets, then three telephone-event packets the relay removes.
+        let audio = caller_audio(200, &[], 12);
+        let mut wire = audio_packets(&audio, 500, 0);
+        for k in 0..3u16 {
+            let d = 160 * (k + 1);
+            wire.push((
+                200 + 20 * k as u64,
+                packet(TE, k == 0, 510 + k, 1600, &[3, 10, (d >> 8) as u8, d as u8]),
+            ));
+        }
+        run(&mut s, CARRIER, &wire);
+        // The carrier reports 13 packets sent; the agent must read 10.
+        let ntp = NtpTime::new(3_900_000_000, 0x8000_0000);
+        let info = SenderInfo { ntp, rtp_timestamp: 2000, packet_count: 13, octet_count: 160 * 10 + 12 };
+        let sr = report(SSRC, Some(info), &[]);
+        let out = send(&mut s, 300, LegId::A, "192.0.2.10:30001", &sr).expect("forwarded");
+        let c = rtcp::parse(&out, Rules::ReducedSize).expect("still valid RTCP");
+        let p = c.packets().next().expect("SR");
+        let tonewall_media::rtcp::Packet::Sr(sr) = p else { panic!("not an SR") };
+        assert_eq!((sr.sender_info().packet_count, sr.sender_info().octet_count), (10, 1600));
+        // The agent saw sequence numbers 500..=509 and reports 509; the carrier sent 512.
+        let block = ReportBlock {
+            ssrc: SSRC,
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            extended_highest_seq: 509,
+            jitter: 3,
+            lsr: ntp.compact(),
+            dlsr: 65536 / 20, // 50 ms
+        };
+        let rr = report(0xa9e47, None, &[block]);
+        let out = send(&mut s, 400, LegId::B, "198.51.100.20:40001", &rr).expect("forwarded");
+        let c = rtcp::parse(&out, Rules::ReducedSize).expect("valid");
+        let tonewall_media::rtcp::Packet::Rr(rr) = c.packets().next().expect("RR") else {
+            panic!("not an RR")
+        };
+        assert_eq!(rr.report_blocks().next().expect("block").extended_highest_seq, 512);
+        // The agent answered the SR the relay forwarded 100 ms earlier after holding it 50 ms:
+        // 50 ms round trip between the relay and the agent.
+        let q = s.quality(LegId::B, &MosConfig::default());
+        let rtt = q.rtt_ms.expect("rtt");
+        assert!((rtt - 50.0).abs() < 1.0, "{rtt}");
+    }
+
+    #[test]
+    fn quality_counts_loss_and_garbage_rtcp_is_dropped() {
+        let mut s = session();
+        let audio = caller_audio(400, &[], 13);
+        let mut wire = audio_packets(&audio, 1, 0);
+        wire.remove(7);
+        wire.remove(12);
+        run(&mut s, CARRIER, &wire);
+        let q = s.quality(LegId::A, &MosConfig::default());
+        assert_eq!((q.packets, q.lost), (18, 2));
+        assert!(q.mos > 3.0 && q.mos < 4.41, "{}", q.mos);
+        // RTCP that fails RFC 3550's checks never reaches the other side.
+        let mut bad = report(1, None, &[]);
+        bad[11] += 9; // the SDES length now runs past the datagram
+        assert_eq!(send(&mut s, 500, LegId::A, "192.0.2.10:30001", &bad), None);
+        assert_eq!(s.counters(LegId::A).dropped[DropReason::Malformed.index()], 1);
+    }
+}

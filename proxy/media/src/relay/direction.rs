@@ -45,6 +45,9 @@ pub(crate) struct Direction {
     /// Packets removed so far: later packets are renumbered down by this many so the receiver
     /// sees no gap.
     seq_shift: u16,
+    /// Packets removed so far, and their payload octets: RTCP sender counts and report blocks
+    /// are corrected by these, so each side's figures match what it sent or received.
+    pub(crate) removed: (u64, u64),
     /// Present while masking is on (boxed: unmasked directions stay small).
     masking: Option<Box<Masking>>,
 }
@@ -72,7 +75,7 @@ const CHUNK: usize = 1024;
 
 impl Direction {
     pub(crate) fn new() -> Self {
-        Direction { pts: PayloadTypes::default(), seq_shift: 0, masking: None }
+        Direction { pts: PayloadTypes::default(), seq_shift: 0, removed: (0, 0), masking: None }
     }
 
     pub(crate) fn set_masking(&mut self, config: Option<&MaskerConfig>) {
@@ -129,6 +132,8 @@ impl Direction {
             if let Some(_result) = event {
                 // Malformed event payloads go too: whatever they are, they are not for the agent.
                 self.seq_shift = self.seq_shift.wrapping_add(1);
+                self.removed.0 += 1;
+                self.removed.1 += header.payload_len as u64;
                 m.drain(events);
                 return Err(DropReason::DtmfEvent);
             }

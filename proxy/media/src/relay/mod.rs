@@ -35,6 +35,8 @@ pub use direction::PayloadTypes;
 pub use latch::{Admit, Latch, LatchPolicy};
 
 use crate::merge::Transport;
+use crate::quality::{MosConfig, PacketInfo, Snapshot, StreamStats};
+use crate::rtcp::{self, NtpClock, Rules};
 use crate::rtp::{self, RtpHeader};
 use direction::Direction;
 use std::collections::VecDeque;
@@ -266,6 +268,12 @@ struct Leg {
     rtcp: Latch,
     rtcp_mux: bool,
     counters: LegCounters,
+    /// Receiver statistics of the RTP arriving on this leg.
+    quality: StreamStats,
+    /// The last SR forwarded toward this leg's party, as a clock: its NTP time at the moment
+    /// the relay sent it on. A report block from the party answering it gives the round trip
+    /// between the relay and the party (not the far end's), RFC 3550 §6.4.1.
+    relayed_sr: Option<NtpClock>,
 }
 
 /// One media stream of a call between leg A and leg B.
@@ -287,6 +295,8 @@ impl MediaSession {
             rtcp: Latch::new(config.latch),
             rtcp_mux: false,
             counters: LegCounters::default(),
+            quality: StreamStats::new(8000),
+            relayed_sr: None,
         };
         let mut s = MediaSession {
             legs: [leg(), leg()],
@@ -363,9 +373,10 @@ impl MediaSession {
         }
         let len = packet.len();
         if is_rtcp {
-            if len < 8 || packet[0] >> 6 != 2 {
+            if self.relay_rtcp(now, i, packet).is_err() {
                 return Verdict::Drop(DropReason::Malformed);
             }
+            let l = &mut self.legs[i];
             l.counters.rtcp_packets += 1;
             l.counters.rtcp_bytes += len as u64;
         } else {
@@ -374,6 +385,15 @@ impl MediaSession {
             };
             l.counters.rtp_packets += 1;
             l.counters.rtp_bytes += len as u64;
+            l.quality.on_packet(
+                now,
+                PacketInfo {
+                    ssrc: header.ssrc,
+                    seq: header.seq,
+                    timestamp: header.timestamp,
+                    payload_len: header.payload_len,
+                },
+            );
             self.last_media = Some(now);
             if self.timed_out {
                 self.timed_out = false;
@@ -393,6 +413,44 @@ impl MediaSession {
             Some(to) => Verdict::Forward { leg: leg.other(), socket, to, len },
             None => Verdict::Drop(DropReason::NoDestination),
         }
+    }
+
+    /// Checks an RTCP compound that arrived on leg `i` and corrects it for the other side:
+    /// sender counts less what the relay removed from this leg's stream, report blocks about the
+    /// other leg's stream back in that stream's own numbering. Notes relayed SRs and takes the
+    /// round trip to this leg's party from its answers.
+    fn relay_rtcp(&mut self, now: Duration, i: usize, packet: &mut [u8]) -> Result<(), rtcp::Error> {
+        let o = 1 - i;
+        let (mine, toward_me) = (self.dirs[i].removed, self.dirs[o].removed);
+        let mut compound = rtcp::parse_mut(packet, Rules::ReducedSize)?;
+        for mut p in compound.packets() {
+            if let Some(mut sr) = p.sender_report() {
+                let info = sr.sender_info();
+                if mine.0 > 0 {
+                    sr.set_packet_count(info.packet_count.wrapping_sub(mine.0 as u32));
+                    sr.set_octet_count(info.octet_count.wrapping_sub(mine.1 as u32));
+                }
+                let out = &mut self.legs[o];
+                out.relayed_sr = Some(NtpClock { at: now, ntp: info.ntp });
+                out.quality.on_sr_sent(info.ntp);
+            }
+            let leg = &mut self.legs[i];
+            for mut b in p.report_blocks() {
+                let block = b.get();
+                if let Some(clock) = leg.relayed_sr {
+                    leg.quality.on_report_block(now, &clock, &block);
+                }
+                if toward_me.0 > 0 {
+                    b.set_extended_highest_seq(block.extended_highest_seq.wrapping_add(toward_me.0 as u32));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Quality figures of the RTP arriving on `leg`, with the MOS estimated per `mos`.
+    pub fn quality(&self, leg: LegId, mos: &MosConfig) -> Snapshot {
+        self.legs[leg.index()].quality.snapshot(mos)
     }
 
     /// The next event, if any.
