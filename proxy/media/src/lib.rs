@@ -13,6 +13,8 @@
 //!   reordering, segmenting, timestamp wrap or SSRC change, and a sender for injection.
 //! - [`merge`]: one digit per key press across RFC 4733, in-band tones and SIP INFO, on one
 //!   8 kHz timeline.
+//! - [`srtp`]: SRTP/SRTCP contexts (RFC 3711, AES-CM and AES-GCM) in place, and SDES
+//!   `a=crypto` attributes (RFC 4568) to key them.
 //!
 //! # Driving
 //!
@@ -39,6 +41,7 @@ pub mod fuzzing;
 pub mod merge;
 pub mod rfc4733;
 mod ring;
+pub mod srtp;
 
 pub use merge::{DigitMerger, MergedDigit, MergerConfig, RtpTimeline, Transport};
 pub use rfc4733::{EventReceiver, EventSender, ReceiverEvent};
