@@ -6,7 +6,7 @@
 //! policy filled by the `srtp_crypto_policy_set_*` helpers, `srtp_protect` /
 //! `srtp_unprotect(session, buf, &len)` in place (the buffer needs `SRTP_MAX_TRAILER_LEN`
 //! octets of room), `srtp_dealloc(session)`. `build.rs` measures `sizeof(srtp_policy_t)` so a
-//! layout mismatch with [`Policy`] stops the bench instead of corrupting memory.
+//! layout mismatch with the binding's `Policy` struct stops the bench instead of corrupting memory.
 #![allow(unsafe_code)]
 
 use core::ffi::{c_int, c_uint, c_ulong, c_void};

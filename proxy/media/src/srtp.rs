@@ -38,9 +38,12 @@
 //!
 //! # Cost
 //!
-//! No allocation per packet; the key schedules are built once per context. `cargo bench -p
-//! tonewall-bench --bench srtp` measures a 172-byte RTP packet (12-byte header, 160 bytes of
-//! G.711): see `bench/README.md` for the figures.
+//! No allocation per packet; the key schedules are built once per context; a context is a
+//! fixed-size value (no heap). A 172-byte RTP packet (12-octet header, 160 octets of G.711)
+//! costs about 0.3 µs to protect or unprotect with `AES_CM_128_HMAC_SHA1_80` or
+//! `AEAD_AES_128_GCM` (AES-NI, SHA-NI), 7–8× less than Debian's libsrtp 2.5 (NSS backend) for
+//! counter mode and 2.5–3× less for GCM, measured side by side by `srtp_ratio` and
+//! `cargo bench -p tonewall-bench --bench srtp` (figures in `bench/README.md`).
 //!
 //! # Secrets
 //!
@@ -55,7 +58,10 @@
 //! offer with `KDR` is not usable); no NULL cipher or NULL authentication (`UNENCRYPTED_SRTP`,
 //! `UNENCRYPTED_SRTCP`, `UNAUTHENTICATED_SRTP` are refused); one master key per context, so
 //! MKI switching between several keys is not followed (the first key of an attribute is used,
-//! packets carrying another MKI are refused); no header-extension encryption (RFC 6904); no
+//! packets carrying another MKI are refused); no resynchronisation after a sequence-number
+//! jump of 2^15 or more within one SSRC (RFC 3711's index estimate, as libsrtp: such packets
+//! are refused as too old; the relay should renumber or rekey); no header-extension
+//! encryption (RFC 6904); no
 //! RTP/RTCP demultiplexing (RFC 5761) and no RTP parsing beyond the fixed header, CSRC count
 //! and extension length needed to find the payload.
 

@@ -54,9 +54,9 @@ const NO_STREAM: Stream = Stream { ssrc: 0, rtp: None, rtcp: None };
 /// Every operation works in place on `buf[..len]`: `protect_*` needs
 /// [`rtp_overhead`](SrtpContext::rtp_overhead) / [`rtcp_overhead`](SrtpContext::rtcp_overhead)
 /// octets of room after `len` and returns the protected length; `unprotect_*` returns the
-/// plain length. On error the packet must be dropped; `buf` is then unspecified for
-/// `protect_*` and untouched by a failed `unprotect_*`. Nothing changes state unless the
-/// packet is authentic (inbound) or protected (outbound).
+/// plain length. On error nothing has been written to `buf` and no state has changed: the
+/// relay drops (and counts) the packet. State changes only for an authentic packet (inbound)
+/// or a protected one (outbound).
 pub struct SrtpContext {
     suite: Suite,
     direction: Direction,

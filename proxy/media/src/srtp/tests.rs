@@ -198,7 +198,9 @@ fn sender_refuses_to_reuse_an_index() {
     assert!(tx.protect_rtp(&mut buf, p.len()).is_ok());
     let mut buf = p.clone();
     buf.resize(p.len() + 10, 0);
+    let before = buf.clone();
     assert_eq!(tx.protect_rtp(&mut buf, p.len()), Err(SrtpError::Replayed { ssrc: 1, index: 7 }));
+    assert_eq!(buf, before, "a refused packet is not written");
 }
 
 #[test]
