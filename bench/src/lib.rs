@@ -1,5 +1,5 @@
 //! Shared pieces of Tonewall's benchmarks: the test audio, the implementations under test behind
-//! one small trait, and the spandsp binding.
+//! one small trait, and the spandsp and libsrtp bindings.
 //!
 //! ```text
 //!  audio::mixed() ─► µ-law codes ─┬─► decode ─► linear ─┬─► spandsp dtmf_rx        (peer)
@@ -11,6 +11,7 @@
 //! detectors on linear audio and the masker on µ-law see bit-identical signals.
 
 pub mod audio;
+pub mod libsrtp;
 pub mod spandsp;
 
 use tonewall_dsp::simd::{BASIS, BLOCK, Kernel};

@@ -1,5 +1,6 @@
-//! The only `unsafe` in tonewall-bench: a thin binding to spandsp's DTMF receiver (the peer the
-//! benches compare with), and pinning the calling thread to one CPU.
+//! One of the two `unsafe` modules of tonewall-bench (the other is `libsrtp`): a thin binding
+//! to spandsp's DTMF receiver (the peer the benches compare with), and pinning the calling
+//! thread to one CPU.
 //!
 //! spandsp 0.0.6, `<spandsp/dtmf.h>`: `dtmf_rx_init(NULL, callback, user_data)` allocates a
 //! receiver, `dtmf_rx(s, amp, n)` feeds 16-bit linear samples at 8 kHz and calls the digits

@@ -1057,3 +1057,94 @@ pub fn stream_stats(data: &[u8]) {
 fn rtcp_round(d: Duration) -> Duration {
     crate::rtcp::compact_to_duration(crate::rtcp::duration_to_compact(d))
 }
+
+/// SRTP and SRTCP unprotect on arbitrary bytes under a fixed key, and protect → unprotect on
+/// the same bytes taken as plain RTP/RTCP. The first octet picks the suite. Invariants:
+///
+/// - no panic; any `Ok` length is at most the input length, and a failed unprotect leaves
+///   the buffer as it was;
+/// - whatever protects unprotects to the same octets, at `len + overhead`;
+/// - the protected packet with any one bit flipped does not unprotect;
+/// - the genuine packet, delivered again, is a replay.
+///
+/// Returns how many round trips ran (0 to 2), so a driver can check it reaches them.
+pub fn srtp_unprotect(data: &[u8]) -> usize {
+    use crate::srtp::{Direction, MasterKey, SrtpContext, SrtpError, Suite};
+
+    let Some((&pick, pkt)) = data.split_first() else { return 0 };
+    let mut round_trips = 0;
+    let suite = Suite::ALL[usize::from(pick) % Suite::ALL.len()];
+    let n = suite.master_key_len() + suite.master_salt_len();
+    let key_salt: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+    let Ok(key) = MasterKey::from_key_salt(suite, &key_salt) else { panic!("fixed key fits {suite:?}") };
+
+    // Raw bytes as SRTP / SRTCP.
+    for rtcp in [false, true] {
+        let mut rx = SrtpContext::new(Direction::Inbound, &key);
+        let mut buf = pkt.to_vec();
+        let r =
+            if rtcp { rx.unprotect_rtcp(&mut buf, pkt.len()) } else { rx.unprotect_rtp(&mut buf, pkt.len()) };
+        match r {
+            Ok(m) => assert!(m <= pkt.len()),
+            Err(_) => assert_eq!(buf, pkt, "a refused packet is left untouched"),
+        }
+        // And never beyond `len` when the buffer is larger.
+        let mut big = pkt.to_vec();
+        big.extend_from_slice(&[0xA5; 40]);
+        let mut rx = SrtpContext::new(Direction::Inbound, &key);
+        let r =
+            if rtcp { rx.unprotect_rtcp(&mut big, pkt.len()) } else { rx.unprotect_rtp(&mut big, pkt.len()) };
+        if let Ok(m) = r {
+            assert!(m <= pkt.len());
+        }
+        assert_eq!(&big[pkt.len()..], &[0xA5; 40], "nothing written past len");
+    }
+
+    // The same bytes as plain RTP / RTCP: protect, unprotect, tamper, replay.
+    for rtcp in [false, true] {
+        let mut tx = SrtpContext::new(Direction::Outbound, &key);
+        let overhead = if rtcp { tx.rtcp_overhead() } else { tx.rtp_overhead() };
+        let mut buf = pkt.to_vec();
+        buf.resize(pkt.len() + overhead, 0);
+        let r = if rtcp { tx.protect_rtcp(&mut buf, pkt.len()) } else { tx.protect_rtp(&mut buf, pkt.len()) };
+        let Ok(n) = r else { continue };
+        assert_eq!(n, pkt.len() + overhead);
+        let protected = buf.clone();
+        let unprotect = |rx: &mut SrtpContext, b: &mut [u8]| {
+            if rtcp { rx.unprotect_rtcp(b, n) } else { rx.unprotect_rtp(b, n) }
+        };
+
+        let bit = data.iter().fold(7usize, |h, &b| h.wrapping_mul(31).wrapping_add(usize::from(b))) % (8 * n);
+        let mut bad = protected.clone();
+        bad[bit / 8] ^= 1 << (bit % 8);
+        let mut rx = SrtpContext::new(Direction::Inbound, &key);
+        assert!(unprotect(&mut rx, &mut bad).is_err(), "bit {bit} flipped, still accepted ({suite:?})");
+
+        let mut rx = SrtpContext::new(Direction::Inbound, &key);
+        assert_eq!(unprotect(&mut rx, &mut buf), Ok(pkt.len()));
+        assert_eq!(&buf[..pkt.len()], pkt, "round trip ({suite:?}, rtcp {rtcp})");
+        let mut again = protected;
+        assert!(matches!(unprotect(&mut rx, &mut again), Err(SrtpError::Replayed { .. })));
+        round_trips += 1;
+    }
+    round_trips
+}
+
+/// The `a=crypto` parser on arbitrary text: never panics; whatever parses formats to text
+/// that parses back equal, and formatting is a fixed point from then on.
+pub fn sdes_crypto(data: &[u8]) {
+    use crate::srtp::CryptoAttribute;
+
+    let text = String::from_utf8_lossy(data);
+    let Ok(attr) = CryptoAttribute::parse(&text) else { return };
+    let sdp = attr.to_sdp_value();
+    match CryptoAttribute::parse(&sdp) {
+        Ok(again) => {
+            assert!(again == attr, "format then parse gives back the attribute");
+            assert_eq!(again.to_sdp_value(), sdp);
+        }
+        Err(e) => panic!("formatted attribute does not parse: {e}"),
+    }
+    assert!(!attr.keys().is_empty());
+    let _ = attr.check_usable();
+}

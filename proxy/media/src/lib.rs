@@ -35,6 +35,8 @@
 //! - [`quality`]: per received stream, RFC 3550 receiver statistics (loss, duplicates,
 //!   reordering, jitter, RTT) and an ITU-T G.107 E-model MOS estimate, as a snapshot for
 //!   metrics and CDRs.
+//! - [`srtp`]: SRTP/SRTCP contexts (RFC 3711, AES-CM and AES-GCM) in place, and SDES
+//!   `a=crypto` attributes (RFC 4568) to key them.
 //!
 //! # Driving
 //!
@@ -70,6 +72,7 @@ mod ring;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
+pub mod srtp;
 
 pub use merge::{DigitMerger, MergedDigit, MergerConfig, RtpTimeline, Transport};
 pub use rfc4733::{EventReceiver, EventSender, ReceiverEvent};
