@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tonewall_media::relay::{LegId, MediaSession, RelayEvent, Remote, SessionConfig, SessionReport};
+use tonewall_media::srtp::SrtpContext;
 
 /// Relay settings.
 #[derive(Clone, Debug)]
@@ -121,6 +122,17 @@ impl Relay {
     /// Signalling said where `leg`'s peer is.
     pub fn signal(&self, id: SessionId, leg: LegId, remote: Remote) {
         self.send(id, Command::Signal { id, leg, remote });
+    }
+
+    /// Keys `leg` for SRTP (see [`MediaSession::set_srtp`]).
+    pub fn set_srtp(
+        &self,
+        id: SessionId,
+        leg: LegId,
+        inbound: Option<SrtpContext>,
+        outbound: Option<SrtpContext>,
+    ) {
+        self.send(id, Command::Srtp { id, leg, keys: Box::new((inbound, outbound)) });
     }
 
     /// Masks what arrives on `from`, or stops masking it.

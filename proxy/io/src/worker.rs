@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tonewall_media::relay::{
     Component, DropReason, LegId, MediaSession, RelayEvent, Remote, SessionReport, Verdict,
 };
+use tonewall_media::srtp::SrtpContext;
 
 /// Identifies a session across the relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,6 +28,7 @@ pub(crate) enum Command {
     Add { id: SessionId, session: Box<MediaSession>, sockets: [[Option<std::net::UdpSocket>; 2]; 2] },
     Signal { id: SessionId, leg: LegId, remote: Remote },
     Mask { id: SessionId, from: LegId, on: bool },
+    Srtp { id: SessionId, leg: LegId, keys: Box<(Option<SrtpContext>, Option<SrtpContext>)> },
     Report { id: SessionId, remove: bool, reply: Sender<Option<SessionReport>> },
     Stop,
 }
@@ -218,6 +220,12 @@ impl Worker {
                 Command::Signal { id, leg, remote } => {
                     if let Some(&k) = self.by_id.get(&id) {
                         self.sessions[k].session.signal(leg, &remote);
+                    }
+                }
+                Command::Srtp { id, leg, keys } => {
+                    if let Some(&k) = self.by_id.get(&id) {
+                        let (inbound, outbound) = *keys;
+                        self.sessions[k].session.set_srtp(leg, inbound, outbound);
                     }
                 }
                 Command::Mask { id, from, on } => {

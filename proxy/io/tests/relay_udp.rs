@@ -137,3 +137,79 @@ fn a_call_through_the_relay_reaches_the_agent_masked() {
     assert!(relay.report(id).is_none());
     UdpSocket::bind(to_a).expect("port released");
 }
+
+/// SRTP toward the agent: the carrier speaks plain RTP, the agent SRTP (keys as SDES would give
+/// them). The agent decrypts what it gets with the relay's key; what it sends back, encrypted
+/// with its own key, reaches the carrier in the clear; tampered and replayed SRTP is dropped.
+#[test]
+fn srtp_on_the_agent_side() {
+    use tonewall_media::srtp::{Direction, MasterKey, SrtpContext, Suite};
+    let config = RelayConfig { ports: (41000, 41999), ..RelayConfig::default() };
+    let (relay, _events) = Relay::start(config).expect("relay");
+    let (carrier, agent, spoofer) = (socket(), socket(), socket());
+    let (id, ports) = relay.create().expect("session");
+    relay.signal(id, LegId::A, remote(&carrier));
+    relay.signal(id, LegId::B, remote(&agent));
+    let relay_key = MasterKey::new(Suite::AesCm128HmacSha1_80, &[7; 16], &[9; 14]).expect("key");
+    let agent_key = MasterKey::new(Suite::AesCm128HmacSha1_80, &[1; 16], &[2; 14]).expect("key");
+    relay.set_srtp(
+        id,
+        LegId::B,
+        Some(SrtpContext::new(Direction::Inbound, &agent_key)),
+        Some(SrtpContext::new(Direction::Outbound, &relay_key)),
+    );
+    // The agent's own contexts: it decrypts with the relay's key, encrypts with its own.
+    let mut agent_rx = SrtpContext::new(Direction::Inbound, &relay_key);
+    let mut agent_tx = SrtpContext::new(Direction::Outbound, &agent_key);
+
+    let mut rng = Rng::new(12);
+    let mut buf = vec![0.0; synth::ms(800.0)];
+    synth::add_noise(&mut buf, -40.0, &mut rng);
+    let s = synth::ms(200.0);
+    synth::add_dtmf(&mut buf[s..s + synth::ms(90.0)], key('8'), -8.0, 0.0, (0.0, 0.0), &mut rng);
+    let audio: Vec<u8> = synth::to_i16(&buf).iter().map(|&x| Law::Ulaw.encode(x)).collect();
+    let mut heard = vec![];
+    for (i, c) in audio.chunks(160).enumerate() {
+        carrier.send_to(&packet(0, i == 0, i as u16, 160 * i as u32, c), ports[0].rtp).expect("send");
+        let mut r = [0u8; 2048];
+        let (n, _) = agent.recv_from(&mut r).expect("the agent receives");
+        assert!(n > 12 + 160, "an auth tag is appended");
+        assert_ne!(&r[12..172], c, "the payload is encrypted");
+        let n = agent_rx.unprotect_rtp(&mut r, n).expect("authentic SRTP under the relay's key");
+        let h = RtpHeader::parse(&r[..n]).expect("rtp");
+        heard.extend_from_slice(&r[h.payload()]);
+    }
+    assert_eq!(detect(&heard), 0, "masked under the encryption too");
+    assert_eq!(&heard[160..1600], &audio[..1440], "and otherwise the carrier's audio");
+
+    // Agent → carrier: decrypted by the relay.
+    let plain = packet(0, false, 77, 7700, &[0x42; 160]);
+    let mut p = plain.clone();
+    p.resize(256, 0);
+    let n = agent_tx.protect_rtp(&mut p, plain.len()).expect("protect");
+    agent.send_to(&p[..n], ports[1].rtp).expect("send");
+    let mut r = [0u8; 2048];
+    let (m, _) = carrier.recv_from(&mut r).expect("carrier receives");
+    assert_eq!(&r[..m], &plain[..], "the carrier gets plain RTP");
+    // The same packet again (a replay), a tampered one, and a spoofer's: none gets through.
+    agent.send_to(&p[..n], ports[1].rtp).expect("replay");
+    let next = packet(0, false, 78, 7860, &[0x42; 160]);
+    let mut t = next.clone();
+    t.resize(256, 0);
+    let tn = agent_tx.protect_rtp(&mut t, next.len()).expect("protect");
+    t[20] ^= 1;
+    agent.send_to(&t[..tn], ports[1].rtp).expect("tampered");
+    spoofer.send_to(&p[..n], ports[1].rtp).expect("spoof");
+    assert!(carrier.recv_from(&mut r).is_err(), "nothing more reaches the carrier");
+    let report = relay.remove(id).expect("report");
+    let dropped = report.counters[1].dropped;
+    use tonewall_media::relay::DropReason;
+    assert_eq!(
+        (
+            dropped[DropReason::Replayed.index()],
+            dropped[DropReason::Unauthenticated.index()],
+            dropped[DropReason::Spoofed.index()]
+        ),
+        (1, 1, 1)
+    );
+}

@@ -38,6 +38,7 @@ use crate::merge::Transport;
 use crate::quality::{MosConfig, PacketInfo, Snapshot, StreamStats};
 use crate::rtcp::{self, NtpClock, Rules};
 use crate::rtp::{self, RtpHeader};
+use crate::srtp::{SrtpContext, SrtpError};
 use direction::Direction;
 use std::collections::VecDeque;
 use std::fmt;
@@ -95,17 +96,23 @@ pub enum DropReason {
     NoDestination,
     /// A payload type a masked direction cannot inspect (not G.711 or comfort noise).
     Unmaskable,
+    /// SRTP/SRTCP that does not authenticate (tampered, wrong key, malformed).
+    Unauthenticated,
+    /// SRTP/SRTCP already received (RFC 3711 §3.3.2 replay protection).
+    Replayed,
 }
 
 impl DropReason {
     /// Every reason, in [`DropReason::index`] order.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::Spoofed,
         DropReason::Malformed,
         DropReason::DtmfEvent,
         DropReason::Late,
         DropReason::NoDestination,
         DropReason::Unmaskable,
+        DropReason::Unauthenticated,
+        DropReason::Replayed,
     ];
 
     /// Position in [`DropReason::ALL`] and in [`LegCounters::dropped`].
@@ -122,6 +129,8 @@ impl DropReason {
             DropReason::Late => "late",
             DropReason::NoDestination => "no_destination",
             DropReason::Unmaskable => "unmaskable",
+            DropReason::Unauthenticated => "unauthenticated",
+            DropReason::Replayed => "replayed",
         }
     }
 }
@@ -274,6 +283,10 @@ struct Leg {
     /// the relay sent it on. A report block from the party answering it gives the round trip
     /// between the relay and the party (not the far end's), RFC 3550 §6.4.1.
     relayed_sr: Option<NtpClock>,
+    /// Unprotects what the party sends (its key), when the leg speaks SRTP.
+    srtp_in: Option<Box<SrtpContext>>,
+    /// Protects what the relay sends the party (the relay's key for this leg).
+    srtp_out: Option<Box<SrtpContext>>,
 }
 
 /// One media stream of a call between leg A and leg B.
@@ -297,6 +310,8 @@ impl MediaSession {
             counters: LegCounters::default(),
             quality: StreamStats::new(8000),
             relayed_sr: None,
+            srtp_in: None,
+            srtp_out: None,
         };
         let mut s = MediaSession {
             legs: [leg(), leg()],
@@ -321,6 +336,15 @@ impl MediaSession {
         self.dirs[leg.index()].pts = remote.pts;
     }
 
+    /// Keys `leg` for SRTP: `inbound` unprotects what its party sends, `outbound` protects what
+    /// the relay sends it; `None` for plain RTP. Signalling calls this only when the keys change,
+    /// since a fresh context forgets rollover counters and replay windows.
+    pub fn set_srtp(&mut self, leg: LegId, inbound: Option<SrtpContext>, outbound: Option<SrtpContext>) {
+        let l = &mut self.legs[leg.index()];
+        l.srtp_in = inbound.map(Box::new);
+        l.srtp_out = outbound.map(Box::new);
+    }
+
     /// Turns masking of what arrives on `from` on or off (ng `block DTMF` / `unblock DTMF`).
     pub fn set_masking(&mut self, from: LegId, on: bool) {
         let config = on.then_some(&self.config.masker);
@@ -343,7 +367,11 @@ impl MediaSession {
         buf: &mut [u8],
         len: usize,
     ) -> Verdict {
-        let verdict = self.route(now, leg, socket, source, &mut buf[..len]);
+        let verdict = if len <= buf.len() {
+            self.route(now, leg, socket, source, buf, len)
+        } else {
+            Verdict::Drop(DropReason::Malformed)
+        };
         let counters = &mut self.legs[leg.index()].counters;
         match verdict {
             Verdict::Forward { .. } => counters.forwarded += 1,
@@ -358,11 +386,12 @@ impl MediaSession {
         leg: LegId,
         socket: Component,
         source: SocketAddr,
-        packet: &mut [u8],
+        buf: &mut [u8],
+        len: usize,
     ) -> Verdict {
         let i = leg.index();
         let mux = self.legs[i].rtcp_mux;
-        let is_rtcp = socket == Component::Rtcp || (mux && rtp::is_rtcp(packet));
+        let is_rtcp = socket == Component::Rtcp || (mux && rtp::is_rtcp(&buf[..len]));
         let component = if is_rtcp { Component::Rtcp } else { Component::Rtp };
         let l = &mut self.legs[i];
         let latch = if is_rtcp && !mux { &mut l.rtcp } else { &mut l.rtp };
@@ -371,20 +400,32 @@ impl MediaSession {
             Admit::Learned => self.events.push_back(RelayEvent::Latched { leg, component }),
             Admit::Known => {}
         }
-        let len = packet.len();
+        let wire_len = len;
+        let len = match l.srtp_in.as_deref_mut() {
+            None => len,
+            Some(ctx) => {
+                let r = if is_rtcp { ctx.unprotect_rtcp(buf, len) } else { ctx.unprotect_rtp(buf, len) };
+                match r {
+                    Ok(n) => n,
+                    Err(SrtpError::Replayed { .. }) => return Verdict::Drop(DropReason::Replayed),
+                    Err(_) => return Verdict::Drop(DropReason::Unauthenticated),
+                }
+            }
+        };
+        let packet = &mut buf[..len];
         if is_rtcp {
             if self.relay_rtcp(now, i, packet).is_err() {
                 return Verdict::Drop(DropReason::Malformed);
             }
             let l = &mut self.legs[i];
             l.counters.rtcp_packets += 1;
-            l.counters.rtcp_bytes += len as u64;
+            l.counters.rtcp_bytes += wire_len as u64;
         } else {
             let Ok(header) = RtpHeader::parse(packet) else {
                 return Verdict::Drop(DropReason::Malformed);
             };
             l.counters.rtp_packets += 1;
-            l.counters.rtp_bytes += len as u64;
+            l.counters.rtp_bytes += wire_len as u64;
             l.quality.on_packet(
                 now,
                 PacketInfo {
@@ -403,16 +444,27 @@ impl MediaSession {
                 return Verdict::Drop(reason);
             }
         }
-        let out = &self.legs[leg.other().index()];
+        let out = &mut self.legs[leg.other().index()];
         let (socket, to) = if is_rtcp && !out.rtcp_mux {
             (Component::Rtcp, out.rtcp.destination())
         } else {
             (Component::Rtp, out.rtp.destination())
         };
-        match to {
-            Some(to) => Verdict::Forward { leg: leg.other(), socket, to, len },
-            None => Verdict::Drop(DropReason::NoDestination),
-        }
+        let Some(to) = to else {
+            return Verdict::Drop(DropReason::NoDestination);
+        };
+        let len = match out.srtp_out.as_deref_mut() {
+            None => len,
+            Some(ctx) => {
+                let r = if is_rtcp { ctx.protect_rtcp(buf, len) } else { ctx.protect_rtp(buf, len) };
+                match r {
+                    Ok(n) => n,
+                    // Only a buffer without room for the tag, or a key past its lifetime.
+                    Err(_) => return Verdict::Drop(DropReason::Malformed),
+                }
+            }
+        };
+        Verdict::Forward { leg: leg.other(), socket, to, len }
     }
 
     /// Checks an RTCP compound that arrived on leg `i` and corrects it for the other side:
@@ -489,8 +541,10 @@ impl MediaSession {
     /// Bytes this session occupies, inline and on the heap (the event queue at its initial
     /// capacity).
     pub fn footprint(&self) -> usize {
+        let srtp = self.legs.iter().flat_map(|l| [&l.srtp_in, &l.srtp_out]).flatten().count();
         size_of::<Self>() - 2 * size_of::<Direction>()
             + self.dirs.iter().map(Direction::footprint).sum::<usize>()
+            + srtp * size_of::<SrtpContext>()
             + self.events.capacity() * size_of::<RelayEvent>()
     }
 
