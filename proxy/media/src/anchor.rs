@@ -30,7 +30,9 @@
 //! transcoding, no forking (one answerer per call).
 
 use crate::relay::{LegId, PayloadTypes, Remote, SessionReport};
-use crate::sdp::{self, Sdp};
+use crate::sdp::{self, Proto, Sdp};
+use crate::srtp::{self, CryptoAttribute, Direction as SrtpDirection, SrtpContext, Suite};
+use rand_core::CryptoRng;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -56,7 +58,34 @@ pub trait MediaPlane {
     fn remove(&mut self, id: u64) -> Option<SessionReport>;
     /// A session's figures.
     fn report(&mut self, id: u64) -> Option<SessionReport>;
+    /// Keys `leg` for SRTP (`None`, `None`: plain RTP).
+    fn set_srtp(&mut self, id: u64, leg: LegId, inbound: Option<SrtpContext>, outbound: Option<SrtpContext>);
 }
+
+/// What each leg speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SrtpPolicy {
+    /// Whatever the party offers: SRTP (SDES) if its SDP says `RTP/SAVP`, else plain RTP; an
+    /// offer toward the party follows what the other party offered.
+    #[default]
+    Mirror,
+    /// Always SRTP with SDES keys: offers toward the party carry `a=crypto`, and a plain answer
+    /// or offer from it is refused.
+    Sdes,
+    /// Always plain RTP.
+    Off,
+}
+
+/// SRTP suites the relay offers and accepts, best first: 80-bit tags before 32-bit, AES-CM
+/// (what every SIP endpoint has) before GCM.
+pub const SUITES: [Suite; 6] = [
+    Suite::AesCm128HmacSha1_80,
+    Suite::AeadAes128Gcm,
+    Suite::AesCm256HmacSha1_80,
+    Suite::AeadAes256Gcm,
+    Suite::AesCm128HmacSha1_32,
+    Suite::AesCm256HmacSha1_32,
+];
 
 /// Anchor settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +96,8 @@ pub struct AnchorConfig {
     pub mask_a_to_b: bool,
     /// B → A is masked.
     pub mask_b_to_a: bool,
+    /// What leg A and leg B speak.
+    pub srtp: [SrtpPolicy; 2],
 }
 
 /// Why an offer or answer was refused.
@@ -98,6 +129,10 @@ struct Stream {
     ports: [LegAddrs; 2],
     /// The offerer proposed rtcp-mux on its leg (and is answered with it).
     mux_offered: bool,
+    /// Per leg: the relay's own SDES key toward the party (what it protects with).
+    local: [Option<CryptoAttribute>; 2],
+    /// Per leg: the party's key, as it offered or answered (what it protects with).
+    remote: [Option<CryptoAttribute>; 2],
 }
 
 struct Call {
@@ -137,6 +172,9 @@ pub struct OfferOptions {
     /// Use this address for the party instead of the SDP's `c=` (ng's `SIP-source-address`,
     /// for parties behind NAT that write private addresses).
     pub source_address: Option<IpAddr>,
+    /// SRTP or not toward the party that receives this offer, overriding the leg's policy
+    /// (ng's `transport-protocol`).
+    pub srtp_out: Option<bool>,
 }
 
 impl Anchor {
@@ -151,10 +189,12 @@ impl Anchor {
     }
 
     /// An offer from the party tagged `from_tag`. Returns the SDP to send to the other party.
+    #[allow(clippy::too_many_arguments)]
     pub fn offer(
         &mut self,
         now: Duration,
         plane: &mut impl MediaPlane,
+        rng: &mut (impl CryptoRng + ?Sized),
         call_id: &[u8],
         from_tag: &[u8],
         body: &[u8],
@@ -182,6 +222,20 @@ impl Anchor {
             LegId::B => self.config.mask_b_to_a,
         };
         // Check everything before touching the relay, so a refused offer changes nothing.
+        let mut offered_keys = Vec::with_capacity(sdp.media().len());
+        for m in sdp.media() {
+            offered_keys.push(if m.is_rejected() {
+                None
+            } else {
+                party_key(m, self.config.srtp[from.index()])?
+            });
+        }
+        let srtp_to = match (options.srtp_out, self.config.srtp[to.index()]) {
+            (Some(want), _) => want,
+            (None, SrtpPolicy::Sdes) => true,
+            (None, SrtpPolicy::Off) => false,
+            (None, SrtpPolicy::Mirror) => offered_keys.iter().any(Option::is_some),
+        };
         if mask {
             for m in sdp.media().iter().filter(|m| !m.is_rejected() && m.media_type() == "audio") {
                 let g711 = m
@@ -195,7 +249,13 @@ impl Anchor {
         for i in 0..sdp.media().len() {
             let rejected = sdp.media()[i].is_rejected();
             if i == call.streams.len() {
-                call.streams.push(Stream { id: None, ports: [unbound(); 2], mux_offered: false });
+                call.streams.push(Stream {
+                    id: None,
+                    ports: [unbound(); 2],
+                    mux_offered: false,
+                    local: [None, None],
+                    remote: [None, None],
+                });
             }
             let stream = &mut call.streams[i];
             if rejected {
@@ -215,8 +275,26 @@ impl Anchor {
             let remote = remote_of(&sdp, i, options.source_address);
             stream.mux_offered = remote.rtcp_mux;
             plane.signal(id, from, remote);
+            // The offerer's key, and the relay's own toward it (sent in the answer).
+            let key = offered_keys[i].take();
+            if key != stream.remote[from.index()] {
+                stream.local[from.index()] = key.as_ref().map(|k| fresh_key(rng, k.tag(), k.suite()));
+                stream.remote[from.index()] = key;
+                key_leg(plane, id, from, stream);
+            }
             let m = &mut sdp.media_mut()[i];
             point_at(m, stream.ports[to.index()], remote.rtcp_mux);
+            // Toward the other party: the relay's key, never the offerer's.
+            if srtp_to {
+                let local = stream.local[to.index()]
+                    .get_or_insert_with(|| fresh_key(rng, 1, Suite::AesCm128HmacSha1_80));
+                m.set_proto(savp(m.proto()));
+                let _ = m.set_crypto(&[local.to_sdp_value()]);
+            } else {
+                stream.local[to.index()] = None;
+                m.set_proto(avp(m.proto()));
+                let _ = m.set_crypto::<&str>(&[]);
+            }
             if mask && m.media_type() == "audio" {
                 // Only G.711 (and CN) toward the party that must not hear digits.
                 m.keep_codecs(&["PCMU", "PCMA", "CN"])
@@ -256,6 +334,21 @@ impl Anchor {
         if sdp.media().len() > call.streams.len() {
             return Err(AnchorError::Unacceptable("the answer has more streams than the offer"));
         }
+        // The answerer's keys must answer the relay's offer: same tag and suite.
+        let mut answered_keys = Vec::with_capacity(sdp.media().len());
+        for (m, stream) in sdp.media().iter().zip(&call.streams) {
+            let key = if m.is_rejected() { None } else { party_key(m, self.config.srtp[from.index()])? };
+            match (&key, &stream.local[from.index()]) {
+                (Some(k), Some(l)) if k.tag() != l.tag() || k.suite() != l.suite() => {
+                    return Err(AnchorError::Unacceptable("the answer's a=crypto answers no offered key"));
+                }
+                (Some(_), None) => {
+                    return Err(AnchorError::Unacceptable("SRTP answered to a plain RTP offer"));
+                }
+                _ => {}
+            }
+            answered_keys.push(key);
+        }
         for i in 0..sdp.media().len() {
             let stream = &mut call.streams[i];
             if sdp.media()[i].is_rejected() {
@@ -269,7 +362,28 @@ impl Anchor {
             };
             let remote = remote_of(&sdp, i, options.source_address);
             plane.signal(id, from, remote);
-            point_at(&mut sdp.media_mut()[i], stream.ports[offerer.index()], stream.mux_offered);
+            let key = answered_keys[i].take();
+            if key.is_none() {
+                // A plain answer to an SRTP offer: the relay speaks plain RTP to this party.
+                stream.local[from.index()] = None;
+            }
+            if key != stream.remote[from.index()] || key.is_none() {
+                stream.remote[from.index()] = key;
+                key_leg(plane, id, from, stream);
+            }
+            let m = &mut sdp.media_mut()[i];
+            point_at(m, stream.ports[offerer.index()], stream.mux_offered);
+            // Toward the offerer: the relay's key for it if it offered SRTP.
+            match &stream.local[offerer.index()] {
+                Some(local) => {
+                    m.set_proto(savp(m.proto()));
+                    let _ = m.set_crypto(&[local.to_sdp_value()]);
+                }
+                None => {
+                    m.set_proto(avp(m.proto()));
+                    let _ = m.set_crypto::<&str>(&[]);
+                }
+            }
         }
         sdp.remove_ice();
         sdp.set_connection_address(self.config.advertised[offerer.index()]);
@@ -337,6 +451,48 @@ fn report(call: &Call, mut get: impl FnMut(u64) -> Option<SessionReport>) -> Cal
             })
             .collect(),
     }
+}
+
+/// The key a party's media section offers or answers: `None` for plain RTP. Refused when the
+/// leg's policy and the SDP disagree, or when no offered key is usable.
+fn party_key(m: &sdp::Media, policy: SrtpPolicy) -> Result<Option<CryptoAttribute>, AnchorError> {
+    let secure = matches!(m.proto(), Some(Proto::RtpSavp | Proto::RtpSavpf));
+    if matches!(m.proto(), Some(Proto::UdpTlsRtpSavp | Proto::UdpTlsRtpSavpf)) {
+        return Err(AnchorError::Unacceptable("DTLS-SRTP is not supported"));
+    }
+    match (secure, policy) {
+        (false, SrtpPolicy::Sdes) => Err(AnchorError::Unacceptable("plain RTP where SRTP is required")),
+        (true, SrtpPolicy::Off) => Err(AnchorError::Unacceptable("SRTP where plain RTP is required")),
+        (false, _) => Ok(None),
+        (true, _) => srtp::choose(m.crypto().map(|c| c.expose()), &SUITES)
+            .map(Some)
+            .ok_or(AnchorError::Unacceptable("no usable a=crypto")),
+    }
+}
+
+/// A new key of the relay's own.
+fn fresh_key(rng: &mut (impl CryptoRng + ?Sized), tag: u32, suite: Suite) -> CryptoAttribute {
+    // Tags come from a parsed attribute (≤ 999 999 999) or are 1, which `generate` accepts.
+    CryptoAttribute::generate(tag.min(999_999_999), suite, rng)
+        .unwrap_or_else(|_| unreachable!("tag within RFC 4568's range"))
+}
+
+/// Gives the relay the leg's current keys.
+fn key_leg(plane: &mut impl MediaPlane, id: u64, leg: LegId, stream: &Stream) {
+    let i = leg.index();
+    let inbound =
+        stream.remote[i].as_ref().and_then(|k| SrtpContext::from_sdes(SrtpDirection::Inbound, k).ok());
+    let outbound =
+        stream.local[i].as_ref().and_then(|k| SrtpContext::from_sdes(SrtpDirection::Outbound, k).ok());
+    plane.set_srtp(id, leg, inbound, outbound);
+}
+
+fn savp(p: Option<Proto>) -> Proto {
+    if p == Some(Proto::RtpAvpf) || p == Some(Proto::RtpSavpf) { Proto::RtpSavpf } else { Proto::RtpSavp }
+}
+
+fn avp(p: Option<Proto>) -> Proto {
+    if p == Some(Proto::RtpAvpf) || p == Some(Proto::RtpSavpf) { Proto::RtpAvpf } else { Proto::RtpAvp }
 }
 
 fn unbound() -> LegAddrs {

@@ -2,11 +2,16 @@
 //! party receives, codecs filtered toward the agent, parties placed by tag, o= versions per
 //! leg, rejected streams, refusals that change nothing.
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tonewall_media::anchor::{Anchor, AnchorConfig, AnchorError, LegAddrs, MediaPlane, OfferOptions};
+use tonewall_media::anchor::{
+    Anchor, AnchorConfig, AnchorError, LegAddrs, MediaPlane, OfferOptions, SrtpPolicy,
+};
 use tonewall_media::relay::{LegId, Remote, SessionReport};
 use tonewall_media::sdp::Sdp;
+use tonewall_media::srtp::SrtpContext;
 
 /// Records what the anchor asked of the relay; allocates ports like the relay does.
 #[derive(Default)]
@@ -15,6 +20,8 @@ struct Plane {
     live: Vec<u64>,
     signals: Vec<(u64, LegId, Remote)>,
     masking: Vec<(u64, LegId, bool)>,
+    /// (session, leg, inbound keyed, outbound keyed)
+    srtp: Vec<(u64, LegId, bool, bool)>,
     out_of_ports: bool,
 }
 
@@ -46,6 +53,13 @@ impl MediaPlane for Plane {
     fn report(&mut self, id: u64) -> Option<SessionReport> {
         self.live.contains(&id).then(SessionReport::default)
     }
+    fn set_srtp(&mut self, id: u64, leg: LegId, inbound: Option<SrtpContext>, outbound: Option<SrtpContext>) {
+        self.srtp.push((id, leg, inbound.is_some(), outbound.is_some()));
+    }
+}
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(4568)
 }
 
 const CARRIER_OFFER: &str = "v=0\r\n\
@@ -79,6 +93,7 @@ fn anchor() -> Anchor {
         advertised: [IpAddr::from([203, 0, 113, 1]), IpAddr::from([10, 1, 0, 1])],
         mask_a_to_b: true,
         mask_b_to_a: false,
+        srtp: [SrtpPolicy::Mirror, SrtpPolicy::Mirror],
     })
 }
 
@@ -94,7 +109,15 @@ fn text(b: &[u8]) -> String {
 fn offer_and_answer_point_each_party_at_the_relay() {
     let (mut a, mut plane) = (anchor(), Plane::default());
     let to_agent = a
-        .offer(ms(0), &mut plane, b"call-1", b"tag-c", CARRIER_OFFER.as_bytes(), OfferOptions::default())
+        .offer(
+            ms(0),
+            &mut plane,
+            &mut rng(),
+            b"call-1",
+            b"tag-c",
+            CARRIER_OFFER.as_bytes(),
+            OfferOptions::default(),
+        )
         .expect("offer");
     let sdp = text(&to_agent);
     // Toward the agent: the agent-side address and ports, G.711 only, no telephone-event.
@@ -129,7 +152,7 @@ fn offer_and_answer_point_each_party_at_the_relay() {
     // A re-INVITE from the agent (hold): placed on leg B by its tag, answered through A's ports.
     let hold = AGENT_ANSWER.replace("a=sendrecv", "a=sendonly").replace("77 77", "77 78");
     let to_carrier2 = a
-        .offer(ms(20), &mut plane, b"call-1", b"tag-a", hold.as_bytes(), OfferOptions::default())
+        .offer(ms(20), &mut plane, &mut rng(), b"call-1", b"tag-a", hold.as_bytes(), OfferOptions::default())
         .expect("re-offer");
     let sdp2 = text(&to_carrier2);
     assert!(sdp2.contains("m=audio 30004 RTP/AVP 0\r\n") && sdp2.contains("a=sendonly"), "{sdp2}");
@@ -151,7 +174,7 @@ fn an_offer_without_g711_is_refused_and_changes_nothing() {
     let (mut a, mut plane) = (anchor(), Plane::default());
     let g729 = CARRIER_OFFER.replace("m=audio 30000 RTP/AVP 18 0 8 101", "m=audio 30000 RTP/AVP 18 101");
     let g729 = g729.replace("a=rtpmap:0 PCMU/8000\r\n", "").replace("a=rtpmap:8 PCMA/8000\r\n", "");
-    let e = a.offer(ms(0), &mut plane, b"c", b"t", g729.as_bytes(), OfferOptions::default());
+    let e = a.offer(ms(0), &mut plane, &mut rng(), b"c", b"t", g729.as_bytes(), OfferOptions::default());
     assert!(matches!(e, Err(AnchorError::Unacceptable(_))), "{e:?}");
     assert!(plane.live.is_empty() && plane.signals.is_empty());
 }
@@ -164,14 +187,17 @@ fn parties_are_known_by_tag() {
         a.answer(ms(0), &mut plane, b"nope", b"x", AGENT_ANSWER.as_bytes(), o).map(|_| ()),
         Err(AnchorError::UnknownCall)
     );
-    a.offer(ms(0), &mut plane, b"c", b"t1", CARRIER_OFFER.as_bytes(), o).expect("offer");
+    a.offer(ms(0), &mut plane, &mut rng(), b"c", b"t1", CARRIER_OFFER.as_bytes(), o).expect("offer");
     a.answer(ms(0), &mut plane, b"c", b"t2", AGENT_ANSWER.as_bytes(), o).expect("answer");
     // A third party cannot re-offer into the call.
     assert_eq!(
-        a.offer(ms(0), &mut plane, b"c", b"t3", CARRIER_OFFER.as_bytes(), o).map(|_| ()),
+        a.offer(ms(0), &mut plane, &mut rng(), b"c", b"t3", CARRIER_OFFER.as_bytes(), o).map(|_| ()),
         Err(AnchorError::UnknownParty)
     );
-    assert!(matches!(a.offer(ms(0), &mut plane, b"c", b"t1", b"garbage", o), Err(AnchorError::BadSdp(_))));
+    assert!(matches!(
+        a.offer(ms(0), &mut plane, &mut rng(), b"c", b"t1", b"garbage", o),
+        Err(AnchorError::BadSdp(_))
+    ));
     // block/unblock DTMF by tag.
     a.block_dtmf(&mut plane, b"c", Some(b"t2"), true).expect("block");
     assert_eq!(plane.masking.last(), Some(&(1, LegId::B, true)));
@@ -183,18 +209,99 @@ fn parties_are_known_by_tag() {
 #[test]
 fn nat_source_address_and_hold_and_ports_exhausted() {
     let (mut a, mut plane) = (anchor(), Plane::default());
-    let nat = OfferOptions { source_address: Some(IpAddr::from([203, 0, 113, 50])) };
-    a.offer(ms(0), &mut plane, b"c", b"t1", CARRIER_OFFER.as_bytes(), nat).expect("offer");
+    let nat = OfferOptions { source_address: Some(IpAddr::from([203, 0, 113, 50])), srtp_out: None };
+    a.offer(ms(0), &mut plane, &mut rng(), b"c", b"t1", CARRIER_OFFER.as_bytes(), nat).expect("offer");
     assert_eq!(plane.signals[0].2.rtp, Some(SocketAddr::from(([203, 0, 113, 50], 30000))));
     // RFC 2543 hold: nothing may send on the leg.
     let held = CARRIER_OFFER.replace("c=IN IP4 192.0.2.10", "c=IN IP4 0.0.0.0");
-    let sdp =
-        a.offer(ms(5), &mut plane, b"c", b"t1", held.as_bytes(), OfferOptions::default()).expect("hold");
+    let sdp = a
+        .offer(ms(5), &mut plane, &mut rng(), b"c", b"t1", held.as_bytes(), OfferOptions::default())
+        .expect("hold");
     assert_eq!(plane.signals[1].2.rtp, None);
     assert!(text(&sdp).contains("c=IN IP4 0.0.0.0"), "hold passes on: {}", text(&sdp));
     let mut full = Plane { out_of_ports: true, ..Plane::default() };
     assert_eq!(
-        a.offer(ms(0), &mut full, b"d", b"t1", CARRIER_OFFER.as_bytes(), OfferOptions::default()).map(|_| ()),
+        a.offer(ms(0), &mut full, &mut rng(), b"d", b"t1", CARRIER_OFFER.as_bytes(), OfferOptions::default())
+            .map(|_| ()),
         Err(AnchorError::OutOfPorts)
     );
+}
+
+const SRTP_OFFER: &str = "v=0\r\n\
+o=carrier 1000 1000 IN IP4 192.0.2.10\r\n\
+s=-\r\n\
+c=IN IP4 192.0.2.10\r\n\
+t=0 0\r\n\
+m=audio 30000 RTP/SAVP 0 101\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n\
+a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIz\r\n";
+
+#[test]
+fn srtp_is_terminated_per_leg_and_keys_never_cross() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let o = OfferOptions::default();
+    let to_agent =
+        text(&a.offer(ms(0), &mut plane, &mut rng(), b"s", b"c", SRTP_OFFER.as_bytes(), o).expect("offer"));
+    // The carrier's keys are the relay's to use, never the agent's to see; the carrier's
+    // leg is keyed (inbound now, outbound with the relay's own key); mirror policy: the agent
+    // is offered SRTP too, with a fresh key of the relay's.
+    assert!(!to_agent.contains("NzB4d1BI") && !to_agent.contains("QUJDREVG"), "{to_agent}");
+    assert!(to_agent.contains("m=audio 30006 RTP/SAVP 0\r\n"), "{to_agent}");
+    assert_eq!(to_agent.matches("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:").count(), 1, "{to_agent}");
+    assert_eq!(plane.srtp, vec![(1, LegId::A, true, true)]);
+    // The agent accepts the relay's key and sends its own.
+    let agent_key = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:YWdlbnRhZ2VudGFnZW50YWdlbnRhZ2VudGFnZW50";
+    let answer = format!(
+        "v=0\r\no=agent 7 7 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n\
+         m=audio 40000 RTP/SAVP 0\r\n{agent_key}\r\n"
+    );
+    let to_carrier = text(&a.answer(ms(1), &mut plane, b"s", b"a", answer.as_bytes(), o).expect("answer"));
+    assert_eq!(plane.srtp.last(), Some(&(1, LegId::B, true, true)));
+    // The carrier gets the relay's key for its leg, answering its preferred offer (tag 2, the
+    // 80-bit suite), and not the agent's.
+    assert!(to_carrier.contains("m=audio 30004 RTP/SAVP 0\r\n"), "{to_carrier}");
+    assert!(to_carrier.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:"), "{to_carrier}");
+    assert!(!to_carrier.contains("YWdlbnRh"), "{to_carrier}");
+    // The same answer again (Kamailio re-sends on a retransmitted 200): same keys, same SDP.
+    let again = text(&a.answer(ms(2), &mut plane, b"s", b"a", answer.as_bytes(), o).expect("answer again"));
+    assert_eq!(again, to_carrier);
+}
+
+#[test]
+fn srtp_policy_is_enforced() {
+    let mut a = Anchor::new(AnchorConfig {
+        advertised: [IpAddr::from([203, 0, 113, 1]), IpAddr::from([10, 1, 0, 1])],
+        mask_a_to_b: true,
+        mask_b_to_a: false,
+        srtp: [SrtpPolicy::Off, SrtpPolicy::Sdes],
+    });
+    let mut plane = Plane::default();
+    let o = OfferOptions::default();
+    // The carrier leg is plain only: an SRTP offer from it is refused.
+    assert!(matches!(
+        a.offer(ms(0), &mut plane, &mut rng(), b"p", b"c", SRTP_OFFER.as_bytes(), o),
+        Err(AnchorError::Unacceptable(_))
+    ));
+    // A plain offer goes to the agent as SRTP; a plain answer from the agent is refused.
+    let to_agent = text(
+        &a.offer(ms(0), &mut plane, &mut rng(), b"q", b"c", CARRIER_OFFER.as_bytes(), o).expect("offer"),
+    );
+    assert!(
+        to_agent.contains("RTP/SAVP") && to_agent.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80"),
+        "{to_agent}"
+    );
+    assert!(matches!(
+        a.answer(ms(1), &mut plane, b"q", b"a", AGENT_ANSWER.as_bytes(), o),
+        Err(AnchorError::Unacceptable(_))
+    ));
+    // An SRTP answer with a key for a suite the relay did not offer is refused as well.
+    let wrong = AGENT_ANSWER.replace("RTP/AVP 0", "RTP/SAVP 0").replace(
+        "a=sendrecv",
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:YWdlbnRhZ2VudGFnZW50YWdlbnRhZ2VudGFnZW50",
+    );
+    assert!(matches!(
+        a.answer(ms(1), &mut plane, b"q", b"a", wrong.as_bytes(), o),
+        Err(AnchorError::Unacceptable(_))
+    ));
 }

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 use tonewall_dsp::{MaskerConfig, Substitute};
 use tonewall_io::RelayConfig;
+use tonewall_media::anchor::SrtpPolicy;
 use tonewall_media::relay::{LatchPolicy, SessionConfig};
 
 /// The whole configuration.
@@ -57,6 +58,33 @@ pub struct Media {
     pub media_timeout_s: u64,
     /// Also mask what the agent sends toward the caller.
     pub mask_agent_to_caller: bool,
+    /// SRTP toward carriers: "mirror" (as the carrier offers), "sdes" (always, keys in
+    /// `a=crypto`), or "off" (plain RTP only).
+    pub carrier_srtp: SrtpName,
+    /// SRTP toward agents, as `carrier_srtp`.
+    pub agent_srtp: SrtpName,
+}
+
+/// SRTP policy names in the file.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SrtpName {
+    /// As the party offers.
+    Mirror,
+    /// Always SRTP (SDES).
+    Sdes,
+    /// Never SRTP.
+    Off,
+}
+
+impl From<SrtpName> for SrtpPolicy {
+    fn from(n: SrtpName) -> SrtpPolicy {
+        match n {
+            SrtpName::Mirror => SrtpPolicy::Mirror,
+            SrtpName::Sdes => SrtpPolicy::Sdes,
+            SrtpName::Off => SrtpPolicy::Off,
+        }
+    }
 }
 
 impl Default for Media {
@@ -75,6 +103,8 @@ impl Default for Media {
             latch: LatchName::Strict,
             media_timeout_s: 60,
             mask_agent_to_caller: false,
+            carrier_srtp: SrtpName::Mirror,
+            agent_srtp: SrtpName::Mirror,
         }
     }
 }

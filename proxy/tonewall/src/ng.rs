@@ -8,11 +8,13 @@ use tonewall_io::{Relay, SessionId};
 use tonewall_media::anchor::{
     Anchor, AnchorConfig, AnchorError, CallReport, LegAddrs, MediaPlane, OfferOptions,
 };
+use tonewall_media::ng::TransportProtocol;
 use tonewall_media::ng::{
     CallStats, ControlError, Counters, DeleteRequest, DtmfRequest, MediaControl, MediaStats, NgConfig,
     NgServer, OfferRequest, QueryRequest, SdpOut, StreamKind, StreamStats, TagStats,
 };
 use tonewall_media::relay::{DropReason, LegId, Remote, SessionReport};
+use tonewall_media::srtp::SrtpContext;
 
 /// The relay as the anchor's media plane.
 pub struct RelayPlane<'a>(pub &'a Relay);
@@ -35,6 +37,9 @@ impl MediaPlane for RelayPlane<'_> {
     fn report(&mut self, id: u64) -> Option<SessionReport> {
         self.0.report(SessionId(id))
     }
+    fn set_srtp(&mut self, id: u64, leg: LegId, inbound: Option<SrtpContext>, outbound: Option<SrtpContext>) {
+        self.0.set_srtp(SessionId(id), leg, inbound, outbound);
+    }
 }
 
 /// ng commands carried out on the anchor.
@@ -54,6 +59,7 @@ impl<'a> NgControl<'a> {
             ],
             mask_a_to_b: true,
             mask_b_to_a: m.mask_agent_to_caller,
+            srtp: [m.carrier_srtp.into(), m.agent_srtp.into()],
         });
         NgControl { anchor, plane: RelayPlane(relay) }
     }
@@ -61,7 +67,12 @@ impl<'a> NgControl<'a> {
 
 fn options(req: &OfferRequest<'_>) -> OfferOptions {
     let sip_source = req.unknown.flags.iter().any(|f| f.eq_ignore_ascii_case(b"SIP-source-address"));
-    OfferOptions { source_address: if sip_source { req.received_from } else { None } }
+    let srtp_out = match req.transport_protocol {
+        Some(TransportProtocol::RtpSavp | TransportProtocol::RtpSavpf) => Some(true),
+        Some(TransportProtocol::RtpAvp | TransportProtocol::RtpAvpf) => Some(false),
+        _ => None,
+    };
+    OfferOptions { source_address: if sip_source { req.received_from } else { None }, srtp_out }
 }
 
 fn control_error(e: AnchorError) -> ControlError {
@@ -79,7 +90,15 @@ impl MediaControl for NgControl<'_> {
     fn offer(&mut self, now: Duration, req: &OfferRequest<'_>) -> Result<SdpOut, ControlError> {
         let sdp = self
             .anchor
-            .offer(now, &mut self.plane, req.call_id.0, req.from_tag.0, req.sdp.0, options(req))
+            .offer(
+                now,
+                &mut self.plane,
+                &mut rand::rng(),
+                req.call_id.0,
+                req.from_tag.0,
+                req.sdp.0,
+                options(req),
+            )
             .map_err(control_error)?;
         Ok(SdpOut { sdp, warning: None })
     }

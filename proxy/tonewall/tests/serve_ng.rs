@@ -53,7 +53,7 @@ struct Node {
 }
 
 impl Node {
-    fn start(name: &str, base: u16) -> Node {
+    fn start(name: &str, base: u16, extra: &str) -> Node {
         let dir = std::env::temp_dir().join(format!("tonewall-serve-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let ng: SocketAddr = format!("127.0.0.1:{}", base).parse().expect("addr");
@@ -62,7 +62,7 @@ impl Node {
         std::fs::write(
             &config,
             format!(
-                "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n\n[ng]\nlisten = \"{ng}\"\n\n[metrics]\nlisten = \"{metrics}\"\n",
+                "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n{extra}\n[ng]\nlisten = \"{ng}\"\n\n[metrics]\nlisten = \"{metrics}\"\n",
                 base + 10,
                 base + 200
             ),
@@ -162,7 +162,22 @@ fn packet(pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_media_node_masks_a_call_set_up_over_ng() {
-    let mut node = Node::start("ng", 24600);
+    call_through_a_media_node(false);
+}
+
+/// The same with `agent_srtp = "sdes"`: the agent is offered SRTP with the relay's key and
+/// answers with its own; it decrypts what it receives, and what it sends reaches the carrier in
+/// the clear.
+#[test]
+fn a_media_node_speaks_srtp_to_the_agent() {
+    call_through_a_media_node(true);
+}
+
+fn call_through_a_media_node(srtp: bool) {
+    use tonewall_media::srtp::{CryptoAttribute, Direction, MasterKey, SrtpContext, Suite};
+    let (name, base, extra) =
+        if srtp { ("srtp", 24900, "agent_srtp = \"sdes\"\n") } else { ("ng", 24600, "") };
+    let mut node = Node::start(name, base, extra);
     let carrier = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let agent = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let spoofer = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -183,7 +198,33 @@ fn a_media_node_masks_a_call_set_up_over_ng() {
     assert!(offer.contains("6:result2:ok"), "{offer}");
     assert!(!offer.contains("telephone-event"), "the agent is offered no telephone-event: {offer}");
     let to_b = media_port(&offer);
-    let answer_sdp = sdp(ap).replace(" 0 8 101", " 0");
+    // The agent's contexts: it decrypts with the key the relay offered, encrypts with its own.
+    let agent_key = MasterKey::new(Suite::AesCm128HmacSha1_80, &[0x5a; 16], &[0xa5; 14]).expect("key");
+    let mut agent_rx = None;
+    let mut agent_tx = SrtpContext::new(Direction::Outbound, &agent_key);
+    let mut answer_sdp = sdp(ap).replace(" 0 8 101", " 0");
+    if srtp {
+        assert!(offer.contains("RTP/SAVP"), "SRTP offered to the agent: {offer}");
+        let line = offer
+            .split("a=crypto:")
+            .nth(1)
+            .expect("a=crypto in the offer")
+            .split("\r\n")
+            .next()
+            .expect("line");
+        let relay_attr = CryptoAttribute::parse(line).expect("the relay's a=crypto parses");
+        agent_rx = Some(SrtpContext::from_sdes(Direction::Inbound, &relay_attr).expect("usable"));
+        let mine = CryptoAttribute::new(
+            relay_attr.tag(),
+            tonewall_media::srtp::KeyParam { key: agent_key.clone(), lifetime: None, mki: None },
+        )
+        .expect("attribute");
+        answer_sdp = answer_sdp
+            .replace("RTP/AVP 0", "RTP/SAVP 0")
+            .replace("a=sendrecv\r\n", &format!("a=sendrecv\r\na=crypto:{}\r\n", mine.to_sdp_value()));
+    } else {
+        assert!(!offer.contains("a=crypto"), "{offer}");
+    }
     let answer = node
         .request(&B::D(vec![
             ("command", B::S(b"answer")),
@@ -239,6 +280,10 @@ fn a_media_node_masks_a_call_set_up_over_ng() {
             Err(e) => panic!("packet {i}: the agent received nothing ({e}); metrics:\n{}", node.metrics()),
         };
         assert_eq!(from, to_b);
+        let n = match agent_rx.as_mut() {
+            Some(ctx) => ctx.unprotect_rtp(&mut r, n).expect("SRTP under the key the relay offered"),
+            None => n,
+        };
         let h = RtpHeader::parse(&r[..n]).expect("rtp");
         assert_eq!(h.pt, 0, "only audio reaches the agent");
         heard.extend_from_slice(&r[h.payload()]);
@@ -254,6 +299,17 @@ fn a_media_node_masks_a_call_set_up_over_ng() {
         "the agent hears no digit"
     );
     assert!(!heard.windows(160).any(|w| w == [0x55; 160]), "nothing of the spoofer's");
+
+    // The agent talks back: the carrier gets it in the clear, byte for byte.
+    carrier.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let back = packet(0, true, 9, 90, &[0x33; 160]);
+    let mut p = back.clone();
+    p.resize(512, 0);
+    let n = if srtp { agent_tx.protect_rtp(&mut p, back.len()).expect("protect") } else { back.len() };
+    agent.send_to(&p[..n], to_b).expect("send");
+    let mut r = [0u8; 2048];
+    let (m, from) = carrier.recv_from(&mut r).expect("the carrier hears the agent");
+    assert_eq!((&r[..m], from), (&back[..], to_a));
 
     // Metrics: valid exposition format, and the figures add up.
     std::thread::sleep(Duration::from_millis(600)); // event-receiver end timeouts
@@ -276,7 +332,7 @@ fn a_media_node_masks_a_call_set_up_over_ng() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{name} in {metrics}"))
     };
-    assert_eq!(value("tonewall_relay_packets_forwarded_total"), 110);
+    assert_eq!(value("tonewall_relay_packets_forwarded_total"), 111);
     let spoofed = 2 * (0..wire.len()).filter(|i| i % 20 == 3).count() as u64;
     assert_eq!(value("tonewall_relay_packets_dropped_total{reason=\"spoofed\"}"), spoofed);
     assert!(value("tonewall_relay_packets_dropped_total{reason=\"dtmf_event\"}") >= 10);
