@@ -51,7 +51,9 @@
 //! # Secrets
 //!
 //! Digits are card numbers. [`tonewall_dsp::Digit`] prints a mask, the types here that carry an
-//! event code mask it too, and no error carries payload octets.
+//! event code mask it too, and no error carries payload octets. SRTP keys live in
+//! [`srtp::MasterKey`] and the derived key schedules, zeroized on drop and never printed; only
+//! [`srtp::CryptoAttribute::to_sdp_value`] turns a key into text, for the SDP body.
 //!
 //! # What this crate does not do
 //!

@@ -243,7 +243,8 @@ impl SrtpContext {
 
     /// Protects the (compound) RTCP packet in `buf[..len]` in place: encrypts everything after
     /// the first 8 octets, appends the E flag and SRTCP index, MKI and tag. Returns the SRTCP
-    /// length (`len + rtcp_overhead()`). The SRTCP index counts from 0 per SSRC.
+    /// length (`len + rtcp_overhead()`). The SRTCP index counts from 0 per SSRC, as RFC 3711
+    /// §3.4 says (libsrtp starts at 1; receivers, ours and libsrtp's, accept either).
     ///
     /// # Errors
     /// Wrong direction, a malformed or oversized packet, no room in `buf`, too many SSRCs,

@@ -499,3 +499,12 @@ fn key_material_never_appears_in_debug_or_errors() {
         assert!(!seen.contains(&as_list[1..as_list.len() / 2]), "key bytes in {seen}");
     }
 }
+
+/// The relay moves contexts between shards: they must be `Send` (and need not be `Sync`).
+#[test]
+fn contexts_and_keys_are_send() {
+    fn send<T: Send>() {}
+    send::<SrtpContext>();
+    send::<MasterKey>();
+    send::<CryptoAttribute>();
+}
