@@ -11,6 +11,7 @@
 //! detectors on linear audio and the masker on µ-law see bit-identical signals.
 
 pub mod audio;
+pub mod relay;
 pub mod spandsp;
 
 use tonewall_dsp::simd::{BASIS, BLOCK, Kernel};
