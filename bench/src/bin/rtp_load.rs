@@ -143,7 +143,10 @@ enum Kind {
 
 /// One direction of one call, as its sender and as its receiver see it.
 struct Leg {
-    dir: usize,
+    /// Which [`Gen::dirs`] entry counts this leg: 0 caller→callee of calls without DTMF,
+    /// 1 callee→caller, 2 caller→callee of DTMF calls (kept apart: a masking relay may drop or
+    /// renumber their packets).
+    stat: usize,
     kind: Kind,
     sock: usize,
     dst: SocketAddrV4,
@@ -233,7 +236,7 @@ struct Gen {
     args: Args,
     noise: Noise,
     legs: Vec<Leg>,
-    dirs: [Dir; 2],
+    dirs: [Dir; 3],
     tone_pk: u64,
     period_pk: u64,
     k_lo: u64,
@@ -319,7 +322,7 @@ impl Gen {
         let Some(l) = self.leg_of(side, &rtp, from) else { return };
         let (k_lo, k_hi) = (self.k_lo, self.k_hi);
         let leg = &mut self.legs[l];
-        let dir = &mut self.dirs[leg.dir];
+        let dir = &mut self.dirs[leg.stat];
         let rel = rtp.seq.wrapping_sub(leg.seq0);
         let k = match leg.highest {
             None => i64::from(rel),
@@ -580,11 +583,11 @@ fn leak_analysis(g: &Gen, offset: i64) -> Leak {
     leak
 }
 
-fn dir_json(d: &Dir, legs: &[Leg], dir: usize) -> serde_json::Value {
+fn dir_json(d: &Dir, legs: &[Leg], stat: usize) -> serde_json::Value {
     let q = |h: &Histogram, p: f64| h.quantile_us(p).map(|v| (v * 10.0).round() / 10.0);
     let lost = d.sent.saturating_sub(d.received);
     let jit: Vec<f64> =
-        legs.iter().filter(|l| l.dir == dir && l.jitter_n > 0).map(|l| l.jitter / 8.0).collect();
+        legs.iter().filter(|l| l.stat == stat && l.jitter_n > 0).map(|l| l.jitter / 8.0).collect();
     let jmean = if jit.is_empty() { 0.0 } else { jit.iter().sum::<f64>() / jit.len() as f64 };
     let jmax = jit.iter().copied().fold(0.0, f64::max);
     let mut offs: Vec<(i64, u64)> = d.offsets.iter().map(|(&k, &v)| (k, v)).collect();
@@ -691,7 +694,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let keep = kind == Kind::Inband && inband_kept < args.leak_streams;
             inband_kept += usize::from(keep);
             legs.push(Leg {
-                dir,
+                stat: if dir == 1 {
+                    1
+                } else if kind == Kind::Plain {
+                    0
+                } else {
+                    2
+                },
                 kind,
                 sock: if dir == 0 { i % k_sock } else { k_sock + i % k_sock },
                 dst: if dir == 0 { dsts[i].0 } else { dsts[i].1 },
@@ -722,7 +731,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args,
         noise,
         legs,
-        dirs: [Dir::default(), Dir::default()],
+        dirs: [Dir::default(), Dir::default(), Dir::default()],
         tone_pk,
         period_pk,
         k_lo,
@@ -774,10 +783,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if i < sent {
                 leg.ring_k[slot] = k as u32;
                 leg.ring_ns[slot] = t1 + (t2 - t1) * (2 * i as u64 + 1) / (2 * n as u64);
-                g.dirs[leg.dir].sent += u64::from(in_window);
+                g.dirs[leg.stat].sent += u64::from(in_window);
             } else {
                 leg.ring_k[slot] = u32::MAX;
-                g.dirs[leg.dir].send_fail += u64::from(in_window);
+                g.dirs[leg.stat].send_fail += u64::from(in_window);
             }
         }
         p.clear();
@@ -926,6 +935,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "generator_send_lag_us": {"p99": lag.quantile_us(0.99), "max": lag.max_us()},
         "caller_to_callee": dir_json(&g.dirs[0], &g.legs, 0),
         "callee_to_caller": dir_json(&g.dirs[1], &g.legs, 1),
+        "caller_to_callee_dtmf": dir_json(&g.dirs[2], &g.legs, 2),
         "dtmf": {
             "inband_calls": g.legs.iter().filter(|l| l.kind == Kind::Inband).count(),
             "rfc4733_calls": rfc_calls,
@@ -972,10 +982,10 @@ fn summary(o: &serde_json::Value) {
         o["loadavg_start"][0],
         o["loadavg_end"][0]
     );
-    for d in ["caller_to_callee", "callee_to_caller"] {
+    for d in ["caller_to_callee", "callee_to_caller", "caller_to_callee_dtmf"] {
         let x = &o[d];
         eprintln!(
-            "  {d:17} sent {} recv {} loss {}% dup {} reord {} | latency p50 {} p99 {} max {} µs | jitter {} ms | audio p50 {} p99 {} µs, offset {}",
+            "  {d:21} sent {} recv {} loss {}% dup {} reord {} | latency p50 {} p99 {} max {} µs | jitter {} ms | audio p50 {} p99 {} µs, offset {}",
             x["sent"],
             x["received"],
             f(&x["loss_pct"]),
