@@ -8,8 +8,8 @@
 # JSON line to $OUT/results.jsonl (default target/relay-bench/) and prints a summary.
 # Knobs (environment): STREAMS ("500 1000"), STEP (calls for the step runs), STEP_MASK,
 # DURATION (20 s window), WARMUP (3 s), DELAYS (delay buffers for the masked and leak runs,
-# "0 20 60"), NICE (unset: default priority; e.g. -10 to keep other users' jobs off the pinned
-# cores during a run), REPEAT (1).
+# "0 20 60"), NICE (unset: default priority; e.g. -10 so that other users' jobs on a shared
+# machine disturb the pinned relay and generator less; see PRIO below), REPEAT (1).
 #
 # Loopback only, ports: ng 127.0.0.1:22322, rtpengine media 40000-49999, floor 30000+,
 # generator 36000-36003.
@@ -32,8 +32,14 @@ NG=127.0.0.1:22322
 FLOOR_BASE=30000
 mkdir -p "$OUT"
 
+# Priority: with autogroup scheduling (kernel.sched_autogroup_enabled=1) `nice` only ranks
+# processes within one session, so a relay or generator started here would share the CPU with
+# this shell's session only. With NICE set, each is started in a session of its own (setsid)
+# whose autogroup gets that nice value: the same weight `nice` gives without autogroups.
 PRIO=()
-if [[ -n "${NICE:-}" ]]; then PRIO=(nice -n "$NICE"); fi
+if [[ -n "${NICE:-}" ]]; then
+    PRIO=(setsid bash -c 'echo "$0" > /proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"' "$NICE")
+fi
 
 cargo build --release -q -p tonewall-bench --bin rtp_load --bin rtp_floor
 BIN=$ROOT/target/release
