@@ -217,6 +217,15 @@ impl Noise {
     }
 }
 
+/// The multiplicative inverse of an odd number modulo 2³² (Newton's iteration).
+fn inverse(odd: u32) -> u32 {
+    let mut x = odd;
+    for _ in 0..5 {
+        x = x.wrapping_mul(2u32.wrapping_sub(odd.wrapping_mul(x)));
+    }
+    x
+}
+
 fn mix(a: u64, b: u64) -> u64 {
     let mut r = Rng::new(a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b);
     r.next_u64()
@@ -585,7 +594,8 @@ fn leak_analysis(g: &Gen, offset: i64) -> Leak {
 
 fn dir_json(d: &Dir, legs: &[Leg], stat: usize) -> serde_json::Value {
     let q = |h: &Histogram, p: f64| h.quantile_us(p).map(|v| (v * 10.0).round() / 10.0);
-    let lost = d.sent.saturating_sub(d.received);
+    // Packets that came more than RING packets (1.28 s) late are counted apart from the lost.
+    let lost = d.sent.saturating_sub(d.received + d.too_late);
     let jit: Vec<f64> =
         legs.iter().filter(|l| l.stat == stat && l.jitter_n > 0).map(|l| l.jitter / 8.0).collect();
     let jmean = if jit.is_empty() { 0.0 } else { jit.iter().sum::<f64>() / jit.len() as f64 };
@@ -596,6 +606,7 @@ fn dir_json(d: &Dir, legs: &[Leg], stat: usize) -> serde_json::Value {
     json!({
         "sent": d.sent, "send_fail": d.send_fail, "received": d.received, "lost": lost,
         "loss_pct": if d.sent > 0 { 100.0 * lost as f64 / d.sent as f64 } else { 0.0 },
+        "too_late_pct": if d.sent > 0 { 100.0 * d.too_late as f64 / d.sent as f64 } else { 0.0 },
         "dup": d.dup, "reordered": d.reordered, "too_late": d.too_late,
         "latency_us": {"p50": q(&d.lat, 0.5), "p99": q(&d.lat, 0.99), "p999": q(&d.lat, 0.999),
             "max": (d.lat.max_us() * 10.0).round() / 10.0, "mean": d.lat.mean_us().map(|v| (v * 10.0).round() / 10.0)},
@@ -670,10 +681,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let period_pk = args.press_every_ms / 20;
     let k_lo = (args.warmup * 50.0).round() as u64;
     let k_hi = k_lo + (args.duration * 50.0).round() as u64;
-    let mut ssrc_inv: u32 = SSRC_MUL;
-    for _ in 0..5 {
-        ssrc_inv = ssrc_inv.wrapping_mul(2u32.wrapping_sub(SSRC_MUL.wrapping_mul(ssrc_inv)));
-    }
+    let ssrc_inv = inverse(SSRC_MUL);
     let mut legs = Vec::with_capacity(2 * n);
     let mut by_port = HashMap::new();
     let mut inband_kept = 0;
@@ -1044,4 +1052,45 @@ fn summary(o: &serde_json::Value) {
         "  RFC 4733: {} presses, {} reached the callee as events ({} right digit)",
         r["presses"], r["presses_with_events_received"], r["digits_right"]
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssrc_maps_back_to_its_leg() {
+        let inv = inverse(SSRC_MUL);
+        for leg in [0u32, 1, 2, 1999, 123_456] {
+            let ssrc = leg.wrapping_mul(SSRC_MUL) ^ SSRC_XOR;
+            assert_eq!((ssrc ^ SSRC_XOR).wrapping_mul(inv), leg);
+        }
+    }
+
+    #[test]
+    fn noise_positions_are_found() {
+        let noise = Noise::new(-30.0);
+        let dups = noise.index.values().filter(|&&v| v == u32::MAX).count();
+        assert!(dups < NOISE_LEN / 1000, "{dups} ambiguous windows");
+        for p in [0usize, 1, 160, 4321, NOISE_LEN - 3] {
+            let w: Vec<u8> = (0..8).map(|i| noise.ulaw[(p + i) % NOISE_LEN]).collect();
+            assert_eq!(noise.index.get(&key8(&w)).copied(), Some(p as u32));
+        }
+    }
+
+    #[test]
+    fn goertzel_eavesdropper_reads_30_ms_and_not_noise() {
+        let mut rng = Rng::new(3);
+        for c in ['1', '5', '9', '#', '0'] {
+            let digit = Digit::from_char(c).expect("key");
+            let mut x = vec![0.0; synth::ms(30.0)];
+            synth::add_noise(&mut x, -30.0, &mut rng);
+            synth::add_dtmf(&mut x, digit, -10.0, 0.0, (0.0, 0.0), &mut rng);
+            assert_eq!(goertzel_digit(&x), Some(digit));
+        }
+        let mut x = vec![0.0; synth::ms(30.0)];
+        synth::add_noise(&mut x, -30.0, &mut rng);
+        assert_eq!(goertzel_digit(&x), None);
+        assert_eq!(goertzel_digit(&vec![0.0; 240]), None);
+    }
 }
