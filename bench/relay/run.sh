@@ -120,6 +120,7 @@ run_tonewall() {
     #   load "tonewall-$n" --ng $NG --streams $n              # for n in $STREAMS, and $STEP_MASK
     #   load "tonewall-leak" --ng $NG --streams 100 --dtmf-inband 0.5 --dtmf-rfc 0.2
     # (no --mask: Tonewall masks without being asked; `block DTMF` is accepted as a no-op).
+    # tonewall.toml beside this script is a proposal of the keys, marked pending as well.
     echo "tonewall: pending the relay (tonewall serve has no ng listener yet); nothing measured" >&2
     return 2
 }
