@@ -12,6 +12,7 @@
 
 pub mod audio;
 pub mod libsrtp;
+pub mod relay;
 pub mod spandsp;
 
 use tonewall_dsp::simd::{BASIS, BLOCK, Kernel};
