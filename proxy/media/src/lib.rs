@@ -13,6 +13,8 @@
 //!   reordering, segmenting, timestamp wrap or SSRC change, and a sender for injection.
 //! - [`merge`]: one digit per key press across RFC 4733, in-band tones and SIP INFO, on one
 //!   8 kHz timeline.
+//! - [`recording`]: the post-mask audio of a call's two directions, encrypted at rest
+//!   (AES-256-GCM chunks), and the reader that verifies and decrypts it.
 //!
 //! # Driving
 //!
@@ -37,6 +39,7 @@
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod merge;
+pub mod recording;
 pub mod relay;
 pub mod rfc4733;
 mod ring;
