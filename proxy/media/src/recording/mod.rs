@@ -39,6 +39,13 @@
 //! output queue are allocated once in [`Writer::new`]; a writer left undrained for about
 //! 30 s drops audio (counted in [`WriterStats::dropped_samples`]) rather than grow.
 //!
+//! Cost (`cargo bench -p tonewall-bench --bench recording`, on the 2-core CI-class machine):
+//! one 20 ms frame of each direction pushed and drained, with the sealing of one chunk per
+//! channel per second amortized in, takes ≈ 0.26 µs — AES-256-GCM at ≈ 1.3 GB/s is nearly all of
+//! it — against ≈ 0.17 µs to mask the caller's frame in the same run. A file is 16 kB per second
+//! of call (58 MB an hour, 0.6 % of it chunk overhead); the reader verifies and decrypts
+//! ≈ 290 MiB/s.
+//!
 //! # The timeline
 //!
 //! Each channel is 8 kHz with sample 0 at `start`. Within one RTP stream (an SSRC) a packet's
@@ -103,7 +110,7 @@ mod reader;
 mod writer;
 
 pub use key::{KEY_LEN, KeyError, KeyId, KeyRing, RecordingKey};
-pub use reader::{Decrypted, ReadError, ReadOptions, header, read};
+pub use reader::{DEFAULT_MAX_SAMPLES, Decrypted, MAX_WAV_FRAMES, ReadError, ReadOptions, header, read};
 pub use writer::{RecordingParams, Writer, WriterStats};
 
 use aes_gcm::aead::KeyInit;
