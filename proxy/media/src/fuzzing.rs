@@ -5,9 +5,14 @@
 //! invariant, which is its job.
 
 use crate::ng;
+use crate::recording::{
+    self, CHUNK_META_LEN, Channel, HEADER_LEN, KeyRing, ReadError, ReadOptions, RecordingKey,
+    RecordingParams, TAG_LEN, Writer, WriterStats,
+};
 use crate::rfc4733::red::{self, RedundantBlock};
 use crate::rfc4733::{Error, EventReceiver, EventReport, ReceiverEvent, RtpMeta, payload};
 use std::time::Duration;
+use tonewall_dsp::Law;
 
 /// The telephone-event and RFC 2198 parsers on arbitrary bytes: never panic, refuse exactly
 /// what is malformed, and whatever parses writes back to the same octets.
@@ -1147,4 +1152,190 @@ pub fn sdes_crypto(data: &[u8]) {
     }
     assert!(!attr.keys().is_empty());
     let _ = attr.check_usable();
+}
+
+/// The fixed key of the recording fuzz target (never a real key: it is in the source).
+pub fn recording_fuzz_key() -> RecordingKey {
+    RecordingKey::from_bytes(core::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11)))
+}
+
+/// The key's bytes as hex: what must never appear in an error or `Debug` output.
+fn recording_key_canary() -> String {
+    (0..32u8).map(|i| format!("{:02x}", i.wrapping_mul(37).wrapping_add(11))).collect()
+}
+
+/// The recording reader with a fixed key, on arbitrary bytes and on mutated genuine recordings.
+///
+/// - `data` read as a file: never a panic, only errors (a chunk without the key cannot be
+///   forged), except that a lone header reads as an empty incomplete recording when asked to;
+/// - `data` run as a program of pushes (five bytes each, until a byte ≡ 7 mod 8 leads one): the
+///   recording made reads back complete, with the writer's counts;
+/// - the rest of `data` as mutations of that file (four bytes each: a flipped bit, a cut, a chunk
+///   removed, duplicated, swapped with the next or replaced by the same chunk of another
+///   recording under the same key, bytes appended): every mutated file is refused, with the
+///   error its mutation calls for; with `allow_incomplete` only a verified prefix of the genuine
+///   file is ever accepted;
+/// - no error text or `Debug` contains the key.
+pub fn recording_read(data: &[u8]) {
+    let ring = KeyRing::from(recording_fuzz_key());
+    let canary = recording_key_canary();
+    let strict = ReadOptions { allow_incomplete: false, max_samples: 8000 * 3600 };
+    let lenient = ReadOptions { allow_incomplete: true, ..strict };
+    let no_key = |e: &ReadError| {
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains(&canary[..8]), "key material in an error: {text}");
+    };
+
+    match recording::read(data, &ring, &strict) {
+        Ok(_) => panic!("arbitrary bytes read as a complete recording"),
+        Err(e) => no_key(&e),
+    }
+    if let Ok(d) = recording::read(data, &ring, &lenient) {
+        assert!(!d.complete && d.chunks == 0 && d.frames() == 0 && d.verified_len == HEADER_LEN);
+    }
+
+    let (program, mutations) = split_program(data);
+    let (file, stats) = record_program(program, [1; 8]);
+    let d = match recording::read(&file, &ring, &strict) {
+        Ok(d) => d,
+        Err(e) => panic!("a genuine recording was refused: {e}"),
+    };
+    assert!(d.complete && d.verified_len == file.len());
+    assert_eq!((d.recorded, d.chunks), (stats.samples, stats.chunks));
+    assert_eq!(d.channels[0].len(), d.channels[1].len());
+    assert!(d.recorded.iter().all(|&r| r <= d.frames() as u64));
+    assert!(!format!("{d:?}").contains(&canary[..8]));
+
+    let spans = chunk_spans(&file);
+    let (other, _) = record_program(program, [2; 8]);
+    let other_spans = chunk_spans(&other);
+    for m in mutations.chunks_exact(4).take(24) {
+        let pos = usize::from(u16::from_be_bytes([m[1], m[2]])) % file.len();
+        let k = usize::from(m[1]) % spans.len();
+        let mut bad = file.clone();
+        let expect: fn(&ReadError) -> bool = match m[0] % 7 {
+            0 => {
+                bad[pos] ^= 1 << (m[3] % 8);
+                |_| true
+            }
+            1 => {
+                bad.truncate(pos);
+                if pos < HEADER_LEN {
+                    |e| matches!(e, ReadError::TruncatedHeader { .. })
+                } else {
+                    |e| matches!(e, ReadError::Truncated { .. })
+                }
+            }
+            2 => {
+                bad.drain(spans[k].clone());
+                |e| matches!(e, ReadError::OutOfOrder { .. } | ReadError::Truncated { inside: false, .. })
+            }
+            3 => {
+                let copy = file[spans[k].clone()].to_vec();
+                bad.splice(spans[k].end..spans[k].end, copy);
+                |e| matches!(e, ReadError::OutOfOrder { .. } | ReadError::TrailingData { .. })
+            }
+            4 if k + 1 < spans.len() => {
+                let (a, b) = (spans[k].clone(), spans[k + 1].clone());
+                let mut swapped = file[b.clone()].to_vec();
+                swapped.extend_from_slice(&file[a.clone()]);
+                bad.splice(a.start..b.end, swapped);
+                |e| matches!(e, ReadError::OutOfOrder { .. })
+            }
+            5 if k < other_spans.len() => {
+                bad.splice(spans[k].clone(), other[other_spans[k].clone()].iter().copied());
+                |e| matches!(e, ReadError::Foreign { .. })
+            }
+            _ => {
+                bad.extend_from_slice(&m[1..]);
+                |e| matches!(e, ReadError::TrailingData { .. })
+            }
+        };
+        if bad == file {
+            continue;
+        }
+        match recording::read(&bad, &ring, &strict) {
+            Ok(_) => panic!("a mutated recording (mutation {m:?}) was accepted"),
+            Err(e) => {
+                no_key(&e);
+                assert!(expect(&e), "mutation {m:?} gave {e:?}");
+            }
+        }
+        if let Ok(d) = recording::read(&bad, &ring, &lenient) {
+            assert!(!d.complete, "a mutated recording read as complete");
+            assert_eq!(bad[..d.verified_len], file[..d.verified_len], "unverified bytes accepted");
+        }
+    }
+}
+
+/// Splits fuzz input into a push program and mutations: the program ends after the first
+/// five-byte op whose first byte is 7 mod 8 (or at the end of the input).
+fn split_program(data: &[u8]) -> (&[u8], &[u8]) {
+    let mut at = 0;
+    while at + 5 <= data.len() {
+        at += 5;
+        if data[at - 5] % 8 == 7 {
+            break;
+        }
+    }
+    data.split_at(at.min(data.len()))
+}
+
+/// Runs a push program (see [`recording_read`]) on a writer with the fuzz key.
+fn record_program(program: &[u8], nonce_prefix: [u8; 8]) -> (Vec<u8>, WriterStats) {
+    let key = recording_fuzz_key();
+    let params = RecordingParams {
+        call_start: Duration::from_secs(1_700_000_000),
+        salt: [nonce_prefix[0]; 32],
+        nonce_prefix,
+    };
+    let mut w = Writer::new(&key, &params, Duration::from_secs(5));
+    let mut file = Vec::new();
+    let mut now = Duration::from_secs(5);
+    let mut ts = [0u32, 0x8000_0000];
+    let mut last = [0usize; 2];
+    let mut payload = [0u8; 512];
+    for (i, op) in program.chunks_exact(5).enumerate() {
+        let [a, b, c, d, e] = [op[0], op[1], op[2], op[3], op[4]];
+        match a % 8 {
+            6 => now += Duration::from_millis(u64::from(d) * 100),
+            7 => break,
+            _ => {
+                let ch = usize::from(b & 1);
+                let law = if b & 2 == 0 { Law::Ulaw } else { Law::Alaw };
+                let ssrc = [1u32, 2, 3][usize::from(b >> 2) % 3];
+                ts[ch] = match c % 4 {
+                    0 => ts[ch].wrapping_add(last[ch] as u32),
+                    1 => ts[ch].wrapping_add(last[ch] as u32 + u32::from(d) * 8),
+                    2 => ts[ch].wrapping_sub(u32::from(d)),
+                    _ => u32::from_be_bytes([d, e, c, a]),
+                };
+                now += Duration::from_millis(u64::from(e % 64));
+                let n = 1 + usize::from(d) * 2 % payload.len();
+                for (j, p) in payload[..n].iter_mut().enumerate() {
+                    *p = (i * 31 + j * 7) as u8;
+                }
+                w.push(Channel::ALL[ch], law, ssrc, ts[ch], now, &payload[..n]);
+                last[ch] = n;
+                if b & 0x80 == 0 {
+                    w.poll_chunk(&mut file);
+                }
+            }
+        }
+    }
+    let stats = w.finish(&mut file);
+    (file, stats)
+}
+
+/// Byte ranges of the chunks of a genuine recording, in order.
+fn chunk_spans(file: &[u8]) -> Vec<core::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut at = HEADER_LEN;
+    while at + CHUNK_META_LEN <= file.len() {
+        let len = u32::from_be_bytes([file[at + 16], file[at + 17], file[at + 18], file[at + 19]]) as usize;
+        let end = at + CHUNK_META_LEN + len + TAG_LEN;
+        spans.push(at..end);
+        at = end;
+    }
+    spans
 }

@@ -37,6 +37,8 @@
 //!   metrics and CDRs.
 //! - [`srtp`]: SRTP/SRTCP contexts (RFC 3711, AES-CM and AES-GCM) in place, and SDES
 //!   `a=crypto` attributes (RFC 4568) to key them.
+//! - [`recording`]: the post-mask audio of a call's two directions, encrypted at rest
+//!   (AES-256-GCM chunks), and the reader that verifies and decrypts it.
 //!
 //! # Driving
 //!
@@ -68,6 +70,7 @@ pub mod fuzzing;
 pub mod merge;
 pub mod ng;
 pub mod quality;
+pub mod recording;
 pub mod relay;
 pub mod rfc4733;
 mod ring;

@@ -5,6 +5,7 @@ mod mask;
 mod metrics;
 mod ng;
 mod recording;
+mod recording_cmd;
 mod scan;
 mod serve;
 
@@ -48,6 +49,37 @@ enum Command {
         /// What replaces the tones.
         #[arg(long, value_enum, default_value_t = SubstituteArg::Tone)]
         substitute: SubstituteArg,
+    },
+    /// Encrypted call recordings: make a key; verify and decrypt a recording to WAV.
+    Recording {
+        #[command(subcommand)]
+        command: RecordingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordingCommand {
+    /// Verify and decrypt a recording into a 2-channel 8 kHz PCM WAV (left: caller to agent,
+    /// right: agent to caller). Exit 0 when written, 2 on any error (nothing is written then).
+    Decrypt {
+        /// The encrypted recording.
+        input: PathBuf,
+        /// Where to write the WAV (created with mode 0600: it is the call's audio in the clear).
+        output: PathBuf,
+        /// A key file (one line: 64 hex digits or base64). Repeat it to give keys rotated out;
+        /// the recording's header says which one it needs.
+        #[arg(long = "key-file", value_name = "KEYFILE", required = true)]
+        key_files: Vec<PathBuf>,
+        /// Decrypt what a cut recording holds (the proxy stopped before finishing it) instead of
+        /// refusing it; a warning says where it was cut.
+        #[arg(long)]
+        allow_incomplete: bool,
+    },
+    /// Make a new random recording key in KEYFILE (mode 0600, never overwriting a file) and print
+    /// its id.
+    Keygen {
+        /// The key file to create.
+        key_file: PathBuf,
     },
 }
 
@@ -100,5 +132,40 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Recording { command } => recording(command),
+    }
+}
+
+fn recording(command: RecordingCommand) -> ExitCode {
+    match command {
+        RecordingCommand::Decrypt { input, output, key_files, allow_incomplete } => {
+            match recording_cmd::decrypt(&input, &output, &key_files, allow_incomplete) {
+                Ok(s) => {
+                    eprintln!("tonewall recording decrypt: {}", s.describe(&input, &output));
+                    if let Some(warning) = s.warning(&input) {
+                        eprintln!("tonewall recording decrypt: warning: {warning}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tonewall recording decrypt: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        RecordingCommand::Keygen { key_file } => match recording_cmd::keygen(&key_file) {
+            Ok(id) => {
+                println!("{id}");
+                eprintln!(
+                    "tonewall recording keygen: new key {id} in {} (keep a copy: recordings made with it cannot be read without it)",
+                    key_file.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tonewall recording keygen: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
