@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The media relay benchmark: the same RTP load through the bare forwarding floor, through
-# rtpengine (userspace, plain and masking DTMF) and, once it lands, through Tonewall's relay.
+# rtpengine (userspace, plain and masking DTMF) and through Tonewall's relay (masking).
 #
-#   bench/relay/run.sh [floor|rtpengine|rtpengine-mask|leak|step|step-mask|tonewall|all]...
+#   bench/relay/run.sh [floor|rtpengine|rtpengine-mask|leak|step|step-mask|tonewall|step-tonewall|all]...
 #
 # Relay pinned to core $RELAY_CORE (0), generator to core $GEN_CORE (1). Every run appends one
 # JSON line to $OUT/results.jsonl (default target/relay-bench/) and prints a summary.
@@ -42,6 +42,7 @@ if [[ -n "${NICE:-}" ]]; then
 fi
 
 cargo build --release -q -p tonewall-bench --bin rtp_load --bin rtp_floor
+cargo build --release -q -p tonewall --bin tonewall
 BIN=$ROOT/target/release
 RELAY_PID=
 
@@ -110,19 +111,23 @@ run_leak() { # delay-buffer ms: 100 calls, half of them keying in-band digits, a
     stop_relay
 }
 
-run_tonewall() {
-    # PENDING THE RELAY. Tonewall's media relay (ng listener, same protocol as rtpengine) is being
-    # written; until `tonewall serve` takes an ng listener this branch stops here and measures
-    # nothing. When it lands: start it pinned like rtpengine and run the same loads (Tonewall
-    # masks every stream, so its runs compare with rtpengine-mask and rtpengine-leak):
-    #   taskset -c $RELAY_CORE $BIN/tonewall serve --config $HERE/tonewall.toml &
-    #   wait_udp_port 22322
-    #   load "tonewall-$n" --ng $NG --streams $n              # for n in $STREAMS, and $STEP_MASK
-    #   load "tonewall-leak" --ng $NG --streams 100 --dtmf-inband 0.5 --dtmf-rfc 0.2
-    # (no --mask: Tonewall masks without being asked; `block DTMF` is accepted as a no-op).
-    # tonewall.toml beside this script is a proposal of the keys, marked pending as well.
-    echo "tonewall: pending the relay (tonewall serve has no ng listener yet); nothing measured" >&2
-    return 2
+start_tonewall() {
+    "${PRIO[@]}" taskset -c "$RELAY_CORE" "$BIN/tonewall" serve --config "$HERE/tonewall.toml" \
+        2>>"$OUT/tonewall.log" &
+    RELAY_PID=$!
+    wait_udp_port 22322
+}
+
+run_tonewall() { # calls: every caller-to-agent stream masked (Tonewall's default, no flag needed)
+    start_tonewall
+    load "tonewall-$1" --ng $NG --streams "$1"
+    stop_relay
+}
+
+run_tonewall_leak() { # 100 calls, half keying in-band digits, a fifth RFC 4733: what leaks?
+    start_tonewall
+    load "tonewall-leak" --ng $NG --streams 100 --dtmf-inband 0.5 --dtmf-rfc 0.2
+    stop_relay
 }
 
 for _ in $(seq "$REPEAT"); do
@@ -137,13 +142,17 @@ for _ in $(seq "$REPEAT"); do
             for n in $STEP; do run_rtpengine "$n"; done
             ;;
         step-mask) for n in $STEP_MASK; do run_rtpengine_mask "$n" 20; done ;;
-        tonewall) run_tonewall ;;
+        tonewall) for n in $STREAMS; do run_tonewall "$n"; done; run_tonewall_leak ;;
+        step-tonewall) for n in $STEP; do run_tonewall "$n"; done ;;
         all)
-            for n in $STREAMS; do run_floor "$n"; run_rtpengine "$n"; run_rtpengine_mask "$n" 20; done
+            for n in $STREAMS; do
+                run_floor "$n"; run_tonewall "$n"; run_rtpengine "$n"; run_rtpengine_mask "$n" 20
+            done
             for d in $DELAYS; do run_leak "$d"; done
+            run_tonewall_leak
             ;;
         *)
-            echo "unknown run '$what' (floor|rtpengine|rtpengine-mask|leak|step|step-mask|tonewall|all)" >&2
+            echo "unknown run '$what' (floor|rtpengine|rtpengine-mask|leak|step|step-mask|tonewall|step-tonewall|all)" >&2
             exit 2
             ;;
         esac
