@@ -15,11 +15,13 @@
 //! counters that the binary publishes).
 
 pub mod ports;
+mod recorder;
 pub mod relay;
 pub mod sys;
 pub mod wheel;
 mod worker;
 
+pub use recorder::RecorderStats;
 pub use relay::{LegPorts, Relay, RelayConfig};
 pub use tonewall_media::relay::SessionReport;
 pub use worker::{SessionId, WorkerStats};

@@ -1,6 +1,7 @@
 //! The relay: worker threads, and the handle the control side (ng, SIP) drives them with.
 
 use crate::ports::PortPool;
+use crate::recorder::{self, RecorderStats};
 use crate::worker::{Command, EventSink, SessionId, Worker, WorkerStats};
 use mio::Waker;
 use std::io;
@@ -24,6 +25,8 @@ pub struct RelayConfig {
     pub ports: (u16, u16),
     /// Per-session settings.
     pub session: SessionConfig,
+    /// Directory for call recordings; `None`: recording is off.
+    pub recording_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RelayConfig {
@@ -34,6 +37,7 @@ impl Default for RelayConfig {
             addresses: [lo, lo],
             ports: (30000, 39999),
             session: SessionConfig::default(),
+            recording_dir: None,
         }
     }
 }
@@ -61,6 +65,7 @@ pub struct Relay {
     next_id: AtomicU64,
     ports: [Mutex<PortPool>; 2],
     epoch: Instant,
+    recorder_stats: Arc<RecorderStats>,
 }
 
 impl Relay {
@@ -68,18 +73,31 @@ impl Relay {
     pub fn start(config: RelayConfig) -> io::Result<(Relay, Receiver<(SessionId, RelayEvent)>)> {
         let (events_tx, events_rx): (EventSink, _) = mpsc::channel();
         let epoch = Instant::now();
+        let recorder_stats = Arc::new(RecorderStats::default());
+        let recordings = match &config.recording_dir {
+            Some(dir) => {
+                let (tx, rx) = mpsc::channel();
+                let (dir, stats) = (dir.clone(), Arc::clone(&recorder_stats));
+                std::thread::Builder::new()
+                    .name("recorder".into())
+                    .spawn(move || recorder::run(dir, rx, stats))?;
+                Some(tx)
+            }
+            None => None,
+        };
         let mut workers = Vec::new();
         for i in 0..config.workers.max(1) {
             let (tx, rx) = mpsc::channel();
             let stats = Arc::new(WorkerStats::default());
-            let (worker, waker) = Worker::new(rx, events_tx.clone(), Arc::clone(&stats), epoch)?;
+            let (worker, waker) =
+                Worker::new(rx, events_tx.clone(), Arc::clone(&stats), epoch, recordings.clone())?;
             let thread =
                 std::thread::Builder::new().name(format!("relay-{i}")).spawn(move || worker.run())?;
             workers.push(WorkerHandle { commands: tx, waker, stats, thread: Some(thread) });
         }
         let pool = |ip| Mutex::new(PortPool::new(ip, config.ports));
         let ports = [pool(config.addresses[0]), pool(config.addresses[1])];
-        Ok((Relay { config, workers, next_id: AtomicU64::new(1), ports, epoch }, events_rx))
+        Ok((Relay { config, workers, next_id: AtomicU64::new(1), ports, epoch, recorder_stats }, events_rx))
     }
 
     /// Time since the relay started: the `now` its sessions run on.
@@ -133,6 +151,21 @@ impl Relay {
         outbound: Option<SrtpContext>,
     ) {
         self.send(id, Command::Srtp { id, leg, keys: Box::new((inbound, outbound)) });
+    }
+
+    /// Records the session from now on into a file of its own (when the relay has a recording
+    /// directory; otherwise the writer is dropped and nothing is recorded).
+    pub fn record(&self, id: SessionId, writer: tonewall_media::recording::Writer) -> bool {
+        if self.config.recording_dir.is_none() {
+            return false;
+        }
+        self.send(id, Command::Record { id, writer: Box::new(writer) });
+        true
+    }
+
+    /// The recorder's counters.
+    pub fn recorder_stats(&self) -> &RecorderStats {
+        &self.recorder_stats
     }
 
     /// Masks what arrives on `from`, or stops masking it.

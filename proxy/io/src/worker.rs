@@ -4,6 +4,7 @@
 //! sockets, so the hot path takes no lock. The control side talks to a worker through a command
 //! queue and a waker; the worker answers through channels the command carries.
 
+use crate::recorder::RecordingMsg;
 use crate::sys::{self, BUF, RecvBatch};
 use crate::wheel::Wheel;
 use mio::net::UdpSocket;
@@ -29,6 +30,7 @@ pub(crate) enum Command {
     Signal { id: SessionId, leg: LegId, remote: Remote },
     Mask { id: SessionId, from: LegId, on: bool },
     Srtp { id: SessionId, leg: LegId, keys: Box<(Option<SrtpContext>, Option<SrtpContext>)> },
+    Record { id: SessionId, writer: Box<tonewall_media::recording::Writer> },
     Report { id: SessionId, remove: bool, reply: Sender<Option<SessionReport>> },
     Stop,
 }
@@ -76,6 +78,8 @@ const TICK: Duration = Duration::from_millis(10);
 
 pub(crate) struct Worker {
     poll: Poll,
+    /// Where sessions' recording bytes go (the recorder thread), if recording is configured.
+    recordings: Option<Sender<RecordingMsg>>,
     commands: Receiver<Command>,
     events_out: EventSink,
     stats: Arc<WorkerStats>,
@@ -94,11 +98,13 @@ impl Worker {
         events_out: EventSink,
         stats: Arc<WorkerStats>,
         epoch: Instant,
+        recordings: Option<Sender<RecordingMsg>>,
     ) -> io::Result<(Worker, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let worker = Worker {
             poll,
+            recordings,
             commands,
             events_out,
             stats,
@@ -204,6 +210,14 @@ impl Worker {
         while let Some(ev) = e.session.poll_event() {
             let _ = self.events_out.send((e.id, ev));
         }
+        if let Some(rec) = &self.recordings {
+            // About once a second per direction: a sealed chunk (allocated here, off the per
+            // packet path).
+            let mut bytes = Vec::new();
+            if e.session.poll_recording(&mut bytes) {
+                let _ = rec.send(RecordingMsg::Data(e.id, bytes));
+            }
+        }
         if let Some(at) = e.session.poll_timeout()
             && e.scheduled.is_none_or(|s| at < s)
         {
@@ -226,6 +240,11 @@ impl Worker {
                     if let Some(&k) = self.by_id.get(&id) {
                         let (inbound, outbound) = *keys;
                         self.sessions[k].session.set_srtp(leg, inbound, outbound);
+                    }
+                }
+                Command::Record { id, writer } => {
+                    if let Some(&k) = self.by_id.get(&id) {
+                        self.sessions[k].session.start_recording(*writer);
                     }
                 }
                 Command::Mask { id, from, on } => {
@@ -277,7 +296,13 @@ impl Worker {
     }
 
     fn remove(&mut self, k: usize) {
-        let e = self.sessions.remove(k);
+        let mut e = self.sessions.remove(k);
+        let mut bytes = Vec::new();
+        if e.session.finish_recording(&mut bytes)
+            && let Some(rec) = &self.recordings
+        {
+            let _ = rec.send(RecordingMsg::End(e.id, bytes));
+        }
         for sk in e.socks.into_iter().flatten().flatten() {
             let mut s = self.socks.remove(sk);
             let _ = self.poll.registry().deregister(&mut s.socket);

@@ -424,6 +424,11 @@ impl Anchor {
         Ok(())
     }
 
+    /// The relay sessions of a call (one per `m=` line in use).
+    pub fn sessions(&self, call_id: &[u8]) -> Vec<u64> {
+        self.calls.get(call_id).map_or_else(Vec::new, |c| c.streams.iter().filter_map(|s| s.id).collect())
+    }
+
     /// A call's figures.
     pub fn query(&mut self, plane: &mut impl MediaPlane, call_id: &[u8]) -> Result<CallReport, AnchorError> {
         let call = self.calls.get(call_id).ok_or(AnchorError::UnknownCall)?;

@@ -27,6 +27,20 @@ pub struct Config {
     pub ng: Ng,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Call recordings (encrypted at rest; what the agent heard, after masking).
+    pub recording: Recording,
+}
+
+/// `[recording]`: where and with which key calls are recorded.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recording {
+    /// Directory for recordings; none (the default) turns recording off.
+    pub dir: Option<std::path::PathBuf>,
+    /// The AES-256 key file (`tonewall recording keygen`); required with `dir`.
+    pub key_file: Option<std::path::PathBuf>,
+    /// Record every call; otherwise only calls whose ng offer says `record call: yes`.
+    pub all_calls: bool,
 }
 
 /// `[media]`: where media is anchored and how it is masked.
@@ -204,6 +218,13 @@ impl Config {
         if m.media_timeout_s == 0 {
             return Err(("media", "media_timeout_s", "must be at least 1 second".into()));
         }
+        if self.recording.dir.is_some() && self.recording.key_file.is_none() {
+            return Err((
+                "recording",
+                "dir",
+                "recording needs a key_file (tonewall recording keygen)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -238,6 +259,7 @@ impl Config {
                 mask_b_to_a: m.mask_agent_to_caller,
                 media_timeout: Duration::from_secs(m.media_timeout_s),
             },
+            recording_dir: self.recording.dir.clone(),
         }
     }
 }

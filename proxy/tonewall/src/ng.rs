@@ -13,6 +13,7 @@ use tonewall_media::ng::{
     CallStats, ControlError, Counters, DeleteRequest, DtmfRequest, MediaControl, MediaStats, NgConfig,
     NgServer, OfferRequest, QueryRequest, SdpOut, StreamKind, StreamStats, TagStats,
 };
+use tonewall_media::recording::{RecordingKey, RecordingParams, Writer};
 use tonewall_media::relay::{DropReason, LegId, Remote, SessionReport};
 use tonewall_media::srtp::SrtpContext;
 
@@ -46,11 +47,15 @@ impl MediaPlane for RelayPlane<'_> {
 pub struct NgControl<'a> {
     anchor: Anchor,
     plane: RelayPlane<'a>,
+    /// The recording key, when recording is configured; and whether every call is recorded.
+    recording: Option<(RecordingKey, bool)>,
+    /// Sessions being recorded.
+    recorded: std::collections::HashSet<u64>,
 }
 
 impl<'a> NgControl<'a> {
-    /// Control over `relay`, advertising the configured addresses.
-    pub fn new(relay: &'a Relay, config: &Config) -> Self {
+    /// Control over `relay`, advertising the configured addresses, recording with `key`.
+    pub fn new(relay: &'a Relay, config: &Config, key: Option<RecordingKey>) -> Self {
         let m = &config.media;
         let anchor = Anchor::new(AnchorConfig {
             advertised: [
@@ -61,7 +66,33 @@ impl<'a> NgControl<'a> {
             mask_b_to_a: m.mask_agent_to_caller,
             srtp: [m.carrier_srtp.into(), m.agent_srtp.into()],
         });
-        NgControl { anchor, plane: RelayPlane(relay) }
+        let recording = key.map(|k| (k, config.recording.all_calls));
+        NgControl { anchor, plane: RelayPlane(relay), recording, recorded: Default::default() }
+    }
+
+    /// Starts recording the call's sessions if the config or the request asks for it.
+    fn maybe_record(&mut self, req: &OfferRequest<'_>) {
+        let Some((key, all)) = &self.recording else { return };
+        if !(*all || req.record_call == Some(true)) {
+            return;
+        }
+        for id in self.anchor.sessions(req.call_id.0) {
+            if !self.recorded.insert(id) {
+                continue;
+            }
+            let mut rng = rand::rng();
+            let mut params = RecordingParams {
+                call_start: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default(),
+                salt: [0; 32],
+                nonce_prefix: [0; 8],
+            };
+            rand::RngCore::fill_bytes(&mut rng, &mut params.salt);
+            rand::RngCore::fill_bytes(&mut rng, &mut params.nonce_prefix);
+            let relay = self.plane.0;
+            relay.record(SessionId(id), Writer::new(key, &params, relay.now()));
+        }
     }
 }
 
@@ -100,6 +131,7 @@ impl MediaControl for NgControl<'_> {
                 options(req),
             )
             .map_err(control_error)?;
+        self.maybe_record(req);
         Ok(SdpOut { sdp, warning: None })
     }
 
@@ -109,10 +141,14 @@ impl MediaControl for NgControl<'_> {
             .anchor
             .answer(now, &mut self.plane, req.call_id.0, to_tag.0, req.sdp.0, options(req))
             .map_err(control_error)?;
+        self.maybe_record(req);
         Ok(SdpOut { sdp, warning: None })
     }
 
     fn delete(&mut self, _now: Duration, req: &DeleteRequest<'_>) -> Result<CallStats, ControlError> {
+        for id in self.anchor.sessions(req.call_id.0) {
+            self.recorded.remove(&id);
+        }
         let report = self.anchor.delete(&mut self.plane, req.call_id.0).map_err(control_error)?;
         Ok(call_stats(&report))
     }
@@ -168,11 +204,16 @@ fn call_stats(report: &CallReport) -> CallStats {
 }
 
 /// Serves ng on `addr` until the process stops.
-pub fn serve(addr: SocketAddr, relay: &Relay, config: &Config) -> Result<(), String> {
+pub fn serve(
+    addr: SocketAddr,
+    relay: &Relay,
+    config: &Config,
+    key: Option<RecordingKey>,
+) -> Result<(), String> {
     let socket = UdpSocket::bind(addr).map_err(|e| format!("ng listener {addr}: {e}"))?;
     eprintln!("tonewall serve: ng control on udp:{addr}");
     let mut server = NgServer::new(NgConfig::default());
-    let mut control = NgControl::new(relay, config);
+    let mut control = NgControl::new(relay, config, key);
     let mut buf = vec![0u8; 65536];
     let mut out = Vec::with_capacity(65536);
     loop {

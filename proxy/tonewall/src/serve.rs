@@ -7,11 +7,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use tonewall_io::{Relay, SessionId};
+use tonewall_media::recording::RecordingKey;
 use tonewall_media::relay::RelayEvent;
 
 /// Runs until the process is stopped. Returns an error only if start-up fails.
 pub fn run(config_path: Option<&Path>) -> Result<(), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    let key = match (&config.recording.dir, &config.recording.key_file) {
+        (Some(_), Some(path)) => {
+            let text = std::fs::read(path)
+                .map_err(|e| format!("{}: cannot read the recording key: {e}", path.display()))?;
+            Some(RecordingKey::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        _ => None,
+    };
     let relay_config = config.relay();
     let (relay, events) = Relay::start(relay_config.clone()).map_err(|e| format!("media relay: {e}"))?;
     let relay = Arc::new(relay);
@@ -52,7 +61,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         metrics_addr.map_or("off".to_string(), |a| format!("http://{a}/metrics")),
     );
     match config.ng.listen {
-        Some(addr) => crate::ng::serve(addr, &relay, &config),
+        Some(addr) => crate::ng::serve(addr, &relay, &config, key),
         None => loop {
             std::thread::park();
         },

@@ -53,16 +53,15 @@ struct Node {
 }
 
 impl Node {
-    fn start(name: &str, base: u16, extra: &str) -> Node {
-        let dir = std::env::temp_dir().join(format!("tonewall-serve-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+    fn start(name: &str, base: u16, extra: &str, tables: &str) -> Node {
+        let dir = workdir(name);
         let ng: SocketAddr = format!("127.0.0.1:{}", base).parse().expect("addr");
         let metrics: SocketAddr = format!("127.0.0.1:{}", base + 1).parse().expect("addr");
         let config = dir.join("tonewall.toml");
         std::fs::write(
             &config,
             format!(
-                "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n{extra}\n[ng]\nlisten = \"{ng}\"\n\n[metrics]\nlisten = \"{metrics}\"\n",
+                "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n{extra}\n[ng]\nlisten = \"{ng}\"\n\n[metrics]\nlisten = \"{metrics}\"\n{tables}",
                 base + 10,
                 base + 200
             ),
@@ -173,11 +172,33 @@ fn a_media_node_speaks_srtp_to_the_agent() {
     call_through_a_media_node(true);
 }
 
+fn workdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tonewall-serve-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+fn tonewall(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tonewall")).args(args).output().expect("tonewall runs")
+}
+
 fn call_through_a_media_node(srtp: bool) {
     use tonewall_media::srtp::{CryptoAttribute, Direction, MasterKey, SrtpContext, Suite};
     let (name, base, extra) =
         if srtp { ("srtp", 24900, "agent_srtp = \"sdes\"\n") } else { ("ng", 24600, "") };
-    let mut node = Node::start(name, base, extra);
+    // The SRTP run also records the call (the ng offer asks for it).
+    let dir = workdir(name);
+    let (recordings, key_file) = (dir.join("recordings"), dir.join("rec.key"));
+    let tables = if srtp {
+        let _ = std::fs::remove_dir_all(&recordings);
+        std::fs::create_dir_all(&recordings).expect("dir");
+        let _ = std::fs::remove_file(&key_file);
+        assert!(tonewall(&["recording", "keygen", key_file.to_str().expect("utf-8")]).status.success());
+        format!("\n[recording]\ndir = \"{}\"\nkey_file = \"{}\"\n", recordings.display(), key_file.display())
+    } else {
+        String::new()
+    };
+    let mut node = Node::start(name, base, extra, &tables);
     let carrier = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let agent = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let spoofer = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -193,6 +214,7 @@ fn call_through_a_media_node(srtp: bool) {
             ("sdp", B::S(offer_sdp.as_bytes())),
             ("flags", B::L(vec![B::S(b"trust-address")])),
             ("replace", B::L(vec![B::S(b"origin"), B::S(b"session-connection")])),
+            ("record call", B::S(b"yes")),
         ]))
         .expect("offer reply");
     assert!(offer.contains("6:result2:ok"), "{offer}");
@@ -344,9 +366,33 @@ fn call_through_a_media_node(srtp: bool) {
         .request(&B::D(vec![("command", B::S(b"delete")), ("call-id", B::S(b"canary-call"))]))
         .expect("delete reply");
     assert!(query.contains("6:result2:ok"), "{query}");
+    std::thread::sleep(Duration::from_millis(300)); // the recorder closes the file
     let printed = node.stop();
     for canary in ["9731", "9 7 3 1", "9,7,3,1", "\"9\"", "'9'"] {
         assert!(!printed.contains(canary), "a canary leaked into the output: {printed}");
         assert!(!metrics.contains(canary), "a canary leaked into the metrics");
+    }
+    if srtp {
+        // One recording: it decrypts to the call's audio (both directions), and holds no digit.
+        let files: Vec<_> =
+            std::fs::read_dir(&recordings).expect("dir").flatten().map(|e| e.path()).collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let wav = dir.join("call.wav");
+        let out = tonewall(&[
+            "recording",
+            "decrypt",
+            files[0].to_str().expect("utf-8"),
+            wav.to_str().expect("utf-8"),
+            "--key-file",
+            key_file.to_str().expect("utf-8"),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let wav_len = std::fs::metadata(&wav).expect("wav").len();
+        // 2 channels × 16 bit × 8 kHz × ≥ 2 s of audio.
+        assert!(wav_len > 2 * 2 * 8000 * 2, "{wav_len} bytes");
+        let scan = tonewall(&["scan", "--sensitive", wav.to_str().expect("utf-8")]);
+        assert_eq!(scan.status.code(), Some(0), "{}", String::from_utf8_lossy(&scan.stdout));
+        let raw = std::fs::read(&files[0]).expect("recording");
+        assert!(!raw.windows(160).any(|w| heard.windows(160).any(|h| h == w)), "the file is encrypted");
     }
 }

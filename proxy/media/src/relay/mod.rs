@@ -36,6 +36,7 @@ pub use latch::{Admit, Latch, LatchPolicy};
 
 use crate::merge::Transport;
 use crate::quality::{MosConfig, PacketInfo, Snapshot, StreamStats};
+use crate::recording::{self, Channel};
 use crate::rtcp::{self, NtpClock, Rules};
 use crate::rtp::{self, RtpHeader};
 use crate::srtp::{SrtpContext, SrtpError};
@@ -292,6 +293,8 @@ struct Leg {
 /// One media stream of a call between leg A and leg B.
 pub struct MediaSession {
     config: SessionConfig,
+    /// The call recording, fed the audio as forwarded (after masking), when recording.
+    recorder: Option<Box<recording::Writer>>,
     legs: [Leg; 2],
     /// `dirs[i]` handles packets arriving on leg i.
     dirs: [Direction; 2],
@@ -319,6 +322,7 @@ impl MediaSession {
             events: VecDeque::with_capacity(8),
             last_media: Some(now),
             timed_out: false,
+            recorder: None,
             config,
         };
         let (ab, ba) = (s.config.mask_a_to_b, s.config.mask_b_to_a);
@@ -343,6 +347,28 @@ impl MediaSession {
         let l = &mut self.legs[leg.index()];
         l.srtp_in = inbound.map(Box::new);
         l.srtp_out = outbound.map(Box::new);
+    }
+
+    /// Starts recording what the session forwards (channel 0: leg A → B, channel 1: B → A),
+    /// after masking. Replaces a recording already running without finishing it.
+    pub fn start_recording(&mut self, writer: recording::Writer) {
+        self.recorder = Some(Box::new(writer));
+    }
+
+    /// Moves the recording's finished bytes (header, sealed chunks) to `out`; false if none.
+    pub fn poll_recording(&mut self, out: &mut Vec<u8>) -> bool {
+        self.recorder.as_deref_mut().is_some_and(|r| r.poll_chunk(out))
+    }
+
+    /// Ends the recording: the last chunks and the end marker go to `out`.
+    pub fn finish_recording(&mut self, out: &mut Vec<u8>) -> bool {
+        match self.recorder.take() {
+            Some(r) => {
+                r.finish(out);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Turns masking of what arrives on `from` on or off (ng `block DTMF` / `unblock DTMF`).
@@ -442,6 +468,18 @@ impl MediaSession {
             }
             if let Err(reason) = self.dirs[i].process(now, &header, packet, &mut self.events) {
                 return Verdict::Drop(reason);
+            }
+            if let Some(rec) = self.recorder.as_deref_mut() {
+                let law = match header.pt {
+                    0 => Some(tonewall_dsp::Law::Ulaw),
+                    8 => Some(tonewall_dsp::Law::Alaw),
+                    _ => None,
+                };
+                let channel = if leg == LegId::A { Channel::CallerToAgent } else { Channel::AgentToCaller };
+                if let Some(law) = law {
+                    // The payload as it leaves: masked already in a masked direction.
+                    rec.push(channel, law, header.ssrc, header.timestamp, now, &packet[header.payload()]);
+                }
             }
         }
         let out = &mut self.legs[leg.other().index()];
