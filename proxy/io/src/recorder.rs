@@ -65,13 +65,12 @@ pub(crate) fn run(dir: PathBuf, messages: Receiver<RecordingMsg>, stats: Arc<Rec
                 }
             }
         }
-        if end {
-            if let Some(Some(f)) = files.remove(&id)
-                && let Err(e) = f.sync_all()
-            {
-                eprintln!("recording: session {}: sync failed: {e}", id.0);
-                stats.errors.fetch_add(1, Ordering::Relaxed);
-            }
+        if end
+            && let Some(Some(f)) = files.remove(&id)
+            && let Err(e) = f.sync_all()
+        {
+            eprintln!("recording: session {}: sync failed: {e}", id.0);
+            stats.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
