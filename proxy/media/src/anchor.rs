@@ -148,7 +148,7 @@ struct Call {
 }
 
 /// A call's figures.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallReport {
     /// When the call was first offered.
     pub created: Duration,

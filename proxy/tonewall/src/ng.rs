@@ -11,7 +11,7 @@ use tonewall_media::anchor::{
 use tonewall_media::ng::TransportProtocol;
 use tonewall_media::ng::{
     CallStats, ControlError, Counters, DeleteRequest, DtmfRequest, MediaControl, MediaStats, NgConfig,
-    NgServer, OfferRequest, QueryRequest, SdpOut, StreamKind, StreamStats, TagStats,
+    NgServer, OfferRequest, QueryRequest, SdpOut, StreamKind, StreamQuality, StreamStats, TagStats,
 };
 use tonewall_media::recording::{RecordingKey, RecordingParams, Writer};
 use tonewall_media::relay::{DropReason, LegId, Remote, SessionReport};
@@ -51,11 +51,71 @@ pub struct NgControl<'a> {
     recording: Option<(RecordingKey, bool)>,
     /// Sessions being recorded.
     recorded: std::collections::HashSet<u64>,
+    /// Quality of each stream at call end, for the NOC.
+    call_end: Option<CallEndMetrics>,
+}
+
+/// Per-stream quality observed when a call ends (labels: the leg's side, nothing per call).
+#[derive(Clone)]
+pub struct CallEndMetrics {
+    /// Estimated MOS of each stream.
+    pub mos: prometheus::HistogramVec,
+    /// Fraction of packets lost.
+    pub loss: prometheus::HistogramVec,
+    /// Interarrival jitter, seconds.
+    pub jitter: prometheus::HistogramVec,
+}
+
+impl CallEndMetrics {
+    /// The histograms, registered in `registry`.
+    pub fn register(registry: &prometheus::Registry) -> prometheus::Result<Self> {
+        use prometheus::{HistogramOpts, HistogramVec};
+        let h = |name: &str, help: &str, buckets: Vec<f64>| -> prometheus::Result<HistogramVec> {
+            let v = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["side"])?;
+            registry.register(Box::new(v.clone()))?;
+            Ok(v)
+        };
+        Ok(CallEndMetrics {
+            mos: h(
+                "tonewall_stream_mos",
+                "Estimated MOS (ITU-T G.107) of each stream received, at call end, by side it came from.",
+                vec![1.0, 2.0, 2.6, 3.1, 3.6, 4.0, 4.2, 4.3, 4.4, 4.5],
+            )?,
+            loss: h(
+                "tonewall_stream_loss_ratio",
+                "Fraction of packets lost on each stream received, at call end.",
+                vec![0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
+            )?,
+            jitter: h(
+                "tonewall_stream_jitter_seconds",
+                "Interarrival jitter (RFC 3550) of each stream received, at call end.",
+                vec![0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16],
+            )?,
+        })
+    }
+
+    fn observe(&self, report: &CallReport) {
+        for (_, r) in &report.streams {
+            for (side, q) in ["carrier", "agent"].into_iter().zip(&r.quality) {
+                if q.packets == 0 {
+                    continue;
+                }
+                self.mos.with_label_values(&[side]).observe(q.mos);
+                self.loss.with_label_values(&[side]).observe(q.loss_fraction);
+                self.jitter.with_label_values(&[side]).observe(q.jitter_ms / 1000.0);
+            }
+        }
+    }
 }
 
 impl<'a> NgControl<'a> {
     /// Control over `relay`, advertising the configured addresses, recording with `key`.
-    pub fn new(relay: &'a Relay, config: &Config, key: Option<RecordingKey>) -> Self {
+    pub fn new(
+        relay: &'a Relay,
+        config: &Config,
+        key: Option<RecordingKey>,
+        call_end: Option<CallEndMetrics>,
+    ) -> Self {
         let m = &config.media;
         let anchor = Anchor::new(AnchorConfig {
             advertised: [
@@ -67,7 +127,7 @@ impl<'a> NgControl<'a> {
             srtp: [m.carrier_srtp.into(), m.agent_srtp.into()],
         });
         let recording = key.map(|k| (k, config.recording.all_calls));
-        NgControl { anchor, plane: RelayPlane(relay), recording, recorded: Default::default() }
+        NgControl { anchor, plane: RelayPlane(relay), recording, recorded: Default::default(), call_end }
     }
 
     /// Starts recording the call's sessions if the config or the request asks for it.
@@ -150,6 +210,10 @@ impl MediaControl for NgControl<'_> {
             self.recorded.remove(&id);
         }
         let report = self.anchor.delete(&mut self.plane, req.call_id.0).map_err(control_error)?;
+        if let Some(m) = &self.call_end {
+            m.observe(&report);
+        }
+        log_call_end(&report);
         Ok(call_stats(&report))
     }
 
@@ -162,6 +226,26 @@ impl MediaControl for NgControl<'_> {
         let tag = req.from_tag.map(|t| t.0);
         self.anchor.block_dtmf(&mut self.plane, req.call_id.0, tag, block).map_err(control_error)
     }
+}
+
+/// One line per call end: figures only, no Call-ID, tags, addresses or digits.
+fn log_call_end(report: &CallReport) {
+    let mut line = format!("call end: {} stream(s)", report.streams.len());
+    for (i, (_, r)) in report.streams.iter().enumerate() {
+        for (side, (q, c)) in ["carrier", "agent"].into_iter().zip(r.quality.iter().zip(&r.counters)) {
+            let masked_ms = r.masked_samples[if side == "carrier" { 0 } else { 1 }] / 8;
+            line.push_str(&format!(
+                "; m{i} {side}: {} packets, {:.2}% lost, jitter {:.1} ms, MOS {:.2}, {} ms masked, {} spoofed",
+                c.rtp_packets,
+                q.loss_fraction * 100.0,
+                q.jitter_ms,
+                q.mos,
+                masked_ms,
+                c.dropped[DropReason::Spoofed.index()],
+            ));
+        }
+    }
+    eprintln!("{line}");
 }
 
 /// rtpengine's shape: per tag, per media, an RTP and an RTCP stream.
@@ -177,11 +261,18 @@ fn call_stats(report: &CallReport) -> CallStats {
             let errors: u64 =
                 [DropReason::Spoofed, DropReason::Malformed].iter().map(|d| c.dropped[d.index()]).sum();
             let local = ports.map(|p| p[leg.index()]);
+            let q = &r.quality[leg.index()];
             let rtp = StreamStats {
                 kind: StreamKind::Rtp,
                 local_port: local.map(|l| l.rtp.port()),
                 endpoint: r.learned[leg.index()],
                 stats: Counters { packets: c.rtp_packets, bytes: c.rtp_bytes, errors },
+                quality: (q.packets > 0).then(|| StreamQuality {
+                    mos_tenths: (q.mos * 10.0).round().clamp(10.0, 45.0) as u8,
+                    jitter_ms: q.jitter_ms.round() as u32,
+                    lost: q.lost,
+                    rtt_us: q.rtt_ms.map(|ms| (ms * 1000.0) as u64),
+                }),
                 ..StreamStats::default()
             };
             let rtcp = StreamStats {
@@ -209,11 +300,12 @@ pub fn serve(
     relay: &Relay,
     config: &Config,
     key: Option<RecordingKey>,
+    call_end: Option<CallEndMetrics>,
 ) -> Result<(), String> {
     let socket = UdpSocket::bind(addr).map_err(|e| format!("ng listener {addr}: {e}"))?;
     eprintln!("tonewall serve: ng control on udp:{addr}");
     let mut server = NgServer::new(NgConfig::default());
-    let mut control = NgControl::new(relay, config, key);
+    let mut control = NgControl::new(relay, config, key, call_end);
     let mut buf = vec![0u8; 65536];
     let mut out = Vec::with_capacity(65536);
     loop {

@@ -39,6 +39,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     registry.register(Box::new(digits.clone())).map_err(|e| e.to_string())?;
     registry.register(Box::new(timeouts.clone())).map_err(|e| e.to_string())?;
+    let call_end = crate::ng::CallEndMetrics::register(&registry).map_err(|e| e.to_string())?;
     let metrics_addr = match config.metrics.listen {
         Some(addr) => {
             Some(metrics::serve(addr, registry).map_err(|e| format!("metrics listener {addr}: {e}"))?)
@@ -61,7 +62,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         metrics_addr.map_or("off".to_string(), |a| format!("http://{a}/metrics")),
     );
     match config.ng.listen {
-        Some(addr) => crate::ng::serve(addr, &relay, &config, key),
+        Some(addr) => crate::ng::serve(addr, &relay, &config, key, Some(call_end)),
         None => loop {
             std::thread::park();
         },

@@ -366,8 +366,13 @@ fn call_through_a_media_node(srtp: bool) {
         .request(&B::D(vec![("command", B::S(b"delete")), ("call-id", B::S(b"canary-call"))]))
         .expect("delete reply");
     assert!(query.contains("6:result2:ok"), "{query}");
+    // The reply carries each stream's quality, and the NOC gets it as histograms.
+    assert!(query.contains("7:qualityd3:MOSi4"), "MOS 4.x for a clean loopback call: {query}");
+    let after = node.metrics();
+    assert!(after.contains("tonewall_stream_mos_count{side=\"carrier\"} 1"), "{after}");
     std::thread::sleep(Duration::from_millis(300)); // the recorder closes the file
     let printed = node.stop();
+    assert!(printed.contains("call end: 1 stream(s); m0 carrier: "), "{printed}");
     for canary in ["9731", "9 7 3 1", "9,7,3,1", "\"9\"", "'9'"] {
         assert!(!printed.contains(canary), "a canary leaked into the output: {printed}");
         assert!(!metrics.contains(canary), "a canary leaked into the metrics");

@@ -66,7 +66,7 @@ pub use command::{
     TransportProtocol, Unknown, ViaBranch,
 };
 pub use reply::{
-    CallStats, ControlError, Counters, DELETE_NOT_FOUND, MediaStats, SdpOut, StreamKind, StreamStats,
-    TagStats, Totals,
+    CallStats, ControlError, Counters, DELETE_NOT_FOUND, MediaStats, SdpOut, StreamKind, StreamQuality,
+    StreamStats, TagStats, Totals,
 };
 pub use server::{MediaControl, NgConfig, NgServer, NgStats};

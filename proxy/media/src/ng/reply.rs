@@ -183,6 +183,22 @@ pub struct StreamStats {
     pub flags: Vec<&'static str>,
     /// Counters.
     pub stats: Counters,
+    /// Receive quality of an RTP stream, when the relay has figures (Tonewall's addition:
+    /// a `quality` dictionary that rtpengine's clients ignore).
+    pub quality: Option<StreamQuality>,
+}
+
+/// Receive quality of a stream, as written into `query` and `delete` replies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamQuality {
+    /// Estimated MOS in tenths (rtpengine's unit): 44 is 4.4.
+    pub mos_tenths: u8,
+    /// Interarrival jitter, ms.
+    pub jitter_ms: u32,
+    /// Packets lost.
+    pub lost: u64,
+    /// Round trip between the relay and the party, µs, when measured.
+    pub rtt_us: Option<u64>,
 }
 
 /// Packet counters of a stream, or totals.
@@ -279,6 +295,16 @@ fn write_media(enc: &mut Encoder<'_>, media: &MediaStats) {
         }
         enc.end();
         write_counters(enc, "stats", &s.stats);
+        if let Some(q) = s.quality {
+            enc.bytes(b"quality").begin_dict();
+            enc.entry_int("MOS", i64::from(q.mos_tenths));
+            enc.entry_int("jitter", i64::from(q.jitter_ms));
+            enc.entry_int("packets lost", int(q.lost));
+            if let Some(rtt) = q.rtt_us {
+                enc.entry_int("round-trip time", int(rtt));
+            }
+            enc.end();
+        }
         enc.end();
     }
     enc.end();

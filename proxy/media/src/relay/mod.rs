@@ -263,7 +263,7 @@ pub struct LegCounters {
 }
 
 /// A session's figures, for `query`, `delete` and CDRs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionReport {
     /// Per leg (A, B): what arrived.
     pub counters: [LegCounters; 2],
@@ -271,6 +271,8 @@ pub struct SessionReport {
     pub learned: [Option<SocketAddr>; 2],
     /// Per leg: samples masked in what arrived.
     pub masked_samples: [u64; 2],
+    /// Per leg: receive quality of the RTP that arrived (MOS estimated for G.711 with PLC).
+    pub quality: [Snapshot; 2],
 }
 
 struct Leg {
@@ -592,6 +594,7 @@ impl MediaSession {
             counters: [self.counters(LegId::A), self.counters(LegId::B)],
             learned: [self.learned(LegId::A), self.learned(LegId::B)],
             masked_samples: [self.masked_samples(LegId::A), self.masked_samples(LegId::B)],
+            quality: [LegId::A, LegId::B].map(|l| self.quality(l, &MosConfig::default())),
         }
     }
 
