@@ -286,6 +286,7 @@ fn sample_stats() -> CallStats {
         last_packet: Some(secs(1_700_000_060)),
         flags: vec!["filled", "confirmed"],
         stats: Counters { packets, bytes: packets * 172, errors: 1 },
+        quality: None,
     };
     let mut stats = CallStats {
         created: secs(1_700_000_000),
