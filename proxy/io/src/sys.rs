@@ -112,6 +112,83 @@ fn to_socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
+/// Sends `datagrams` (payload, destination) from one non-blocking socket with as few system
+/// calls as the kernel allows (`sendmmsg`). Returns how many were sent; a datagram the kernel
+/// refuses (unreachable, buffer full) is skipped and counted in the second value.
+#[cfg(target_os = "linux")]
+pub fn send_batch(socket: &mio::net::UdpSocket, datagrams: &[(&[u8], SocketAddr)]) -> (usize, usize) {
+    use std::os::fd::AsRawFd;
+    let n = datagrams.len().min(BATCH);
+    // SAFETY: plain old data; zeroed is a valid starting value for each.
+    let mut names: [libc::sockaddr_storage; BATCH] = unsafe { std::mem::zeroed() };
+    let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for (i, (payload, to)) in datagrams[..n].iter().enumerate() {
+        let len = write_sockaddr(*to, &mut names[i]);
+        // The kernel only reads through iov_base for sendmmsg; the cast drops const for the C type.
+        iov[i].iov_base = payload.as_ptr() as *mut libc::c_void;
+        iov[i].iov_len = payload.len();
+        let h = &mut hdrs[i].msg_hdr;
+        h.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+        h.msg_namelen = len;
+        h.msg_iov = &mut iov[i];
+        h.msg_iovlen = 1;
+    }
+    let (mut sent, mut failed, mut at) = (0, 0, 0);
+    while at < n {
+        // SAFETY: hdrs[at..n] are initialised headers whose names and iovecs point into
+        // `names`, `iov` and the caller's payloads, all alive for the call; the fd is borrowed.
+        let r = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                hdrs[at..].as_mut_ptr(),
+                (n - at) as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r > 0 {
+            sent += r as usize;
+            at += r as usize;
+        } else {
+            // The datagram at `at` was refused: skip it, try the rest.
+            failed += 1;
+            at += 1;
+        }
+    }
+    (sent, failed)
+}
+
+#[cfg(target_os = "linux")]
+fn write_sockaddr(addr: SocketAddr, ss: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for a sockaddr_in.
+            let sin = unsafe { &mut *(ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr = libc::in_addr { s_addr: u32::from(*a.ip()).to_be() };
+            size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe { &mut *(ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_addr = libc::in6_addr { s6_addr: a.ip().octets() };
+            sin6.sin6_scope_id = a.scope_id();
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+/// Portable fallback: one datagram per call.
+#[cfg(not(target_os = "linux"))]
+pub fn send_batch(socket: &mio::net::UdpSocket, datagrams: &[(&[u8], SocketAddr)]) -> (usize, usize) {
+    let sent = datagrams.iter().filter(|(p, to)| socket.send_to(p, *to).is_ok()).count();
+    (sent, datagrams.len() - sent)
+}
+
 /// Portable fallback: one datagram per call.
 #[cfg(not(target_os = "linux"))]
 pub fn recv_batch(socket: &mio::net::UdpSocket, batch: &mut RecvBatch) -> io::Result<usize> {
@@ -129,6 +206,35 @@ pub fn recv_batch(socket: &mio::net::UdpSocket, batch: &mut RecvBatch) -> io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sends_a_batch_to_several_peers() {
+        let tx = mio::net::UdpSocket::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let rx: Vec<_> = (0..3).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind")).collect();
+        let payloads: Vec<Vec<u8>> = (0..7u8).map(|i| vec![i; 20 + i as usize]).collect();
+        let msgs: Vec<(&[u8], SocketAddr)> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_slice(), rx[i % 3].local_addr().expect("addr")))
+            .collect();
+        assert_eq!(send_batch(&tx, &msgs), (7, 0));
+        for (i, p) in payloads.iter().enumerate() {
+            let mut b = [0u8; 64];
+            rx[i % 3].set_read_timeout(Some(std::time::Duration::from_millis(200))).expect("timeout");
+            let (n, from) = rx[i % 3].recv_from(&mut b).expect("received");
+            assert_eq!((&b[..n], from), (&p[..], tx.local_addr().expect("addr")));
+        }
+        // IPv6 destinations, when the host has ::1.
+        if let (Ok(tx6), Ok(rx6)) = (
+            mio::net::UdpSocket::bind("[::1]:0".parse().expect("addr")),
+            std::net::UdpSocket::bind("[::1]:0"),
+        ) {
+            assert_eq!(send_batch(&tx6, &[(b"six", rx6.local_addr().expect("addr"))]), (1, 0));
+            let mut b = [0u8; 8];
+            let (n, _) = rx6.recv_from(&mut b).expect("received");
+            assert_eq!(&b[..n], b"six");
+        }
+    }
 
     #[test]
     fn receives_a_batch_with_sources() {

@@ -170,6 +170,10 @@ impl Worker {
             };
             let (s, leg, component) = (sock.session, sock.leg, sock.component);
             self.stats.received.fetch_add(n as u64, Ordering::Relaxed);
+            // What to send, in order: (socket key, datagram index, length, destination).
+            let mut out: [(usize, usize, usize, Option<std::net::SocketAddr>); sys::BATCH] =
+                [(0, 0, 0, None); sys::BATCH];
+            let mut n_out = 0;
             for i in 0..n {
                 let (len, Some(from)) = (batch.lens[i], batch.from[i]) else { continue };
                 if len > BUF {
@@ -180,21 +184,42 @@ impl Worker {
                     self.stats.stray.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let buf = &mut batch.bufs[i];
-                match entry.session.handle_packet(now, leg, component, from, buf, len) {
+                match entry.session.handle_packet(now, leg, component, from, &mut batch.bufs[i], len) {
                     Verdict::Forward { leg, socket, to, len } => {
-                        let out = entry.socks[leg.index()][socket as usize];
-                        let sent =
-                            out.and_then(|k| self.socks.get(k)).map(|o| o.socket.send_to(&buf[..len], to));
-                        match sent {
-                            Some(Ok(_)) => self.stats.forwarded.fetch_add(1, Ordering::Relaxed),
-                            _ => self.stats.send_errors.fetch_add(1, Ordering::Relaxed),
-                        };
+                        match entry.socks[leg.index()][socket as usize] {
+                            Some(k) => {
+                                out[n_out] = (k, i, len, Some(to));
+                                n_out += 1;
+                            }
+                            None => {
+                                self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                     }
                     Verdict::Drop(r) => {
                         self.stats.dropped[r.index()].fetch_add(1, Ordering::Relaxed);
                     }
                 }
+            }
+            // Runs of datagrams for one socket leave in one sendmmsg.
+            let mut at = 0;
+            while at < n_out {
+                let k = out[at].0;
+                let end = at + out[at..n_out].iter().take_while(|o| o.0 == k).count();
+                let mut msgs: [(&[u8], std::net::SocketAddr); sys::BATCH] =
+                    [(&[], std::net::SocketAddr::from(([0, 0, 0, 0], 0))); sys::BATCH];
+                for (m, &(_, i, len, to)) in msgs.iter_mut().zip(&out[at..end]) {
+                    if let Some(to) = to {
+                        *m = (&batch.bufs[i][..len], to);
+                    }
+                }
+                let (sent, failed) = match self.socks.get(k) {
+                    Some(o) => sys::send_batch(&o.socket, &msgs[..end - at]),
+                    None => (0, end - at),
+                };
+                self.stats.forwarded.fetch_add(sent as u64, Ordering::Relaxed);
+                self.stats.send_errors.fetch_add(failed as u64, Ordering::Relaxed);
+                at = end;
             }
             self.after(s);
             if n < sys::BATCH {

@@ -213,3 +213,45 @@ fn srtp_on_the_agent_side() {
         (1, 1, 1)
     );
 }
+
+/// IPv6 on both legs (when the host has ::1), and a carrier-facing IPv4 leg with an agent-facing
+/// IPv6 one: the relay bridges the families.
+#[test]
+fn ipv6_legs_and_mixed_families() {
+    use std::net::IpAddr;
+    if UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: nothing to test");
+        return;
+    }
+    let v6: IpAddr = "::1".parse().expect("addr");
+    let v4: IpAddr = "127.0.0.1".parse().expect("addr");
+    for (a, b) in [(v6, v6), (v4, v6)] {
+        let config = RelayConfig { addresses: [a, b], ports: (43000, 43999), ..RelayConfig::default() };
+        let (relay, _events) = Relay::start(config).expect("relay");
+        let bind = |ip: IpAddr| {
+            let s = UdpSocket::bind((ip, 0)).expect("bind");
+            s.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+            s
+        };
+        let (carrier, agent) = (bind(a), bind(b));
+        let (id, ports) = relay.create().expect("session");
+        assert_eq!((ports[0].rtp.ip(), ports[1].rtp.ip()), (a, b));
+        relay.signal(id, LegId::A, remote(&carrier));
+        relay.signal(id, LegId::B, remote(&agent));
+        for i in 0..10u16 {
+            let p = packet(0, false, i, 160 * u32::from(i), &[0x40 + i as u8; 160]);
+            carrier.send_to(&p, ports[0].rtp).expect("send");
+            let mut r = [0u8; 512];
+            let (n, from) = agent.recv_from(&mut r).expect("agent receives");
+            assert_eq!(from, ports[1].rtp);
+            assert_eq!(RtpHeader::parse(&r[..n]).expect("rtp").seq, i);
+            let back = packet(0, false, i, 160 * u32::from(i), &[0x21; 160]);
+            agent.send_to(&back, ports[1].rtp).expect("send");
+            let (n, from) = carrier.recv_from(&mut r).expect("carrier receives");
+            assert_eq!((&r[..n], from), (&back[..], ports[0].rtp));
+        }
+        let report = relay.remove(id).expect("report");
+        assert_eq!(report.counters[0].forwarded, 10);
+        assert_eq!(report.counters[1].forwarded, 10);
+    }
+}
