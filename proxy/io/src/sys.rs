@@ -118,6 +118,11 @@ fn to_socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
 #[cfg(target_os = "linux")]
 pub fn send_batch(socket: &mio::net::UdpSocket, datagrams: &[(&[u8], SocketAddr)]) -> (usize, usize) {
     use std::os::fd::AsRawFd;
+    // One datagram (the usual case at 50 packets a second per socket): a plain sendto, without
+    // setting up the message vectors.
+    if let [(payload, to)] = datagrams {
+        return if socket.send_to(payload, *to).is_ok() { (1, 0) } else { (0, 1) };
+    }
     let n = datagrams.len().min(BATCH);
     // SAFETY: plain old data; zeroed is a valid starting value for each.
     let mut names: [libc::sockaddr_storage; BATCH] = unsafe { std::mem::zeroed() };
