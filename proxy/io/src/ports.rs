@@ -18,8 +18,9 @@ pub struct PortPool {
 impl PortPool {
     /// A pool over `range` (inclusive) on `ip`.
     pub fn new(ip: IpAddr, range: (u16, u16)) -> Self {
-        let lo = range.0.max(2).next_multiple_of(2);
-        let hi = range.1.max(lo + 1);
+        // Even RTP ports from 1024 up, RTCP on the next one, nothing past 65535.
+        let lo = range.0.clamp(1024, 65534).next_multiple_of(2).min(65534);
+        let hi = range.1.clamp(lo + 1, 65535);
         PortPool { ip, lo, hi, next: lo }
     }
 
@@ -28,7 +29,8 @@ impl PortPool {
         let pairs = ((self.hi - self.lo) / 2 + 1) as usize;
         for _ in 0..pairs {
             let p = self.next;
-            self.next = if p + 3 > self.hi { self.lo } else { p + 2 };
+            // In u32: at the top of the range p + 3 would overflow a u16.
+            self.next = if u32::from(p) + 3 > u32::from(self.hi) { self.lo } else { p + 2 };
             let Ok(rtp) = UdpSocket::bind(SocketAddr::new(self.ip, p)) else { continue };
             let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(self.ip, p + 1)) else { continue };
             return Ok((rtp, rtcp));
@@ -40,6 +42,22 @@ impl PortPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_top_of_the_port_space_wraps_without_overflow() {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let mut pool = PortPool::new(ip, (65530, 65535));
+        let mut seen = vec![];
+        for _ in 0..4 {
+            if let Ok((rtp, _rtcp)) = pool.pair() {
+                seen.push(rtp.local_addr().expect("addr").port());
+            }
+        }
+        assert!(seen.iter().all(|p| (65530..=65534).contains(p) && p % 2 == 0), "{seen:?}");
+        // Nothing below 1024 even when asked.
+        let pool = PortPool::new(ip, (0, 10));
+        assert!(pool.lo >= 1024 && pool.hi > pool.lo);
+    }
 
     #[test]
     fn pairs_are_even_odd_and_skip_busy_ports() {

@@ -150,6 +150,17 @@ impl Relay {
         inbound: Option<SrtpContext>,
         outbound: Option<SrtpContext>,
     ) {
+        self.update_srtp(id, leg, Some(inbound), Some(outbound));
+    }
+
+    /// Replaces only the contexts given (see [`MediaSession::update_srtp`]).
+    pub fn update_srtp(
+        &self,
+        id: SessionId,
+        leg: LegId,
+        inbound: Option<Option<SrtpContext>>,
+        outbound: Option<Option<SrtpContext>>,
+    ) {
         self.send(id, Command::Srtp { id, leg, keys: Box::new((inbound, outbound)) });
     }
 

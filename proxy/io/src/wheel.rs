@@ -61,8 +61,8 @@ impl Wheel {
     /// How long until the next tick worth waking for, if anything is scheduled.
     pub fn next_wake(&self, now: Duration) -> Option<Duration> {
         (self.pending > 0).then(|| {
-            let next = self.tick * (self.tick_of(now) as u32 + 1);
-            next.saturating_sub(now)
+            let into_tick = Duration::from_nanos((now.as_nanos() % self.tick.as_nanos().max(1)) as u64);
+            self.tick.saturating_sub(into_tick)
         })
     }
 

@@ -24,12 +24,15 @@ use tonewall_media::srtp::SrtpContext;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub u64);
 
+/// New SRTP contexts for a leg: inbound, outbound; `None` keeps the current one.
+pub(crate) type SrtpUpdate = (Option<Option<SrtpContext>>, Option<Option<SrtpContext>>);
+
 /// What a worker can be asked to do.
 pub(crate) enum Command {
     Add { id: SessionId, session: Box<MediaSession>, sockets: [[Option<std::net::UdpSocket>; 2]; 2] },
     Signal { id: SessionId, leg: LegId, remote: Remote },
     Mask { id: SessionId, from: LegId, on: bool },
-    Srtp { id: SessionId, leg: LegId, keys: Box<(Option<SrtpContext>, Option<SrtpContext>)> },
+    Srtp { id: SessionId, leg: LegId, keys: Box<SrtpUpdate> },
     Record { id: SessionId, writer: Box<tonewall_media::recording::Writer> },
     Report { id: SessionId, remove: bool, reply: Sender<Option<SessionReport>> },
     Stop,
@@ -264,7 +267,7 @@ impl Worker {
                 Command::Srtp { id, leg, keys } => {
                     if let Some(&k) = self.by_id.get(&id) {
                         let (inbound, outbound) = *keys;
-                        self.sessions[k].session.set_srtp(leg, inbound, outbound);
+                        self.sessions[k].session.update_srtp(leg, inbound, outbound);
                     }
                 }
                 Command::Record { id, writer } => {

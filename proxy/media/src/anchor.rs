@@ -58,8 +58,15 @@ pub trait MediaPlane {
     fn remove(&mut self, id: u64) -> Option<SessionReport>;
     /// A session's figures.
     fn report(&mut self, id: u64) -> Option<SessionReport>;
-    /// Keys `leg` for SRTP (`None`, `None`: plain RTP).
-    fn set_srtp(&mut self, id: u64, leg: LegId, inbound: Option<SrtpContext>, outbound: Option<SrtpContext>);
+    /// Keys `leg` for SRTP: `Some(context)` replaces that side's context (`Some(None)`: plain),
+    /// `None` leaves it as it is.
+    fn update_srtp(
+        &mut self,
+        id: u64,
+        leg: LegId,
+        inbound: Option<Option<SrtpContext>>,
+        outbound: Option<Option<SrtpContext>>,
+    );
 }
 
 /// What each leg speaks.
@@ -133,6 +140,10 @@ struct Stream {
     local: [Option<CryptoAttribute>; 2],
     /// Per leg: the party's key, as it offered or answered (what it protects with).
     remote: [Option<CryptoAttribute>; 2],
+    /// Per leg: the relay has an outbound context for the current `local` key. A context is
+    /// built once per key: rebuilding one under the same key would restart its indices and
+    /// reuse keystream.
+    out_installed: [bool; 2],
 }
 
 struct Call {
@@ -201,20 +212,11 @@ impl Anchor {
         options: OfferOptions,
     ) -> Result<Vec<u8>, AnchorError> {
         let mut sdp = Sdp::parse(body).map_err(AnchorError::BadSdp)?;
-        let call = self.calls.entry(call_id.to_vec()).or_insert_with(|| Call {
-            created: now,
-            last_signal: now,
-            tags: [Some(from_tag.to_vec()), None],
-            streams: Vec::new(),
-            origins: Default::default(),
-            offerer: None,
-        });
-        let from = if call.tags[0].as_deref() == Some(from_tag) {
-            LegId::A
-        } else if call.tags[1].as_deref() == Some(from_tag) {
-            LegId::B
-        } else {
-            return Err(AnchorError::UnknownParty);
+        let from = match self.calls.get(call_id) {
+            None => LegId::A,
+            Some(call) if call.tags[0].as_deref() == Some(from_tag) => LegId::A,
+            Some(call) if call.tags[1].as_deref() == Some(from_tag) => LegId::B,
+            Some(_) => return Err(AnchorError::UnknownParty),
         };
         let to = from.other();
         let mask = match from {
@@ -246,6 +248,17 @@ impl Anchor {
                 }
             }
         }
+        // No party's key ever reaches the other party, in any section or at session level.
+        sdp.remove_keys();
+        let new_call = !self.calls.contains_key(call_id);
+        let call = self.calls.entry(call_id.to_vec()).or_insert_with(|| Call {
+            created: now,
+            last_signal: now,
+            tags: [Some(from_tag.to_vec()), None],
+            streams: Vec::new(),
+            origins: Default::default(),
+            offerer: None,
+        });
         for i in 0..sdp.media().len() {
             let rejected = sdp.media()[i].is_rejected();
             if i == call.streams.len() {
@@ -255,6 +268,7 @@ impl Anchor {
                     mux_offered: false,
                     local: [None, None],
                     remote: [None, None],
+                    out_installed: [false; 2],
                 });
             }
             let stream = &mut call.streams[i];
@@ -265,7 +279,16 @@ impl Anchor {
                 continue;
             }
             if stream.id.is_none() {
-                let (id, ports) = plane.create(now).map_err(|_| AnchorError::OutOfPorts)?;
+                let Ok((id, ports)) = plane.create(now) else {
+                    if new_call {
+                        // Leave nothing behind of a call that could not be anchored.
+                        for id in call.streams.iter().filter_map(|s| s.id) {
+                            plane.remove(id);
+                        }
+                        self.calls.remove(call_id);
+                    }
+                    return Err(AnchorError::OutOfPorts);
+                };
                 stream.id = Some(id);
                 stream.ports = ports;
                 plane.set_masking(id, LegId::A, self.config.mask_a_to_b);
@@ -278,23 +301,31 @@ impl Anchor {
             // The offerer's key, and the relay's own toward it (sent in the answer).
             let key = offered_keys[i].take();
             if key != stream.remote[from.index()] {
+                // A new key from the party: a new one of the relay's toward it too.
                 stream.local[from.index()] = key.as_ref().map(|k| fresh_key(rng, k.tag(), k.suite()));
+                stream.out_installed[from.index()] = false;
                 stream.remote[from.index()] = key;
-                key_leg(plane, id, from, stream);
+                key_leg(plane, id, from, stream, true);
             }
             let m = &mut sdp.media_mut()[i];
             point_at(m, stream.ports[to.index()], remote.rtcp_mux);
             // Toward the other party: the relay's key, never the offerer's.
             if srtp_to {
-                let local = stream.local[to.index()]
-                    .get_or_insert_with(|| fresh_key(rng, 1, Suite::AesCm128HmacSha1_80));
+                if stream.local[to.index()].is_none() {
+                    stream.local[to.index()] = Some(fresh_key(rng, 1, Suite::AesCm128HmacSha1_80));
+                    stream.out_installed[to.index()] = false;
+                }
                 m.set_proto(savp(m.proto()));
-                let _ = m.set_crypto(&[local.to_sdp_value()]);
+                if let Some(local) = &stream.local[to.index()] {
+                    let _ = m.set_crypto(&[local.to_sdp_value()]);
+                }
             } else {
-                stream.local[to.index()] = None;
+                if stream.local[to.index()].take().is_some() {
+                    stream.out_installed[to.index()] = false;
+                }
                 m.set_proto(avp(m.proto()));
-                let _ = m.set_crypto::<&str>(&[]);
             }
+            key_leg(plane, id, to, stream, false);
             if mask && m.media_type() == "audio" {
                 // Only G.711 (and CN) toward the party that must not hear digits.
                 m.keep_codecs(&["PCMU", "PCMA", "CN"])
@@ -349,6 +380,7 @@ impl Anchor {
             }
             answered_keys.push(key);
         }
+        sdp.remove_keys();
         for i in 0..sdp.media().len() {
             let stream = &mut call.streams[i];
             if sdp.media()[i].is_rejected() {
@@ -363,14 +395,14 @@ impl Anchor {
             let remote = remote_of(&sdp, i, options.source_address);
             plane.signal(id, from, remote);
             let key = answered_keys[i].take();
-            if key.is_none() {
+            if key.is_none() && stream.local[from.index()].take().is_some() {
                 // A plain answer to an SRTP offer: the relay speaks plain RTP to this party.
-                stream.local[from.index()] = None;
+                stream.out_installed[from.index()] = false;
             }
-            if key != stream.remote[from.index()] || key.is_none() {
-                stream.remote[from.index()] = key;
-                key_leg(plane, id, from, stream);
-            }
+            let changed = key != stream.remote[from.index()];
+            stream.remote[from.index()] = key;
+            // Only what changed: the relay's outbound context keeps its indices.
+            key_leg(plane, id, from, stream, changed);
             let m = &mut sdp.media_mut()[i];
             point_at(m, stream.ports[offerer.index()], stream.mux_offered);
             // Toward the offerer: the relay's key for it if it offered SRTP.
@@ -379,10 +411,7 @@ impl Anchor {
                     m.set_proto(savp(m.proto()));
                     let _ = m.set_crypto(&[local.to_sdp_value()]);
                 }
-                None => {
-                    m.set_proto(avp(m.proto()));
-                    let _ = m.set_crypto::<&str>(&[]);
-                }
+                None => m.set_proto(avp(m.proto())),
             }
         }
         sdp.remove_ice();
@@ -483,13 +512,18 @@ fn fresh_key(rng: &mut (impl CryptoRng + ?Sized), tag: u32, suite: Suite) -> Cry
 }
 
 /// Gives the relay the leg's current keys.
-fn key_leg(plane: &mut impl MediaPlane, id: u64, leg: LegId, stream: &Stream) {
+fn key_leg(plane: &mut impl MediaPlane, id: u64, leg: LegId, stream: &mut Stream, inbound_changed: bool) {
     let i = leg.index();
-    let inbound =
-        stream.remote[i].as_ref().and_then(|k| SrtpContext::from_sdes(SrtpDirection::Inbound, k).ok());
-    let outbound =
-        stream.local[i].as_ref().and_then(|k| SrtpContext::from_sdes(SrtpDirection::Outbound, k).ok());
-    plane.set_srtp(id, leg, inbound, outbound);
+    let inbound = inbound_changed.then(|| {
+        stream.remote[i].as_ref().and_then(|k| SrtpContext::from_sdes(SrtpDirection::Inbound, k).ok())
+    });
+    let outbound = (!stream.out_installed[i]).then(|| {
+        stream.local[i].as_ref().and_then(|k| SrtpContext::from_sdes(SrtpDirection::Outbound, k).ok())
+    });
+    stream.out_installed[i] = true;
+    if inbound.is_some() || outbound.is_some() {
+        plane.update_srtp(id, leg, inbound, outbound);
+    }
 }
 
 fn savp(p: Option<Proto>) -> Proto {

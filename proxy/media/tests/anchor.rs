@@ -20,8 +20,8 @@ struct Plane {
     live: Vec<u64>,
     signals: Vec<(u64, LegId, Remote)>,
     masking: Vec<(u64, LegId, bool)>,
-    /// (session, leg, inbound keyed, outbound keyed)
-    srtp: Vec<(u64, LegId, bool, bool)>,
+    /// (session, leg, inbound replaced (keyed?), outbound replaced (keyed?))
+    srtp: Vec<(u64, LegId, Option<bool>, Option<bool>)>,
     out_of_ports: bool,
 }
 
@@ -53,8 +53,14 @@ impl MediaPlane for Plane {
     fn report(&mut self, id: u64) -> Option<SessionReport> {
         self.live.contains(&id).then(SessionReport::default)
     }
-    fn set_srtp(&mut self, id: u64, leg: LegId, inbound: Option<SrtpContext>, outbound: Option<SrtpContext>) {
-        self.srtp.push((id, leg, inbound.is_some(), outbound.is_some()));
+    fn update_srtp(
+        &mut self,
+        id: u64,
+        leg: LegId,
+        inbound: Option<Option<SrtpContext>>,
+        outbound: Option<Option<SrtpContext>>,
+    ) {
+        self.srtp.push((id, leg, inbound.map(|c| c.is_some()), outbound.map(|c| c.is_some())));
     }
 }
 
@@ -249,7 +255,8 @@ fn srtp_is_terminated_per_leg_and_keys_never_cross() {
     assert!(!to_agent.contains("NzB4d1BI") && !to_agent.contains("QUJDREVG"), "{to_agent}");
     assert!(to_agent.contains("m=audio 30006 RTP/SAVP 0\r\n"), "{to_agent}");
     assert_eq!(to_agent.matches("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:").count(), 1, "{to_agent}");
-    assert_eq!(plane.srtp, vec![(1, LegId::A, true, true)]);
+    // Carrier leg keyed both ways; the relay's key toward the agent installed once.
+    assert_eq!(plane.srtp, vec![(1, LegId::A, Some(true), Some(true)), (1, LegId::B, None, Some(true))]);
     // The agent accepts the relay's key and sends its own.
     let agent_key = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:YWdlbnRhZ2VudGFnZW50YWdlbnRhZ2VudGFnZW50";
     let answer = format!(
@@ -257,15 +264,56 @@ fn srtp_is_terminated_per_leg_and_keys_never_cross() {
          m=audio 40000 RTP/SAVP 0\r\n{agent_key}\r\n"
     );
     let to_carrier = text(&a.answer(ms(1), &mut plane, b"s", b"a", answer.as_bytes(), o).expect("answer"));
-    assert_eq!(plane.srtp.last(), Some(&(1, LegId::B, true, true)));
+    // The agent's key: inbound only; the relay's outbound context toward it stays.
+    assert_eq!(plane.srtp.last(), Some(&(1, LegId::B, Some(true), None)));
     // The carrier gets the relay's key for its leg, answering its preferred offer (tag 2, the
     // 80-bit suite), and not the agent's.
     assert!(to_carrier.contains("m=audio 30004 RTP/SAVP 0\r\n"), "{to_carrier}");
     assert!(to_carrier.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:"), "{to_carrier}");
     assert!(!to_carrier.contains("YWdlbnRh"), "{to_carrier}");
     // The same answer again (Kamailio re-sends on a retransmitted 200): same keys, same SDP.
+    let updates = plane.srtp.len();
     let again = text(&a.answer(ms(2), &mut plane, b"s", b"a", answer.as_bytes(), o).expect("answer again"));
     assert_eq!(again, to_carrier);
+    assert_eq!(plane.srtp.len(), updates, "same keys: no context rebuilt");
+    // The agent re-keys in a later answer: only its inbound context changes. Rebuilding the
+    // relay's outbound one under the same key would restart its indices: keystream reuse.
+    let rekey = answer
+        .replace("YWdlbnRhZ2VudGFnZW50YWdlbnRhZ2VudGFnZW50", "bmV3a2V5bmV3a2V5bmV3a2V5bmV3a2V5bmV3a2V5");
+    a.answer(ms(3), &mut plane, b"s", b"a", rekey.as_bytes(), o).expect("re-keyed answer");
+    assert_eq!(plane.srtp.last(), Some(&(1, LegId::B, Some(true), None)));
+    assert_eq!(plane.srtp.len(), updates + 1);
+}
+
+#[test]
+fn no_key_crosses_in_any_section() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let o = OfferOptions::default();
+    // Keys at session level, a MIKEY line, an ICE password, a k= line, and a rejected SRTP
+    // video stream with its own a=crypto: none may reach the agent.
+    let offer = SRTP_OFFER
+        .replace("t=0 0\r\n", "k=clear:S3KR1TK3Y\r\na=key-mgmt:mikey QU1JS0VZTUlLRVk=\r\na=ice-pwd:icepasswordicepassword\r\nt=0 0\r\n")
+        + "m=video 0 RTP/SAVP 96\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:VklERU9LRVlWSURFT0tFWVZJREVPS0VZVklERU8x\r\n";
+    let out = text(&a.offer(ms(0), &mut plane, &mut rng(), b"k", b"c", offer.as_bytes(), o).expect("offer"));
+    for secret in ["NzB4d1BI", "QUJDREVG", "S3KR1TK3Y", "QU1JS0VZ", "icepassword", "VklERU9LRVk"] {
+        assert!(!out.contains(secret), "{secret} leaked: {out}");
+    }
+    assert!(out.contains("m=video 0 RTP/SAVP 96\r\n"), "the rejected stream stays rejected: {out}");
+}
+
+#[test]
+fn a_refused_offer_leaves_no_call_behind() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let o = OfferOptions::default();
+    let g729 = CARRIER_OFFER.replace("RTP/AVP 18 0 8 101", "RTP/AVP 18 101");
+    let g729 = g729.replace("a=rtpmap:0 PCMU/8000\r\n", "").replace("a=rtpmap:8 PCMA/8000\r\n", "");
+    for i in 0..100u32 {
+        let id = format!("flood-{i}");
+        assert!(a.offer(ms(0), &mut plane, &mut rng(), id.as_bytes(), b"t", g729.as_bytes(), o).is_err());
+    }
+    let mut full = Plane { out_of_ports: true, ..Plane::default() };
+    assert!(a.offer(ms(0), &mut full, &mut rng(), b"full", b"t", CARRIER_OFFER.as_bytes(), o).is_err());
+    assert_eq!(a.calls(), 0);
 }
 
 #[test]

@@ -493,3 +493,31 @@ mod rtcp_relay {
         assert_eq!(s.counters(LegId::A).dropped[DropReason::Malformed.index()], 1);
     }
 }
+
+#[test]
+fn garbage_from_the_signalled_host_does_not_pin_the_latch() {
+    use tonewall_media::relay::LatchPolicy;
+    let mut s = MediaSession::new(
+        ms(0),
+        SessionConfig { latch: LatchPolicy::SignaledHost, ..SessionConfig::default() },
+    );
+    let pts = PayloadTypes { telephone_event: Some(TE), red: None };
+    s.signal(LegId::A, &Remote { rtp: Some(addr(CARRIER)), rtcp: None, rtcp_mux: false, pts });
+    s.signal(LegId::B, &Remote { rtp: Some(addr(AGENT)), rtcp: None, rtcp_mux: false, pts });
+    // A stranger on the carrier's host (another port) gets there first, with garbage.
+    let stranger = "192.0.2.10:31111";
+    let mut junk = [0x40u8; 40];
+    assert_eq!(
+        s.handle_packet(ms(0), LegId::A, Component::Rtp, addr(stranger), &mut junk, 40),
+        Verdict::Drop(DropReason::Malformed)
+    );
+    assert_eq!(s.learned(LegId::A), None, "garbage teaches the latch nothing");
+    // The carrier's first valid packet (from a NAT-translated port) is learned, and the
+    // stranger's valid packets are refused from then on.
+    let nat = "192.0.2.10:40404";
+    let out = run(&mut s, nat, &[(20, packet(0, true, 1, 0, &[0xd5; 160]))]);
+    assert_eq!(out.packets.len(), 1);
+    assert_eq!(s.learned(LegId::A), Some(addr(nat)));
+    let out = run(&mut s, stranger, &[(40, packet(0, false, 2, 160, &[0xd5; 160]))]);
+    assert_eq!(out.drops, vec![DropReason::Spoofed]);
+}

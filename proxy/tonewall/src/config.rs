@@ -205,6 +205,13 @@ impl Config {
     /// Checks what types cannot: returns (section, key, what is wrong).
     fn validate(&self) -> Result<(), (&'static str, &'static str, String)> {
         let m = &self.media;
+        if m.port_min < 1024 {
+            return Err((
+                "media",
+                "port_min",
+                format!("{} is a privileged port; use 1024 or above", m.port_min),
+            ));
+        }
         if m.port_min > m.port_max || m.port_max - m.port_min < 3 {
             return Err((
                 "media",
@@ -215,8 +222,8 @@ impl Config {
         if !(12..=100).contains(&m.lookbehind_ms) {
             return Err(("media", "lookbehind_ms", format!("{} ms is outside 12–100 ms", m.lookbehind_ms)));
         }
-        if m.media_timeout_s == 0 {
-            return Err(("media", "media_timeout_s", "must be at least 1 second".into()));
+        if !(1..=86_400).contains(&m.media_timeout_s) {
+            return Err(("media", "media_timeout_s", "must be between 1 second and 1 day".into()));
         }
         if self.recording.dir.is_some() && self.recording.key_file.is_none() {
             return Err((

@@ -113,7 +113,10 @@ pub fn serve(addr: SocketAddr, registry: Registry) -> std::io::Result<SocketAddr
     let bound = listener.local_addr()?;
     std::thread::Builder::new().name("metrics".into()).spawn(move || {
         for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
+            // One client at a time: a slow or silent one must not hold the endpoint.
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut reader = BufReader::new(std::io::Read::take(&stream, 8192));
             let mut request = String::new();
             if reader.read_line(&mut request).is_err() {
                 continue;

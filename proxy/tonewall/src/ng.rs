@@ -38,8 +38,14 @@ impl MediaPlane for RelayPlane<'_> {
     fn report(&mut self, id: u64) -> Option<SessionReport> {
         self.0.report(SessionId(id))
     }
-    fn set_srtp(&mut self, id: u64, leg: LegId, inbound: Option<SrtpContext>, outbound: Option<SrtpContext>) {
-        self.0.set_srtp(SessionId(id), leg, inbound, outbound);
+    fn update_srtp(
+        &mut self,
+        id: u64,
+        leg: LegId,
+        inbound: Option<Option<SrtpContext>>,
+        outbound: Option<Option<SrtpContext>>,
+    ) {
+        self.0.update_srtp(SessionId(id), leg, inbound, outbound);
     }
 }
 

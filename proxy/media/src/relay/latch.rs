@@ -51,14 +51,17 @@ impl Latch {
     /// Signalling named `addr` (or nothing: hold with `c=0.0.0.0`, port 0, no answer yet).
     /// A change forgets what was learned; the same address again keeps it.
     pub fn signal(&mut self, addr: Option<SocketAddr>) {
+        let addr = addr.map(canonical).filter(|a| !a.ip().is_unspecified() && a.port() != 0);
         if addr != self.signaled {
-            self.signaled = addr.filter(|a| !a.ip().is_unspecified() && a.port() != 0);
+            self.signaled = addr;
             self.learned = None;
         }
     }
 
-    /// Decides on a packet from `source`.
-    pub fn admit(&mut self, source: SocketAddr) -> Admit {
+    /// Decides on a packet from `source`, without learning anything: the caller learns with
+    /// [`Latch::admit`] once the packet has proved valid.
+    pub fn check(&self, source: SocketAddr) -> Admit {
+        let source = canonical(source);
         if let Some(peer) = self.learned {
             return if peer == source { Admit::Known } else { Admit::Refused };
         }
@@ -68,12 +71,16 @@ impl Latch {
             (LatchPolicy::InsecureFirstSource, _) => true,
             (_, None) => false,
         };
-        if ok {
-            self.learned = Some(source);
-            Admit::Learned
-        } else {
-            Admit::Refused
+        if ok { Admit::Learned } else { Admit::Refused }
+    }
+
+    /// Decides on a packet from `source` and learns it if the policy allows.
+    pub fn admit(&mut self, source: SocketAddr) -> Admit {
+        let verdict = self.check(source);
+        if verdict == Admit::Learned {
+            self.learned = Some(canonical(source));
         }
+        verdict
     }
 
     /// Where to send toward this peer: the learned source, else the signalled address.
@@ -85,6 +92,12 @@ impl Latch {
     pub fn learned(&self) -> Option<SocketAddr> {
         self.learned
     }
+}
+
+/// An IPv4 peer seen through a dual-stack socket arrives as `::ffff:a.b.c.d`: compare it as
+/// the IPv4 address the SDP names.
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
 #[cfg(test)]
@@ -117,6 +130,17 @@ mod tests {
         assert_eq!(l.destination(), Some(a("10.0.0.1:5000")));
         // A spoofer on the same host but another port cannot take over.
         assert_eq!(l.admit(a("10.0.0.1:4000")), Admit::Refused);
+    }
+
+    #[test]
+    fn checking_learns_nothing_and_mapped_addresses_match() {
+        let mut l = Latch::new(LatchPolicy::SignaledHost);
+        l.signal(Some(a("10.0.0.1:4000")));
+        assert_eq!(l.check(a("10.0.0.1:5000")), Admit::Learned);
+        assert_eq!(l.learned(), None, "check alone learns nothing");
+        assert_eq!(l.admit(a("[::ffff:10.0.0.1]:5002")), Admit::Learned);
+        assert_eq!(l.learned(), Some(a("10.0.0.1:5002")));
+        assert_eq!(l.check(a("10.0.0.1:5002")), Admit::Known);
     }
 
     #[test]

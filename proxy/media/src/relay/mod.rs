@@ -346,9 +346,25 @@ impl MediaSession {
     /// the relay sends it; `None` for plain RTP. Signalling calls this only when the keys change,
     /// since a fresh context forgets rollover counters and replay windows.
     pub fn set_srtp(&mut self, leg: LegId, inbound: Option<SrtpContext>, outbound: Option<SrtpContext>) {
+        self.update_srtp(leg, Some(inbound), Some(outbound));
+    }
+
+    /// As [`MediaSession::set_srtp`], changing only what is `Some`: a party that re-keys keeps
+    /// the relay's outbound context (its rollover counter and SRTCP index), since rebuilding a
+    /// context under the same key would reuse keystream.
+    pub fn update_srtp(
+        &mut self,
+        leg: LegId,
+        inbound: Option<Option<SrtpContext>>,
+        outbound: Option<Option<SrtpContext>>,
+    ) {
         let l = &mut self.legs[leg.index()];
-        l.srtp_in = inbound.map(Box::new);
-        l.srtp_out = outbound.map(Box::new);
+        if let Some(ctx) = inbound {
+            l.srtp_in = ctx.map(Box::new);
+        }
+        if let Some(ctx) = outbound {
+            l.srtp_out = ctx.map(Box::new);
+        }
     }
 
     /// Starts recording what the session forwards (channel 0: leg A → B, channel 1: B → A),
@@ -422,11 +438,12 @@ impl MediaSession {
         let is_rtcp = socket == Component::Rtcp || (mux && rtp::is_rtcp(&buf[..len]));
         let component = if is_rtcp { Component::Rtcp } else { Component::Rtp };
         let l = &mut self.legs[i];
-        let latch = if is_rtcp && !mux { &mut l.rtcp } else { &mut l.rtp };
-        match latch.admit(source) {
-            Admit::Refused => return Verdict::Drop(DropReason::Spoofed),
-            Admit::Learned => self.events.push_back(RelayEvent::Latched { leg, component }),
-            Admit::Known => {}
+        let latch = if is_rtcp && !mux { &l.rtcp } else { &l.rtp };
+        // Checked now, learned only once the packet has proved itself (parsed, authenticated):
+        // a stranger's garbage must not pin the leg to the stranger.
+        let admit = latch.check(source);
+        if admit == Admit::Refused {
+            return Verdict::Drop(DropReason::Spoofed);
         }
         let wire_len = len;
         let len = match l.srtp_in.as_deref_mut() {
@@ -445,6 +462,7 @@ impl MediaSession {
             if self.relay_rtcp(now, i, packet).is_err() {
                 return Verdict::Drop(DropReason::Malformed);
             }
+            self.learn(leg, component, mux, source, admit);
             let l = &mut self.legs[i];
             l.counters.rtcp_packets += 1;
             l.counters.rtcp_bytes += wire_len as u64;
@@ -452,6 +470,8 @@ impl MediaSession {
             let Ok(header) = RtpHeader::parse(packet) else {
                 return Verdict::Drop(DropReason::Malformed);
             };
+            self.learn(leg, component, mux, source, admit);
+            let l = &mut self.legs[i];
             l.counters.rtp_packets += 1;
             l.counters.rtp_bytes += wire_len as u64;
             l.quality.on_packet(
@@ -505,6 +525,16 @@ impl MediaSession {
             }
         };
         Verdict::Forward { leg: leg.other(), socket, to, len }
+    }
+
+    /// Learns a valid packet's source if the latch allowed it.
+    fn learn(&mut self, leg: LegId, component: Component, mux: bool, source: SocketAddr, admit: Admit) {
+        if admit == Admit::Learned {
+            let l = &mut self.legs[leg.index()];
+            let latch = if component == Component::Rtcp && !mux { &mut l.rtcp } else { &mut l.rtp };
+            latch.admit(source);
+            self.events.push_back(RelayEvent::Latched { leg, component });
+        }
     }
 
     /// Checks an RTCP compound that arrived on leg `i` and corrects it for the other side:

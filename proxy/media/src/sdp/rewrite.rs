@@ -93,6 +93,18 @@ impl Sdp {
         }
     }
 
+    /// Removes every key the body carries — `a=crypto`, `a=key-mgmt`, `a=ice-pwd` and `k=` — at
+    /// session level and in every media section, rejected ones included. A relay that terminates
+    /// SRTP must never pass one party's keys to the other: it adds its own afterwards
+    /// ([`Media::set_crypto`]) where a stream is in use.
+    pub fn remove_keys(&mut self) {
+        let keyed = |l: &Line| l.kind == Kind::Key || l.attr().is_some_and(Attr::is_secret);
+        self.session.retain(|l| !keyed(l));
+        for m in &mut self.media {
+            m.lines.retain(|l| !keyed(l));
+        }
+    }
+
     /// Removes DTLS attributes (`a=fingerprint`, `a=setup`, `a=tls-id`) at session level and
     /// from every stream in use.
     pub fn remove_dtls(&mut self) {
