@@ -121,14 +121,29 @@ impl Relay {
         self.create_with(self.config.session.clone())
     }
 
+    /// The relay's session settings.
+    pub fn session_config(&self) -> &SessionConfig {
+        &self.config.session
+    }
+
     /// Creates a session with fresh ports on both legs.
     pub fn create_with(&self, config: SessionConfig) -> io::Result<(SessionId, [LegPorts; 2])> {
+        self.create_facing(config, [0, 1])
+    }
+
+    /// Creates a session whose leg i has its ports on the address of side `sides[i]` (0: the
+    /// carrier-facing address, 1: the agent-facing one).
+    pub fn create_facing(
+        &self,
+        config: SessionConfig,
+        sides: [usize; 2],
+    ) -> io::Result<(SessionId, [LegPorts; 2])> {
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let mut sockets: [[Option<UdpSocket>; 2]; 2] = Default::default();
         let mut ports = Vec::with_capacity(2);
         for leg in 0..2 {
-            let (rtp, rtcp) =
-                self.ports[leg].lock().map_err(|_| io::Error::other("port pool poisoned"))?.pair()?;
+            let pool = &self.ports[sides[leg].min(1)];
+            let (rtp, rtcp) = pool.lock().map_err(|_| io::Error::other("port pool poisoned"))?.pair()?;
             ports.push(LegPorts { rtp: rtp.local_addr()?, rtcp: rtcp.local_addr()? });
             sockets[leg] = [Some(rtp), Some(rtcp)];
         }

@@ -49,7 +49,9 @@ pub struct LegAddrs {
 /// What the anchor needs from the relay.
 pub trait MediaPlane {
     /// A new media session with ports on both legs; its id and the ports (A, B).
-    fn create(&mut self, now: Duration) -> std::io::Result<(u64, [LegAddrs; 2])>;
+    /// `sides[i]` says which side leg i faces (0: carrier, 1: agent), so its ports are bound on
+    /// that side's address.
+    fn create(&mut self, now: Duration, sides: [usize; 2]) -> std::io::Result<(u64, [LegAddrs; 2])>;
     /// Where `leg`'s party is and what it sends.
     fn signal(&mut self, id: u64, leg: LegId, remote: Remote);
     /// Masks what arrives on `from`, or stops.
@@ -94,17 +96,56 @@ pub const SUITES: [Suite; 6] = [
     Suite::AesCm256HmacSha1_32,
 ];
 
-/// Anchor settings.
+/// Anchor settings. Arrays of two are by *side*: index 0 the carrier side, 1 the agent side.
+///
+/// Which leg of a call faces which side: with [`AnchorConfig::agent_networks`] empty, the first
+/// offerer is the carrier (inbound calls with an SDP offer in the INVITE). Agent-originated
+/// calls and offers in the 200 (delayed offer: the answerer offers) need the agents' networks
+/// configured, so the side is known by address instead of by who spoke first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnchorConfig {
-    /// The address written into SDP for each leg's ports (A: carrier-facing, B: agent-facing).
+    /// The address written into SDP for each side's ports.
     pub advertised: [IpAddr; 2],
-    /// A → B is masked (caller to agent): filter the offer toward B accordingly.
+    /// What the carrier side sends is masked (caller to agent): the default.
     pub mask_a_to_b: bool,
-    /// B → A is masked.
+    /// What the agent side sends is masked.
     pub mask_b_to_a: bool,
-    /// What leg A and leg B speak.
+    /// What each side speaks.
     pub srtp: [SrtpPolicy; 2],
+    /// Networks the agents are in: a first offer from one of them makes its leg the agent side.
+    pub agent_networks: Vec<Cidr>,
+}
+
+/// An IP network, `address/prefix`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `10.1.0.0/16`, `2001:db8::/32`, or a bare address (a host).
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (a, p) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if p.is_empty() { max } else { p.trim().parse().ok()? };
+        (prefix <= max).then_some(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` is inside.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // Both as 128 bits, IPv4 in the top 32, so the prefix masks the top bits either way.
+        let bits = |ip: IpAddr| -> (u128, bool) {
+            match ip.to_canonical() {
+                IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, true),
+                IpAddr::V6(v) => (u128::from(v), false),
+            }
+        };
+        let ((net, v4), (x, x4)) = (bits(self.addr), bits(ip));
+        let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+        v4 == x4 && net & mask == x & mask
+    }
 }
 
 /// Why an offer or answer was refused.
@@ -156,6 +197,8 @@ struct Call {
     origins: [sdp::LegOrigin; 2],
     /// The leg whose offer awaits an answer.
     offerer: Option<LegId>,
+    /// Which side each leg faces (0: carrier, 1: agent).
+    sides: [usize; 2],
 }
 
 /// A call's figures.
@@ -199,6 +242,16 @@ impl Anchor {
         self.calls.len()
     }
 
+    /// Which side the first offerer of a call is on: the agent side if its address is in the
+    /// agents' networks, else the carrier side.
+    fn sides_of_first_offer(&self, sdp: &Sdp, options: OfferOptions) -> [usize; 2] {
+        let addr = options
+            .source_address
+            .or_else(|| (0..sdp.media().len()).find_map(|i| sdp.endpoints(i)).map(|e| e.rtp.ip()));
+        let agent = addr.is_some_and(|ip| self.config.agent_networks.iter().any(|n| n.contains(ip)));
+        if agent { [1, 0] } else { [0, 1] }
+    }
+
     /// An offer from the party tagged `from_tag`. Returns the SDP to send to the other party.
     #[allow(clippy::too_many_arguments)]
     pub fn offer(
@@ -212,27 +265,28 @@ impl Anchor {
         options: OfferOptions,
     ) -> Result<Vec<u8>, AnchorError> {
         let mut sdp = Sdp::parse(body).map_err(AnchorError::BadSdp)?;
-        let from = match self.calls.get(call_id) {
-            None => LegId::A,
-            Some(call) if call.tags[0].as_deref() == Some(from_tag) => LegId::A,
-            Some(call) if call.tags[1].as_deref() == Some(from_tag) => LegId::B,
+        let (from, sides) = match self.calls.get(call_id) {
+            None => (LegId::A, self.sides_of_first_offer(&sdp, options)),
+            Some(call) if call.tags[0].as_deref() == Some(from_tag) => (LegId::A, call.sides),
+            Some(call) if call.tags[1].as_deref() == Some(from_tag) => (LegId::B, call.sides),
             Some(_) => return Err(AnchorError::UnknownParty),
         };
+        let side = |leg: LegId| sides[leg.index()];
         let to = from.other();
-        let mask = match from {
-            LegId::A => self.config.mask_a_to_b,
-            LegId::B => self.config.mask_b_to_a,
-        };
+        let masks = [self.config.mask_a_to_b, self.config.mask_b_to_a];
+        // G.711 only, both ways, when either direction is masked: what the offer lists is also
+        // what the answerer may send back.
+        let mask = masks[side(from)] || masks[side(to)];
         // Check everything before touching the relay, so a refused offer changes nothing.
         let mut offered_keys = Vec::with_capacity(sdp.media().len());
         for m in sdp.media() {
             offered_keys.push(if m.is_rejected() {
                 None
             } else {
-                party_key(m, self.config.srtp[from.index()])?
+                party_key(m, self.config.srtp[side(from)])?
             });
         }
-        let srtp_to = match (options.srtp_out, self.config.srtp[to.index()]) {
+        let srtp_to = match (options.srtp_out, self.config.srtp[side(to)]) {
             (Some(want), _) => want,
             (None, SrtpPolicy::Sdes) => true,
             (None, SrtpPolicy::Off) => false,
@@ -258,6 +312,7 @@ impl Anchor {
             streams: Vec::new(),
             origins: Default::default(),
             offerer: None,
+            sides,
         });
         for i in 0..sdp.media().len() {
             let rejected = sdp.media()[i].is_rejected();
@@ -279,7 +334,7 @@ impl Anchor {
                 continue;
             }
             if stream.id.is_none() {
-                let Ok((id, ports)) = plane.create(now) else {
+                let Ok((id, ports)) = plane.create(now, sides) else {
                     if new_call {
                         // Leave nothing behind of a call that could not be anchored.
                         for id in call.streams.iter().filter_map(|s| s.id) {
@@ -291,8 +346,8 @@ impl Anchor {
                 };
                 stream.id = Some(id);
                 stream.ports = ports;
-                plane.set_masking(id, LegId::A, self.config.mask_a_to_b);
-                plane.set_masking(id, LegId::B, self.config.mask_b_to_a);
+                plane.set_masking(id, LegId::A, masks[side(LegId::A)]);
+                plane.set_masking(id, LegId::B, masks[side(LegId::B)]);
             }
             let Some(id) = stream.id else { continue };
             let remote = remote_of(&sdp, i, options.source_address);
@@ -333,8 +388,8 @@ impl Anchor {
             }
         }
         sdp.remove_ice();
-        sdp.set_connection_address(self.config.advertised[to.index()]);
-        sdp.set_origin_address(self.config.advertised[to.index()]);
+        sdp.set_connection_address(self.config.advertised[side(to)]);
+        sdp.set_origin_address(self.config.advertised[side(to)]);
         call.last_signal = now;
         call.offerer = Some(from);
         let mut out = Vec::with_capacity(body.len() + 64);
@@ -368,7 +423,11 @@ impl Anchor {
         // The answerer's keys must answer the relay's offer: same tag and suite.
         let mut answered_keys = Vec::with_capacity(sdp.media().len());
         for (m, stream) in sdp.media().iter().zip(&call.streams) {
-            let key = if m.is_rejected() { None } else { party_key(m, self.config.srtp[from.index()])? };
+            let key = if m.is_rejected() {
+                None
+            } else {
+                party_key(m, self.config.srtp[call.sides[from.index()]])?
+            };
             match (&key, &stream.local[from.index()]) {
                 (Some(k), Some(l)) if k.tag() != l.tag() || k.suite() != l.suite() => {
                     return Err(AnchorError::Unacceptable("the answer's a=crypto answers no offered key"));
@@ -415,8 +474,8 @@ impl Anchor {
             }
         }
         sdp.remove_ice();
-        sdp.set_connection_address(self.config.advertised[offerer.index()]);
-        sdp.set_origin_address(self.config.advertised[offerer.index()]);
+        sdp.set_connection_address(self.config.advertised[call.sides[offerer.index()]]);
+        sdp.set_origin_address(self.config.advertised[call.sides[offerer.index()]]);
         call.last_signal = now;
         call.offerer = None;
         let mut out = Vec::with_capacity(body.len() + 64);

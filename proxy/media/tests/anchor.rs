@@ -22,6 +22,7 @@ struct Plane {
     masking: Vec<(u64, LegId, bool)>,
     /// (session, leg, inbound replaced (keyed?), outbound replaced (keyed?))
     srtp: Vec<(u64, LegId, Option<bool>, Option<bool>)>,
+    sides: Vec<[usize; 2]>,
     out_of_ports: bool,
 }
 
@@ -30,7 +31,8 @@ fn addrs(ip: [u8; 4], port: u16) -> LegAddrs {
 }
 
 impl MediaPlane for Plane {
-    fn create(&mut self, _now: Duration) -> std::io::Result<(u64, [LegAddrs; 2])> {
+    fn create(&mut self, _now: Duration, sides: [usize; 2]) -> std::io::Result<(u64, [LegAddrs; 2])> {
+        self.sides.push(sides);
         if self.out_of_ports {
             return Err(std::io::ErrorKind::AddrInUse.into());
         }
@@ -100,6 +102,7 @@ fn anchor() -> Anchor {
         mask_a_to_b: true,
         mask_b_to_a: false,
         srtp: [SrtpPolicy::Mirror, SrtpPolicy::Mirror],
+        agent_networks: vec![],
     })
 }
 
@@ -323,6 +326,7 @@ fn srtp_policy_is_enforced() {
         mask_a_to_b: true,
         mask_b_to_a: false,
         srtp: [SrtpPolicy::Off, SrtpPolicy::Sdes],
+        agent_networks: vec![],
     });
     let mut plane = Plane::default();
     let o = OfferOptions::default();
@@ -352,4 +356,44 @@ fn srtp_policy_is_enforced() {
         a.answer(ms(1), &mut plane, b"q", b"a", wrong.as_bytes(), o),
         Err(AnchorError::Unacceptable(_))
     ));
+}
+
+#[test]
+fn an_offer_from_the_agents_network_makes_its_leg_the_agent_side() {
+    use tonewall_media::anchor::Cidr;
+    let mut a = Anchor::new(AnchorConfig {
+        advertised: [IpAddr::from([203, 0, 113, 1]), IpAddr::from([10, 1, 0, 1])],
+        mask_a_to_b: true,
+        mask_b_to_a: false,
+        srtp: [SrtpPolicy::Mirror, SrtpPolicy::Mirror],
+        agent_networks: vec![Cidr::parse("198.51.100.0/24").expect("cidr")],
+    });
+    let mut plane = Plane::default();
+    let o = OfferOptions::default();
+    // The agent offers first (it calls out, or its 200 carries the offer of a delayed-offer
+    // call): its leg A faces the agent side.
+    let to_carrier = text(
+        &a.offer(ms(0), &mut plane, &mut rng(), b"out", b"agent", AGENT_ANSWER.as_bytes(), o).expect("offer"),
+    );
+    assert_eq!(plane.sides, vec![[1, 0]]);
+    // What the carrier sends (leg B now) is masked, what the agent sends (leg A) is not.
+    assert!(plane.masking.contains(&(1, LegId::B, true)) && plane.masking.contains(&(1, LegId::A, false)));
+    // The carrier is offered the carrier-facing address, G.711 only (it must send G.711).
+    assert!(to_carrier.contains("c=IN IP4 203.0.113.1"), "{to_carrier}");
+    let answer =
+        text(&a.answer(ms(1), &mut plane, b"out", b"carrier", CARRIER_OFFER.as_bytes(), o).expect("answer"));
+    assert!(answer.contains("c=IN IP4 10.1.0.1"), "the agent gets the agent-facing address: {answer}");
+    // Without the networks, the first offerer is the carrier, as before.
+    let (mut b, mut plane2) = (anchor(), Plane::default());
+    b.offer(ms(0), &mut plane2, &mut rng(), b"in", b"c", CARRIER_OFFER.as_bytes(), o).expect("offer");
+    assert_eq!(plane2.sides, vec![[0, 1]]);
+    // CIDR parsing and matching.
+    let net = Cidr::parse("10.1.0.0/16").expect("cidr");
+    assert!(
+        net.contains("10.1.200.3".parse().expect("ip")) && !net.contains("10.2.0.1".parse().expect("ip"))
+    );
+    assert!(net.contains("::ffff:10.1.0.9".parse().expect("ip")), "IPv4-mapped matches");
+    assert!(Cidr::parse("2001:db8::/32").expect("cidr").contains("2001:db8:1::1".parse().expect("ip")));
+    assert!(Cidr::parse("10.0.0.0/33").is_none() && Cidr::parse("ten").is_none());
+    assert!(Cidr::parse("0.0.0.0/0").expect("cidr").contains("192.0.2.1".parse().expect("ip")));
 }

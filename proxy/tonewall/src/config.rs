@@ -77,6 +77,10 @@ pub struct Media {
     pub carrier_srtp: SrtpName,
     /// SRTP toward agents, as `carrier_srtp`.
     pub agent_srtp: SrtpName,
+    /// Networks the agents are in (`10.1.0.0/16`, `2001:db8::/32`). A call first offered from one
+    /// of them (an agent calling out, or a delayed offer where the agent's 200 carries it) has
+    /// its sides known by address; without it the first offerer is taken to be the carrier.
+    pub agent_networks: Vec<String>,
 }
 
 /// SRTP policy names in the file.
@@ -119,6 +123,7 @@ impl Default for Media {
             mask_agent_to_caller: false,
             carrier_srtp: SrtpName::Mirror,
             agent_srtp: SrtpName::Mirror,
+            agent_networks: Vec::new(),
         }
     }
 }
@@ -224,6 +229,10 @@ impl Config {
         }
         if !(1..=86_400).contains(&m.media_timeout_s) {
             return Err(("media", "media_timeout_s", "must be between 1 second and 1 day".into()));
+        }
+        if let Some(bad) = m.agent_networks.iter().find(|n| tonewall_media::anchor::Cidr::parse(n).is_none())
+        {
+            return Err(("media", "agent_networks", format!("`{bad}` is not a network (address/prefix)")));
         }
         if self.recording.dir.is_some() && self.recording.key_file.is_none() {
             return Err((

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 use tonewall_io::{Relay, SessionId};
 use tonewall_media::anchor::{
-    Anchor, AnchorConfig, AnchorError, CallReport, LegAddrs, MediaPlane, OfferOptions,
+    Anchor, AnchorConfig, AnchorError, CallReport, Cidr, LegAddrs, MediaPlane, OfferOptions,
 };
 use tonewall_media::ng::TransportProtocol;
 use tonewall_media::ng::{
@@ -21,8 +21,8 @@ use tonewall_media::srtp::SrtpContext;
 pub struct RelayPlane<'a>(pub &'a Relay);
 
 impl MediaPlane for RelayPlane<'_> {
-    fn create(&mut self, _now: Duration) -> std::io::Result<(u64, [LegAddrs; 2])> {
-        let (id, ports) = self.0.create()?;
+    fn create(&mut self, _now: Duration, sides: [usize; 2]) -> std::io::Result<(u64, [LegAddrs; 2])> {
+        let (id, ports) = self.0.create_facing(self.0.session_config().clone(), sides)?;
         let legs = ports.map(|p| LegAddrs { rtp: p.rtp, rtcp: p.rtcp });
         Ok((id.0, legs))
     }
@@ -131,6 +131,7 @@ impl<'a> NgControl<'a> {
             mask_a_to_b: true,
             mask_b_to_a: m.mask_agent_to_caller,
             srtp: [m.carrier_srtp.into(), m.agent_srtp.into()],
+            agent_networks: m.agent_networks.iter().filter_map(|n| Cidr::parse(n)).collect(),
         });
         let recording = key.map(|k| (k, config.recording.all_calls));
         NgControl { anchor, plane: RelayPlane(relay), recording, recorded: Default::default(), call_end }
