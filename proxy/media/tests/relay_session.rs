@@ -521,3 +521,36 @@ fn garbage_from_the_signalled_host_does_not_pin_the_latch() {
     let out = run(&mut s, stranger, &[(40, packet(0, false, 2, 160, &[0xd5; 160]))]);
     assert_eq!(out.drops, vec![DropReason::Spoofed]);
 }
+
+#[test]
+fn reordering_around_a_removed_event_never_repeats_a_sequence_number() {
+    let mut s = session();
+    let audio = caller_audio(200, &[], 14);
+    let a = |i: usize| packet(0, false, 100 + i as u16, 160 * i as u32, &audio[160 * i..160 * (i + 1)]);
+    let wire = vec![
+        (0, a(0)),
+        (20, a(1)),
+        (40, packet(TE, true, 103, 480, &[5, 10, 0, 160])), // an event overtakes audio 102
+        (45, a(2)),                                         // arrives after it: must not reuse 101
+        (60, a(4)),
+        (80, a(5)),
+    ];
+    let out = run(&mut s, CARRIER, &wire);
+    let seqs: Vec<u16> = out.packets.iter().map(|p| RtpHeader::parse(p).expect("rtp").seq).collect();
+    // Strictly increasing: the late audio is dropped (a gap the receiver treats as loss), never
+    // renumbered onto a number it already got.
+    assert_eq!(seqs, vec![100, 101, 103, 104]);
+    assert_eq!(out.drops, vec![DropReason::DtmfEvent, DropReason::Late]);
+}
+
+#[test]
+fn a_source_that_jumps_back_restarts_instead_of_going_silent() {
+    let mut s = session();
+    let audio = caller_audio(1000, &[], 15);
+    let mut wire = audio_packets(&audio[..8000], 5000, 800_000);
+    // Same SSRC, sequence and timestamp far back (a media server switch behind an SBC).
+    wire.extend(audio_packets(&audio[..8000], 10, 1000).into_iter().map(|(at, p)| (at + 1000, p)));
+    let out = run(&mut s, CARRIER, &wire);
+    assert!(out.drops.is_empty(), "{:?}", out.drops);
+    assert_eq!(out.packets.len(), 100);
+}

@@ -50,6 +50,9 @@ pub(crate) struct Direction {
     pub(crate) removed: (u64, u64),
     /// Present while masking is on (boxed: unmasked directions stay small).
     masking: Option<Box<Masking>>,
+    /// Masking was on and has been turned off (ng `unblock DTMF`): this direction may now carry
+    /// digits, so it is no longer recorded.
+    pub(crate) unblocked: bool,
 }
 
 struct Masking {
@@ -65,7 +68,15 @@ struct Masking {
     timeline: Option<RtpTimeline>,
     events: EventReceiver,
     merger: DigitMerger,
+    /// Sequence number of the newest packet removed: audio older than it is dropped, since
+    /// renumbering it would repeat a number already sent.
+    last_removed: Option<u16>,
 }
+
+/// Sequence steps back beyond this are a restart, not reordering (RFC 3550 A.1's MAX_MISORDER).
+const MAX_MISORDER: i16 = 100;
+/// Timestamp steps back beyond this (1 s at 8 kHz) are a restart.
+const RESYNC_SAMPLES: i32 = 8000;
 
 /// Comfort noise (RFC 3389), static payload type.
 const CN: u8 = 13;
@@ -75,7 +86,13 @@ const CHUNK: usize = 1024;
 
 impl Direction {
     pub(crate) fn new() -> Self {
-        Direction { pts: PayloadTypes::default(), seq_shift: 0, removed: (0, 0), masking: None }
+        Direction {
+            pts: PayloadTypes::default(),
+            seq_shift: 0,
+            removed: (0, 0),
+            masking: None,
+            unblocked: false,
+        }
     }
 
     pub(crate) fn set_masking(&mut self, config: Option<&MaskerConfig>) {
@@ -91,9 +108,13 @@ impl Direction {
                     timeline: None,
                     events: EventReceiver::default(),
                     merger: DigitMerger::default(),
+                    last_removed: None,
                 }))
             }
-            (None, true) => self.masking = None,
+            (None, true) => {
+                self.masking = None;
+                self.unblocked = true;
+            }
             _ => {}
         }
     }
@@ -133,6 +154,9 @@ impl Direction {
                 // Malformed event payloads go too: whatever they are, they are not for the agent.
                 self.seq_shift = self.seq_shift.wrapping_add(1);
                 self.removed.0 += 1;
+                if m.last_removed.is_none_or(|r| (header.seq.wrapping_sub(r) as i16) > 0) {
+                    m.last_removed = Some(header.seq);
+                }
                 self.removed.1 += header.payload_len as u64;
                 m.drain(events);
                 return Err(DropReason::DtmfEvent);
@@ -195,8 +219,24 @@ impl Masking {
             self.next_ts = None;
             self.masker = None;
         }
+        // A source that jumps far back in sequence or time under the same SSRC (a media server
+        // switch behind an SBC) starts a new timeline, as RFC 3550 A.1 restarts on a large jump;
+        // small steps back are reordering.
+        let far_back = self.highest_seq.is_some_and(|h| (header.seq.wrapping_sub(h) as i16) < -MAX_MISORDER)
+            || self.next_ts.is_some_and(|n| (header.timestamp.wrapping_sub(n) as i32) < -RESYNC_SAMPLES);
+        if far_back {
+            self.highest_seq = None;
+            self.next_ts = None;
+            self.masker = None;
+            self.last_removed = None;
+        }
         if let Some(h) = self.highest_seq
             && (header.seq.wrapping_sub(h) as i16) <= 0
+        {
+            return Err(DropReason::Late);
+        }
+        if let Some(r) = self.last_removed
+            && (header.seq.wrapping_sub(r) as i16) < 0
         {
             return Err(DropReason::Late);
         }

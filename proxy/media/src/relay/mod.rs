@@ -491,7 +491,7 @@ impl MediaSession {
             if let Err(reason) = self.dirs[i].process(now, &header, packet, &mut self.events) {
                 return Verdict::Drop(reason);
             }
-            if let Some(rec) = self.recorder.as_deref_mut() {
+            if let Some(rec) = self.recorder.as_deref_mut().filter(|_| !self.dirs[i].unblocked) {
                 let law = match header.pt {
                     0 => Some(tonewall_dsp::Law::Ulaw),
                     8 => Some(tonewall_dsp::Law::Alaw),
