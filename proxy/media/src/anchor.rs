@@ -512,6 +512,14 @@ impl Anchor {
         Ok(())
     }
 
+    /// The Call-ID of the call a relay session belongs to.
+    pub fn call_of_session(&self, session: u64) -> Option<Vec<u8>> {
+        self.calls
+            .iter()
+            .find(|(_, c)| c.streams.iter().any(|s| s.id == Some(session)))
+            .map(|(id, _)| id.clone())
+    }
+
     /// The relay sessions of a call (one per `m=` line in use).
     pub fn sessions(&self, call_id: &[u8]) -> Vec<u64> {
         self.calls.get(call_id).map_or_else(Vec::new, |c| c.streams.iter().filter_map(|s| s.id).collect())

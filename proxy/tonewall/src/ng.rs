@@ -301,6 +301,24 @@ fn call_stats(report: &CallReport) -> CallStats {
     stats
 }
 
+impl NgControl<'_> {
+    /// Ends the call a session whose media timed out belongs to, as rtpengine does: its ports
+    /// are closed and its figures logged, so a call whose BYE never came does not hold them.
+    pub fn media_timeout(&mut self, session: u64) {
+        let Some(call_id) = self.anchor.call_of_session(session) else { return };
+        for id in self.anchor.sessions(&call_id) {
+            self.recorded.remove(&id);
+        }
+        if let Ok(report) = self.anchor.delete(&mut self.plane, &call_id) {
+            if let Some(m) = &self.call_end {
+                m.observe(&report);
+            }
+            eprint!("media timeout: ");
+            log_call_end(&report);
+        }
+    }
+}
+
 /// Serves ng on `addr` until the process stops.
 pub fn serve(
     addr: SocketAddr,
@@ -308,17 +326,32 @@ pub fn serve(
     config: &Config,
     key: Option<RecordingKey>,
     call_end: Option<CallEndMetrics>,
+    timeouts: std::sync::mpsc::Receiver<SessionId>,
 ) -> Result<(), String> {
     let socket = UdpSocket::bind(addr).map_err(|e| format!("ng listener {addr}: {e}"))?;
+    // Wake at least once a second to end calls whose media timed out.
+    socket.set_read_timeout(Some(Duration::from_secs(1))).map_err(|e| format!("ng listener {addr}: {e}"))?;
     eprintln!("tonewall serve: ng control on udp:{addr}");
     let mut server = NgServer::new(NgConfig::default());
     let mut control = NgControl::new(relay, config, key, call_end);
     let mut buf = vec![0u8; 65536];
     let mut out = Vec::with_capacity(65536);
     loop {
+        while let Ok(session) = timeouts.try_recv() {
+            control.media_timeout(session.0);
+        }
         let (n, peer) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
             Err(e) => return Err(format!("ng listener {addr}: {e}")),
         };
         if server.handle_datagram(relay.now(), peer, &buf[..n], &mut control, &mut out) {

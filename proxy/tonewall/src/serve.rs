@@ -47,9 +47,10 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         None => None,
     };
 
+    let (timed_out_tx, timed_out_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("events".into())
-        .spawn(move || handle_events(events, digits, timeouts))
+        .spawn(move || handle_events(events, digits, timeouts, timed_out_tx))
         .map_err(|e| e.to_string())?;
 
     eprintln!(
@@ -62,7 +63,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         metrics_addr.map_or("off".to_string(), |a| format!("http://{a}/metrics")),
     );
     match config.ng.listen {
-        Some(addr) => crate::ng::serve(addr, &relay, &config, key, Some(call_end)),
+        Some(addr) => crate::ng::serve(addr, &relay, &config, key, Some(call_end), timed_out_rx),
         None => loop {
             std::thread::park();
         },
@@ -70,13 +71,19 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
 }
 
 /// Counts session events and logs them: never a digit, only that one was found.
-fn handle_events(events: Receiver<(SessionId, RelayEvent)>, digits: IntCounterVec, timeouts: IntCounterVec) {
+fn handle_events(
+    events: Receiver<(SessionId, RelayEvent)>,
+    digits: IntCounterVec,
+    timeouts: IntCounterVec,
+    timed_out: std::sync::mpsc::Sender<SessionId>,
+) {
     for (id, event) in events {
         match event {
             RelayEvent::Digit { transport, .. } => digits.with_label_values(&[transport.label()]).inc(),
             RelayEvent::MediaTimeout => {
                 timeouts.with_label_values(&["timeout"]).inc();
-                eprintln!("session {}: media timeout", id.0);
+                // The control side ends the call (no receiver without ng: nothing to end).
+                let _ = timed_out.send(id);
             }
             RelayEvent::MediaResumed => timeouts.with_label_values(&["resumed"]).inc(),
             _ => {}

@@ -401,3 +401,40 @@ fn call_through_a_media_node(srtp: bool) {
         assert!(!raw.windows(160).any(|w| heard.windows(160).any(|h| h == w)), "the file is encrypted");
     }
 }
+
+/// A call whose BYE never comes (no `delete`) and whose media stops is ended by the media
+/// timeout: its session is removed and its ports are closed, as rtpengine does.
+#[test]
+fn a_call_without_media_is_ended_by_the_media_timeout() {
+    let mut node = Node::start("timeout", 25200, "media_timeout_s = 1\n", "");
+    let offer = node
+        .request(&B::D(vec![
+            ("command", B::S(b"offer")),
+            ("call-id", B::S(b"abandoned")),
+            ("from-tag", B::S(b"c")),
+            ("sdp", B::S(sdp(5000).as_bytes())),
+        ]))
+        .expect("offer reply");
+    let port = media_port(&offer);
+    let value = |m: &str, name: &str| -> Option<u64> {
+        m.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+    };
+    assert_eq!(value(&node.metrics(), "tonewall_relay_sessions"), Some(1));
+    let mut gone = false;
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(100));
+        if value(&node.metrics(), "tonewall_relay_sessions") == Some(0) {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the session outlived its media timeout");
+    std::thread::sleep(Duration::from_millis(100));
+    UdpSocket::bind(("127.0.0.1", port)).expect("the relay port is free again");
+    let query = node
+        .request(&B::D(vec![("command", B::S(b"query")), ("call-id", B::S(b"abandoned"))]))
+        .expect("query reply");
+    assert!(query.contains("error"), "the call is gone: {query}");
+    let printed = node.stop();
+    assert!(printed.contains("media timeout: call end: 1 stream(s)"), "{printed}");
+}
