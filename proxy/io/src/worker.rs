@@ -77,6 +77,8 @@ struct Entry {
 }
 
 const WAKER: Token = Token(usize::MAX);
+/// Receive batches per socket per round: 4 × 16 datagrams.
+const MAX_ROUNDS: usize = 4;
 const TICK: Duration = Duration::from_millis(10);
 
 pub(crate) struct Worker {
@@ -92,6 +94,8 @@ pub(crate) struct Worker {
     wheel: Wheel,
     /// Sessions whose timers are due (kept to reuse its allocation).
     due: Vec<usize>,
+    /// Sockets with datagrams still waiting after a round's share.
+    backlog: Vec<usize>,
     epoch: Instant,
 }
 
@@ -116,6 +120,7 @@ impl Worker {
             by_id: Default::default(),
             wheel: Wheel::new(TICK, 1024),
             due: Vec::with_capacity(64),
+            backlog: Vec::with_capacity(16),
             epoch,
         };
         Ok((worker, waker))
@@ -130,7 +135,10 @@ impl Worker {
         let mut batch = RecvBatch::new();
         loop {
             let now = self.now();
-            let timeout = self.wheel.next_wake(now);
+            // Sockets left with datagrams waiting (see `drain_socket`) are served next round
+            // without sleeping.
+            let timeout =
+                if self.backlog.is_empty() { self.wheel.next_wake(now) } else { Some(Duration::ZERO) };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -143,11 +151,12 @@ impl Worker {
             if !self.handle_commands(now)? {
                 return Ok(());
             }
-            for event in events.iter() {
-                if event.token() == WAKER {
+            let backlog = std::mem::take(&mut self.backlog);
+            for key in backlog.iter().copied().chain(events.iter().map(|e| e.token().0)) {
+                if key == WAKER.0 {
                     continue;
                 }
-                self.drain_socket(now, event.token().0, &mut batch);
+                self.drain_socket(now, key, &mut batch);
             }
             let mut due = std::mem::take(&mut self.due);
             self.wheel.expire(now, |k| due.push(k));
@@ -165,7 +174,15 @@ impl Worker {
     /// Reads everything waiting on a socket and handles it. Edge-triggered: a batch shorter than
     /// [`sys::BATCH`] means the queue was empty, and a datagram arriving later raises a new event.
     fn drain_socket(&mut self, now: Duration, key: usize, batch: &mut RecvBatch) {
-        loop {
+        for round in 0.. {
+            if round == MAX_ROUNDS {
+                // A flood on one port must not starve the worker's other sessions: come back to
+                // this socket after the others (edge-triggered, so it is remembered here).
+                if !self.backlog.contains(&key) {
+                    self.backlog.push(key);
+                }
+                return;
+            }
             let Some(sock) = self.socks.get(key) else { return };
             let n = match sys::recv_batch(&sock.socket, batch) {
                 Ok(n) => n,
@@ -258,7 +275,12 @@ impl Worker {
     fn handle_commands(&mut self, now: Duration) -> io::Result<bool> {
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
-                Command::Add { id, session, sockets } => self.add(now, id, session, sockets)?,
+                Command::Add { id, session, sockets } => {
+                    // A socket the poller refuses fails this session only, not the worker.
+                    if let Err(e) = self.add(now, id, session, sockets) {
+                        eprintln!("relay: session {} not started: {e}", id.0);
+                    }
+                }
                 Command::Signal { id, leg, remote } => {
                     if let Some(&k) = self.by_id.get(&id) {
                         self.sessions[k].session.signal(leg, &remote);
@@ -301,6 +323,22 @@ impl Worker {
         sockets: [[Option<std::net::UdpSocket>; 2]; 2],
     ) -> io::Result<()> {
         let k = self.sessions.insert(Entry { id, session, socks: [[None; 2]; 2], scheduled: None });
+        if let Err(e) = self.register(k, sockets) {
+            // Undo what was registered: the ports close with their sockets.
+            let entry = self.sessions.remove(k);
+            for sk in entry.socks.into_iter().flatten().flatten() {
+                let mut s = self.socks.remove(sk);
+                let _ = self.poll.registry().deregister(&mut s.socket);
+            }
+            return Err(e);
+        }
+        self.by_id.insert(id, k);
+        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        self.after(k);
+        Ok(())
+    }
+
+    fn register(&mut self, k: usize, sockets: [[Option<std::net::UdpSocket>; 2]; 2]) -> io::Result<()> {
         for (leg, comps) in [LegId::A, LegId::B].into_iter().zip(sockets) {
             for (component, sock) in [Component::Rtp, Component::Rtcp].into_iter().zip(comps) {
                 let Some(sock) = sock else { continue };
@@ -313,9 +351,6 @@ impl Worker {
                 self.sessions[k].socks[leg.index()][component as usize] = Some(sk);
             }
         }
-        self.by_id.insert(id, k);
-        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
-        self.after(k);
         Ok(())
     }
 

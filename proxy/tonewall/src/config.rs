@@ -158,6 +158,9 @@ pub enum LatchName {
 pub struct Ng {
     /// UDP address to listen on for ng commands; none by default. rtpengine's usual port is 2223.
     pub listen: Option<SocketAddr>,
+    /// Who may send ng commands (networks, `10.0.0.5` or `10.0.0.0/24`): the SIP proxies. Empty
+    /// means loopback only. Anyone who can speak ng can unblock DTMF or redirect a call's media.
+    pub allow: Vec<String>,
 }
 
 /// `[metrics]`: the Prometheus endpoint.
@@ -233,6 +236,9 @@ impl Config {
         if let Some(bad) = m.agent_networks.iter().find(|n| tonewall_media::anchor::Cidr::parse(n).is_none())
         {
             return Err(("media", "agent_networks", format!("`{bad}` is not a network (address/prefix)")));
+        }
+        if let Some(bad) = self.ng.allow.iter().find(|n| tonewall_media::anchor::Cidr::parse(n).is_none()) {
+            return Err(("ng", "allow", format!("`{bad}` is not a network (address/prefix)")));
         }
         if self.recording.dir.is_some() && self.recording.key_file.is_none() {
             return Err((

@@ -332,6 +332,11 @@ pub fn serve(
     // Wake at least once a second to end calls whose media timed out.
     socket.set_read_timeout(Some(Duration::from_secs(1))).map_err(|e| format!("ng listener {addr}: {e}"))?;
     eprintln!("tonewall serve: ng control on udp:{addr}");
+    let allow: Vec<Cidr> = config.ng.allow.iter().filter_map(|n| Cidr::parse(n)).collect();
+    let allowed = |ip: std::net::IpAddr| {
+        if allow.is_empty() { ip.to_canonical().is_loopback() } else { allow.iter().any(|n| n.contains(ip)) }
+    };
+    let mut refused = 0u64;
     let mut server = NgServer::new(NgConfig::default());
     let mut control = NgControl::new(relay, config, key, call_end);
     let mut buf = vec![0u8; 65536];
@@ -354,6 +359,14 @@ pub fn serve(
             }
             Err(e) => return Err(format!("ng listener {addr}: {e}")),
         };
+        if !allowed(peer.ip()) {
+            // Not answered: a scanner learns nothing, not even that ng listens here.
+            refused += 1;
+            if refused.is_power_of_two() {
+                eprintln!("ng: {refused} datagram(s) refused from sources outside ng.allow");
+            }
+            continue;
+        }
         if server.handle_datagram(relay.now(), peer, &buf[..n], &mut control, &mut out) {
             let _ = socket.send_to(&out, peer);
         }

@@ -417,7 +417,10 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
         .expect("offer reply");
     let port = media_port(&offer);
     let value = |m: &str, name: &str| -> Option<u64> {
-        m.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+        m.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
     };
     assert_eq!(value(&node.metrics(), "tonewall_relay_sessions"), Some(1));
     let mut gone = false;
@@ -437,4 +440,39 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
     assert!(query.contains("error"), "the call is gone: {query}");
     let printed = node.stop();
     assert!(printed.contains("media timeout: call end: 1 stream(s)"), "{printed}");
+}
+
+/// ng answers only the sources `ng.allow` names: anyone else could unblock DTMF or redirect a
+/// call's media.
+#[test]
+fn ng_answers_only_allowed_sources() {
+    let dir = workdir("allow");
+    let config = dir.join("tonewall.toml");
+    std::fs::write(
+        &config,
+        "[media]\nport_min = 25310\nport_max = 25400\nworkers = 1\n[ng]\nlisten = \"127.0.0.1:25300\"\nallow = [\"192.0.2.1\"]\n[metrics]\nlisten = \"127.0.0.1:25301\"\n",
+    )
+    .expect("config");
+    let child = Command::new(env!("CARGO_BIN_EXE_tonewall"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tonewall serve starts");
+    let control = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    control.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    let mut node = Node {
+        child,
+        ng: "127.0.0.1:25300".parse().expect("addr"),
+        metrics: "127.0.0.1:25301".parse().expect("addr"),
+        control,
+        cookie: 0,
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..3 {
+        assert_eq!(node.request(&B::D(vec![("command", B::S(b"ping"))])), None, "an outsider got an answer");
+    }
+    let printed = node.stop();
+    assert!(printed.contains("refused from sources outside ng.allow"), "{printed}");
 }
