@@ -412,11 +412,9 @@ impl Anchor {
         let call = self.calls.get_mut(call_id).ok_or(AnchorError::UnknownCall)?;
         let offerer = call.offerer.unwrap_or(LegId::A);
         let from = offerer.other();
-        match &call.tags[from.index()] {
-            Some(t) if t != answer_tag => return Err(AnchorError::UnknownParty),
-            Some(_) => {}
-            None => call.tags[from.index()] = Some(answer_tag.to_vec()),
-        }
+        // A different answerer is another fork of the call (early media from several phones,
+        // then the final 200): the latest answer takes the leg, as rtpengine lets the last
+        // monologue win. Only the SIP proxy (an allowed ng source) can send one.
         if sdp.media().len() > call.streams.len() {
             return Err(AnchorError::Unacceptable("the answer has more streams than the offer"));
         }
@@ -440,6 +438,7 @@ impl Anchor {
             answered_keys.push(key);
         }
         sdp.remove_keys();
+        call.tags[from.index()] = Some(answer_tag.to_vec());
         for i in 0..sdp.media().len() {
             let stream = &mut call.streams[i];
             if sdp.media()[i].is_rejected() {

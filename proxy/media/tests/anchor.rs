@@ -397,3 +397,20 @@ fn an_offer_from_the_agents_network_makes_its_leg_the_agent_side() {
     assert!(Cidr::parse("10.0.0.0/33").is_none() && Cidr::parse("ten").is_none());
     assert!(Cidr::parse("0.0.0.0/0").expect("cidr").contains("192.0.2.1".parse().expect("ip")));
 }
+
+#[test]
+fn the_latest_forked_answer_takes_the_leg() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let o = OfferOptions::default();
+    a.offer(ms(0), &mut plane, &mut rng(), b"f", b"c", CARRIER_OFFER.as_bytes(), o).expect("offer");
+    // Two forks answer (183 with SDP from two phones, then a 200 from the second): the relay's
+    // B leg follows the latest, so media reaches the phone that answered.
+    a.answer(ms(1), &mut plane, b"f", b"fork-1", AGENT_ANSWER.as_bytes(), o).expect("fork 1");
+    let other = AGENT_ANSWER.replace("198.51.100.20", "198.51.100.21");
+    a.answer(ms(2), &mut plane, b"f", b"fork-2", other.as_bytes(), o).expect("fork 2");
+    let (_, leg, remote) = plane.signals.last().copied().expect("signalled");
+    assert_eq!((leg, remote.rtp), (LegId::B, Some(SocketAddr::from(([198, 51, 100, 21], 40000)))));
+    let report = a.query(&mut plane, b"f").expect("query");
+    assert_eq!(report.tags[1].as_deref(), Some(&b"fork-2"[..]));
+    assert_eq!(plane.live.len(), 1, "the forks share the call's one session");
+}
