@@ -229,6 +229,10 @@ pub struct OfferOptions {
     /// SRTP or not toward the party that receives this offer, overriding the leg's policy
     /// (ng's `transport-protocol`).
     pub srtp_out: Option<bool>,
+    /// The side the offerer is on, when the control protocol says (ng's `direction`, mapped
+    /// from interface names): 0 carrier, 1 agent. Decides a new call's sides before any
+    /// address rule.
+    pub offerer_side: Option<usize>,
 }
 
 impl Anchor {
@@ -242,9 +246,14 @@ impl Anchor {
         self.calls.len()
     }
 
-    /// Which side the first offerer of a call is on: the agent side if its address is in the
-    /// agents' networks, else the carrier side.
+    /// Which side the first offerer of a call is on: as the control protocol says, else the
+    /// agent side if its address is in the agents' networks, else the carrier side.
     fn sides_of_first_offer(&self, sdp: &Sdp, options: OfferOptions) -> [usize; 2] {
+        match options.offerer_side {
+            Some(1) => return [1, 0],
+            Some(_) => return [0, 1],
+            None => {}
+        }
         let addr = options
             .source_address
             .or_else(|| (0..sdp.media().len()).find_map(|i| sdp.endpoints(i)).map(|e| e.rtp.ip()));

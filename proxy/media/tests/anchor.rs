@@ -218,7 +218,8 @@ fn parties_are_known_by_tag() {
 #[test]
 fn nat_source_address_and_hold_and_ports_exhausted() {
     let (mut a, mut plane) = (anchor(), Plane::default());
-    let nat = OfferOptions { source_address: Some(IpAddr::from([203, 0, 113, 50])), srtp_out: None };
+    let nat =
+        OfferOptions { source_address: Some(IpAddr::from([203, 0, 113, 50])), ..OfferOptions::default() };
     a.offer(ms(0), &mut plane, &mut rng(), b"c", b"t1", CARRIER_OFFER.as_bytes(), nat).expect("offer");
     assert_eq!(plane.signals[0].2.rtp, Some(SocketAddr::from(([203, 0, 113, 50], 30000))));
     // RFC 2543 hold: nothing may send on the leg.
@@ -383,6 +384,11 @@ fn an_offer_from_the_agents_network_makes_its_leg_the_agent_side() {
     let answer =
         text(&a.answer(ms(1), &mut plane, b"out", b"carrier", CARRIER_OFFER.as_bytes(), o).expect("answer"));
     assert!(answer.contains("c=IN IP4 10.1.0.1"), "the agent gets the agent-facing address: {answer}");
+    // The control protocol can say it outright (ng `direction`), before any address rule.
+    let mut plane3 = Plane::default();
+    let said = OfferOptions { offerer_side: Some(1), ..OfferOptions::default() };
+    a.offer(ms(0), &mut plane3, &mut rng(), b"said", b"x", CARRIER_OFFER.as_bytes(), said).expect("offer");
+    assert_eq!(plane3.sides, vec![[1, 0]]);
     // Without the networks, the first offerer is the carrier, as before.
     let (mut b, mut plane2) = (anchor(), Plane::default());
     b.offer(ms(0), &mut plane2, &mut rng(), b"in", b"c", CARRIER_OFFER.as_bytes(), o).expect("offer");

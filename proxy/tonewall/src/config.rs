@@ -81,6 +81,12 @@ pub struct Media {
     /// of them (an agent calling out, or a delayed offer where the agent's 200 carries it) has
     /// its sides known by address; without it the first offerer is taken to be the carrier.
     pub agent_networks: Vec<String>,
+    /// The ng `direction` interface name of the carrier side (rtpengine's `interface` names, as
+    /// Kamailio's `direction=` flags send them): an offer whose first direction is this comes
+    /// from a carrier.
+    pub carrier_interface: String,
+    /// The ng `direction` interface name of the agent side.
+    pub agent_interface: String,
 }
 
 /// SRTP policy names in the file.
@@ -124,6 +130,8 @@ impl Default for Media {
             carrier_srtp: SrtpName::Mirror,
             agent_srtp: SrtpName::Mirror,
             agent_networks: Vec::new(),
+            carrier_interface: "external".into(),
+            agent_interface: "internal".into(),
         }
     }
 }

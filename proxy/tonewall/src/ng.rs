@@ -59,6 +59,7 @@ pub struct NgControl<'a> {
     recorded: std::collections::HashSet<u64>,
     /// Quality of each stream at call end, for the NOC.
     call_end: Option<CallEndMetrics>,
+    config: Config,
 }
 
 /// Per-stream quality observed when a call ends (labels: the leg's side, nothing per call).
@@ -134,7 +135,14 @@ impl<'a> NgControl<'a> {
             agent_networks: m.agent_networks.iter().filter_map(|n| Cidr::parse(n)).collect(),
         });
         let recording = key.map(|k| (k, config.recording.all_calls));
-        NgControl { anchor, plane: RelayPlane(relay), recording, recorded: Default::default(), call_end }
+        NgControl {
+            anchor,
+            plane: RelayPlane(relay),
+            recording,
+            recorded: Default::default(),
+            call_end,
+            config: config.clone(),
+        }
     }
 
     /// Starts recording the call's sessions if the config or the request asks for it.
@@ -163,14 +171,24 @@ impl<'a> NgControl<'a> {
     }
 }
 
-fn options(req: &OfferRequest<'_>) -> OfferOptions {
+fn options(req: &OfferRequest<'_>, config: &Config) -> OfferOptions {
     let sip_source = req.unknown.flags.iter().any(|f| f.eq_ignore_ascii_case(b"SIP-source-address"));
     let srtp_out = match req.transport_protocol {
         Some(TransportProtocol::RtpSavp | TransportProtocol::RtpSavpf) => Some(true),
         Some(TransportProtocol::RtpAvp | TransportProtocol::RtpAvpf) => Some(false),
         _ => None,
     };
-    OfferOptions { source_address: if sip_source { req.received_from } else { None }, srtp_out }
+    // `direction=<from> direction=<to>`: the interface the offer came in by names its side.
+    let offerer_side = req.direction.first().and_then(|d| {
+        if d.eq_ignore_ascii_case(&config.media.agent_interface) {
+            Some(1)
+        } else if d.eq_ignore_ascii_case(&config.media.carrier_interface) {
+            Some(0)
+        } else {
+            None
+        }
+    });
+    OfferOptions { source_address: if sip_source { req.received_from } else { None }, srtp_out, offerer_side }
 }
 
 fn control_error(e: AnchorError) -> ControlError {
@@ -195,7 +213,7 @@ impl MediaControl for NgControl<'_> {
                 req.call_id.0,
                 req.from_tag.0,
                 req.sdp.0,
-                options(req),
+                options(req, &self.config),
             )
             .map_err(control_error)?;
         self.maybe_record(req);
@@ -206,7 +224,7 @@ impl MediaControl for NgControl<'_> {
         let to_tag = req.to_tag.ok_or(ControlError::UnknownParty)?;
         let sdp = self
             .anchor
-            .answer(now, &mut self.plane, req.call_id.0, to_tag.0, req.sdp.0, options(req))
+            .answer(now, &mut self.plane, req.call_id.0, to_tag.0, req.sdp.0, options(req, &self.config))
             .map_err(control_error)?;
         self.maybe_record(req);
         Ok(SdpOut { sdp, warning: None })
@@ -370,5 +388,40 @@ pub fn serve(
         if server.handle_datagram(relay.now(), peer, &buf[..n], &mut control, &mut out) {
             let _ = socket.send_to(&out, peer);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonewall_media::ng::{Request, bencode};
+
+    fn offer_options(dict: &[u8]) -> OfferOptions {
+        let value = bencode::decode(dict).expect("bencode");
+        let Ok(Request::Offer(req)) = Request::parse(value) else { panic!("an offer") };
+        options(&req, &Config::default())
+    }
+
+    #[test]
+    fn ng_flags_become_offer_options() {
+        let base = b"d7:call-id1:c7:command5:offer8:from-tag1:f3:sdp3:v=0";
+        let with = |extra: &str| {
+            let mut d = base.to_vec();
+            d.extend_from_slice(extra.as_bytes());
+            d.push(b'e');
+            offer_options(&d)
+        };
+        // direction: the interface the offer came in by names the offerer's side.
+        assert_eq!(with("9:directionl8:internal8:externale").offerer_side, Some(1));
+        assert_eq!(with("9:directionl8:external8:internale").offerer_side, Some(0));
+        assert_eq!(with("9:directionl5:other8:internale").offerer_side, None);
+        assert_eq!(with("").offerer_side, None);
+        // transport-protocol: SRTP or not toward the receiver.
+        assert_eq!(with("18:transport-protocol8:RTP/SAVP").srtp_out, Some(true));
+        assert_eq!(with("18:transport-protocol7:RTP/AVP").srtp_out, Some(false));
+        // SIP-source-address: the received-from address replaces the SDP's.
+        let o = with("5:flagsl18:SIP-source-addresse13:received froml3:IP412:203.0.113.50e");
+        assert_eq!(o.source_address, Some("203.0.113.50".parse().expect("ip")));
+        assert_eq!(with("13:received froml3:IP412:203.0.113.50e").source_address, None);
     }
 }
