@@ -19,13 +19,39 @@ use tonewall_dsp::{Detector, DetectorConfig, Digit, DtmfEvent, Law};
 use tonewall_media::rfc4733::{EventSender, SenderConfig};
 use tonewall_media::rtp::{self, RtpHeader};
 
-const NG: u16 = 27222;
-const METRICS: u16 = 27223;
-const KAMAILIO: u16 = 27060;
-const UAS: u16 = 27070;
-const UAC: u16 = 27080;
-const UAC_MEDIA: u16 = 27100;
-const AGENT_MEDIA: u16 = 27400;
+/// The ports one run uses (two runs go in parallel, on different ports).
+#[derive(Clone, Copy)]
+struct Ports {
+    ng: u16,
+    metrics: u16,
+    kamailio: u16,
+    uas: u16,
+    uac: u16,
+    uac_media: u16,
+    agent_media: u16,
+    relay: u16,
+}
+
+const EARLY: Ports = Ports {
+    ng: 27222,
+    metrics: 27223,
+    kamailio: 27060,
+    uas: 27070,
+    uac: 27080,
+    uac_media: 27100,
+    agent_media: 27400,
+    relay: 27500,
+};
+const DELAYED: Ports = Ports {
+    ng: 28222,
+    metrics: 28223,
+    kamailio: 28060,
+    uas: 28070,
+    uac: 28080,
+    uac_media: 28100,
+    agent_media: 28400,
+    relay: 28500,
+};
 
 struct Proc(Child);
 
@@ -47,8 +73,8 @@ fn spawn(name: &'static str, cmd: &mut Command, log: &Path) -> Proc {
     Proc(child)
 }
 
-fn workdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tonewall-kamailio-{}", std::process::id()));
+fn workdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tonewall-kamailio-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("dir");
     d
@@ -218,14 +244,119 @@ Content-Length: 0
 </scenario>
 "#;
 
-fn kamailio_cfg() -> String {
+/// Delayed offer: the carrier's INVITE has no SDP, the agent offers in its 200, the carrier
+/// answers in the ACK.
+const UAC_DELAYED_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="carrier, delayed offer">
+  <send retrans="500"><![CDATA[
+INVITE sip:agent@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:agent@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+ACK sip:agent@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:agent@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+]]></send>
+  <nop><action><exec play_pcap_audio="PCAP"/></action></nop>
+  <pause milliseconds="3800"/>
+  <send retrans="500"><![CDATA[
+BYE sip:agent@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:agent@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"#;
+
+/// The agent's side of a delayed offer: its 200 carries the offer (G.711 and telephone-event,
+/// as a phone offers), the ACK the answer.
+const UAS_DELAYED_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="agent, delayed offer">
+  <recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Record-Route:]
+Contact: <sip:agent@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=agent 7 7 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio AGENT_MEDIA RTP/AVP 0 8 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#;
+
+/// Kamailio for a delayed offer: offer from the 200 (its direction flags say the offer comes
+/// from the agents' side), answer from the ACK.
+fn kamailio_delayed_cfg(p: Ports) -> String {
+    let (kamailio, ng, uas) = (p.kamailio, p.ng, p.uas);
     format!(
         r#"#!KAMAILIO
 debug=2
 log_stderror=yes
 children=1
 auto_aliases=no
-listen=udp:127.0.0.1:{KAMAILIO}
+listen=udp:127.0.0.1:{kamailio}
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
@@ -234,12 +365,57 @@ loadmodule "textops.so"
 loadmodule "maxfwd.so"
 loadmodule "siputils.so"
 loadmodule "rtpengine.so"
-modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:{NG}")
+modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:{ng}")
+request_route {{
+	if (has_totag()) {{
+		loose_route();
+		if (is_method("ACK") && has_body("application/sdp")) {{
+			rtpengine_answer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP");
+		}}
+		if (is_method("BYE")) {{ rtpengine_delete(); }}
+		$du = "sip:127.0.0.1:{uas}";
+		t_relay();
+		exit;
+	}}
+	if (is_method("INVITE")) {{
+		record_route();
+		t_on_reply("OFFER");
+	}}
+	$du = "sip:127.0.0.1:{uas}";
+	t_relay();
+}}
+onreply_route[OFFER] {{
+	if (status =~ "^2" && has_body("application/sdp")) {{
+		rtpengine_offer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP direction=internal direction=external");
+	}}
+}}
+"#
+    )
+}
+
+fn kamailio_cfg(p: Ports) -> String {
+    let (kamailio, ng, uas) = (p.kamailio, p.ng, p.uas);
+    format!(
+        r#"#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+auto_aliases=no
+listen=udp:127.0.0.1:{kamailio}
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "maxfwd.so"
+loadmodule "siputils.so"
+loadmodule "rtpengine.so"
+modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:{ng}")
 request_route {{
 	if (has_totag()) {{
 		loose_route();
 		if (is_method("BYE")) {{ rtpengine_delete(); }}
-		$du = "sip:127.0.0.1:{UAS}";
+		$du = "sip:127.0.0.1:{uas}";
 		t_relay();
 		exit;
 	}}
@@ -248,7 +424,7 @@ request_route {{
 		rtpengine_offer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP");
 		t_on_reply("ANSWER");
 	}}
-	$du = "sip:127.0.0.1:{UAS}";
+	$du = "sip:127.0.0.1:{uas}";
 	t_relay();
 }}
 onreply_route[ANSWER] {{
@@ -268,8 +444,8 @@ fn metric(body: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} in metrics"))
 }
 
-fn scrape() -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", METRICS)).expect("metrics");
+fn scrape(p: Ports) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", p.metrics)).expect("metrics");
     s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").expect("write");
     let mut body = String::new();
     s.read_to_string(&mut body).expect("read");
@@ -278,21 +454,39 @@ fn scrape() -> String {
 
 #[test]
 fn kamailio_drives_a_tonewall_media_node_and_the_agent_gets_no_digit() {
-    let dir = workdir();
+    call(EARLY, false);
+}
+
+/// Delayed offer: the agent's phone offers (in its 200) and the carrier answers (in the ACK).
+/// Kamailio's `direction=internal` on that offer tells Tonewall the offerer is the agent, so it
+/// is still the carrier's direction that is masked.
+#[test]
+fn a_delayed_offer_still_masks_the_carriers_direction() {
+    call(DELAYED, true);
+}
+
+fn call(p: Ports, delayed: bool) {
+    let (ng, metrics, kamailio, uas, uac_port, uac_media, agent_media) =
+        (p.ng, p.metrics, p.kamailio, p.uas, p.uac, p.uac_media, p.agent_media);
+    let dir = workdir(if delayed { "delayed" } else { "early" });
     let pcap = dir.join("carrier.pcap");
     write_pcap(&pcap, &carrier_rtp());
-    std::fs::write(dir.join("uac.xml"), UAC_XML.replace("PCAP", &pcap.display().to_string())).expect("xml");
-    std::fs::write(dir.join("uas.xml"), UAS_XML.replace("AGENT_MEDIA", &AGENT_MEDIA.to_string()))
+    let (uac_xml, uas_xml) = if delayed { (UAC_DELAYED_XML, UAS_DELAYED_XML) } else { (UAC_XML, UAS_XML) };
+    std::fs::write(dir.join("uac.xml"), uac_xml.replace("PCAP", &pcap.display().to_string())).expect("xml");
+    std::fs::write(dir.join("uas.xml"), uas_xml.replace("AGENT_MEDIA", &agent_media.to_string()))
         .expect("xml");
-    std::fs::write(dir.join("kamailio.cfg"), kamailio_cfg()).expect("cfg");
+    let cfg = if delayed { kamailio_delayed_cfg(p) } else { kamailio_cfg(p) };
+    std::fs::write(dir.join("kamailio.cfg"), cfg).expect("cfg");
     std::fs::write(
         dir.join("tonewall.toml"),
         format!(
-            "[media]\nport_min = 27500\nport_max = 27699\nworkers = 1\n[ng]\nlisten = \"127.0.0.1:{NG}\"\n[metrics]\nlisten = \"127.0.0.1:{METRICS}\"\n"
+            "[media]\nport_min = {}\nport_max = {}\nworkers = 1\n[ng]\nlisten = \"127.0.0.1:{ng}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n",
+            p.relay,
+            p.relay + 199
         ),
     )
     .expect("toml");
-    let agent = UdpSocket::bind(("127.0.0.1", AGENT_MEDIA)).expect("agent media port");
+    let agent = UdpSocket::bind(("127.0.0.1", agent_media)).expect("agent media port");
     agent.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
 
     let _tonewall = spawn(
@@ -320,7 +514,7 @@ fn kamailio_drives_a_tonewall_media_node_and_the_agent_gets_no_digit() {
             "-i",
             "127.0.0.1",
             "-p",
-            &UAS.to_string(),
+            &uas.to_string(),
             "-m",
             "1",
             "-nostdin",
@@ -331,10 +525,10 @@ fn kamailio_drives_a_tonewall_media_node_and_the_agent_gets_no_digit() {
     let mut uac = spawn(
         "uac",
         Command::new("sipp")
-            .arg(format!("127.0.0.1:{KAMAILIO}"))
+            .arg(format!("127.0.0.1:{kamailio}"))
             .arg("-sf")
             .arg(dir.join("uac.xml"))
-            .args(["-i", "127.0.0.1", "-p", &UAC.to_string(), "-mp", &UAC_MEDIA.to_string()])
+            .args(["-i", "127.0.0.1", "-p", &uac_port.to_string(), "-mp", &uac_media.to_string()])
             .args(["-m", "1", "-nostdin", "-timeout", "20"]),
         &dir,
     );
@@ -375,7 +569,7 @@ fn kamailio_drives_a_tonewall_media_node_and_the_agent_gets_no_digit() {
         "the agent hears no digit"
     );
     // Tonewall found the three presses, and the call was deleted at BYE.
-    let m = scrape();
+    let m = scrape(p);
     assert_eq!(metric(&m, "tonewall_dtmf_digits_total{transport=\"inband\"}"), 2, "{m}");
     assert_eq!(metric(&m, "tonewall_dtmf_digits_total{transport=\"rfc4733\"}"), 1, "{m}");
     assert_eq!(metric(&m, "tonewall_relay_sessions"), 0, "{m}");
