@@ -149,21 +149,8 @@ fn carrier_rtp() -> Vec<(u64, Vec<u8>)> {
         .collect()
 }
 
-const UAC_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="carrier">
-  <send retrans="500"><![CDATA[
-INVITE sip:agent@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:agent@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:carrier@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
+/// The carrier's SDP: the offer in its INVITE, or its answer in the ACK of a delayed offer.
+const CARRIER_SDP: &str = "v=0
 o=carrier 1 1 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
@@ -172,41 +159,63 @@ m=audio [media_port] RTP/AVP 0 101
 a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16
-]]></send>
+";
+
+/// The carrier (sipp uac): INVITE, ACK, the pcap of its RTP, BYE. With `delayed` the INVITE
+/// has no SDP and the carrier answers the agent's offer in the ACK.
+fn uac_xml(delayed: bool, pcap: &Path) -> String {
+    let request = |method: &str, cseq: u32, to_tag: &str, sdp: Option<&str>| {
+        let body = sdp.map_or("Content-Length: 0\n\n".to_string(), |b| {
+            format!("Content-Type: application/sdp\nContent-Length: [len]\n\n{b}")
+        });
+        format!(
+            "{method} sip:agent@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: \"Carrier\" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:agent@[remote_ip]:[remote_port]>{to_tag}
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+{body}"
+        )
+    };
+    let (offer, answer) = if delayed { (None, Some(CARRIER_SDP)) } else { (Some(CARRIER_SDP), None) };
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="carrier">
+  <send retrans="500"><![CDATA[
+{}]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rtd="true"/>
   <send><![CDATA[
-ACK sip:agent@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:agent@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:carrier@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <nop><action><exec play_pcap_audio="PCAP"/></action></nop>
+{}]]></send>
+  <nop><action><exec play_pcap_audio="{}"/></action></nop>
   <pause milliseconds="3800"/>
   <send retrans="500"><![CDATA[
-BYE sip:agent@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:agent@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:carrier@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
+{}]]></send>
   <recv response="200" crlf="true"/>
 </scenario>
-"#;
+"#,
+        request("INVITE", 1, "", offer),
+        request("ACK", 1, "[peer_tag_param]", answer),
+        pcap.display(),
+        request("BYE", 2, "[peer_tag_param]", None),
+    )
+}
 
-const UAS_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+/// The agent (sipp uas): its 200 names this test's socket as its media port. With `offer` (a
+/// delayed offer) the 200 offers what a phone offers, G.711 and telephone-event; otherwise it
+/// answers PCMU.
+fn uas_xml(agent_media: u16, offer: bool) -> String {
+    let formats = if offer {
+        "0 8 101\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16"
+    } else {
+        "0\na=rtpmap:0 PCMU/8000"
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="agent">
   <recv request="INVITE" crlf="true"/>
   <send><![CDATA[
@@ -226,8 +235,7 @@ o=agent 7 7 IN IP4 127.0.0.1
 s=-
 c=IN IP4 127.0.0.1
 t=0 0
-m=audio AGENT_MEDIA RTP/AVP 0
-a=rtpmap:0 PCMU/8000
+m=audio {agent_media} RTP/AVP {formats}
 ]]></send>
   <recv request="ACK" crlf="true"/>
   <recv request="BYE"/>
@@ -242,114 +250,27 @@ Content-Length: 0
 
 ]]></send>
 </scenario>
-"#;
+"#
+    )
+}
 
-/// Delayed offer: the carrier's INVITE has no SDP, the agent offers in its 200, the carrier
-/// answers in the ACK.
-const UAC_DELAYED_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="carrier, delayed offer">
-  <send retrans="500"><![CDATA[
-INVITE sip:agent@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:agent@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:carrier@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-ACK sip:agent@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:agent@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:carrier@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=carrier 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-]]></send>
-  <nop><action><exec play_pcap_audio="PCAP"/></action></nop>
-  <pause milliseconds="3800"/>
-  <send retrans="500"><![CDATA[
-BYE sip:agent@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Carrier" <sip:carrier@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:agent@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:carrier@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"#;
-
-/// The agent's side of a delayed offer: its 200 carries the offer (G.711 and telephone-event,
-/// as a phone offers), the ACK the answer.
-const UAS_DELAYED_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="agent, delayed offer">
-  <recv request="INVITE" crlf="true"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Record-Route:]
-Contact: <sip:agent@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=agent 7 7 IN IP4 127.0.0.1
-s=-
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio AGENT_MEDIA RTP/AVP 0 8 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-]]></send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-</scenario>
-"#;
-
-/// Kamailio for a delayed offer: offer from the 200 (its direction flags say the offer comes
-/// from the agents' side), answer from the ACK.
-fn kamailio_delayed_cfg(p: Ports) -> String {
+/// Kamailio driving Tonewall as it would rtpengine. Early offer: offer on the INVITE, answer on
+/// the 200. Delayed offer: offer on the 200 (its `direction` flags say it comes from the agents'
+/// side), answer on the ACK. Delete on BYE.
+fn kamailio_cfg(p: Ports, delayed: bool) -> String {
     let (kamailio, ng, uas) = (p.kamailio, p.ng, p.uas);
+    let flags = "replace-origin replace-session-connection trust-address ICE=remove RTP/AVP";
+    let (on_invite, on_ack, on_200) = if delayed {
+        (
+            String::new(),
+            format!(
+                r#"if (is_method("ACK") && has_body("application/sdp")) {{ rtpengine_answer("{flags}"); }}"#
+            ),
+            format!(r#"rtpengine_offer("{flags} direction=internal direction=external");"#),
+        )
+    } else {
+        (format!(r#"rtpengine_offer("{flags}");"#), String::new(), format!(r#"rtpengine_answer("{flags}");"#))
+    };
     format!(
         r#"#!KAMAILIO
 debug=2
@@ -369,9 +290,7 @@ modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:{ng}")
 request_route {{
 	if (has_totag()) {{
 		loose_route();
-		if (is_method("ACK") && has_body("application/sdp")) {{
-			rtpengine_answer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP");
-		}}
+		{on_ack}
 		if (is_method("BYE")) {{ rtpengine_delete(); }}
 		$du = "sip:127.0.0.1:{uas}";
 		t_relay();
@@ -379,61 +298,33 @@ request_route {{
 	}}
 	if (is_method("INVITE")) {{
 		record_route();
-		t_on_reply("OFFER");
+		{on_invite}
+		t_on_reply("REPLY");
 	}}
 	$du = "sip:127.0.0.1:{uas}";
 	t_relay();
 }}
-onreply_route[OFFER] {{
+onreply_route[REPLY] {{
 	if (status =~ "^2" && has_body("application/sdp")) {{
-		rtpengine_offer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP direction=internal direction=external");
+		{on_200}
 	}}
 }}
 "#
     )
 }
 
-fn kamailio_cfg(p: Ports) -> String {
-    let (kamailio, ng, uas) = (p.kamailio, p.ng, p.uas);
-    format!(
-        r#"#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-auto_aliases=no
-listen=udp:127.0.0.1:{kamailio}
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "textops.so"
-loadmodule "maxfwd.so"
-loadmodule "siputils.so"
-loadmodule "rtpengine.so"
-modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:{ng}")
-request_route {{
-	if (has_totag()) {{
-		loose_route();
-		if (is_method("BYE")) {{ rtpengine_delete(); }}
-		$du = "sip:127.0.0.1:{uas}";
-		t_relay();
-		exit;
-	}}
-	if (is_method("INVITE")) {{
-		record_route();
-		rtpengine_offer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP");
-		t_on_reply("ANSWER");
-	}}
-	$du = "sip:127.0.0.1:{uas}";
-	t_relay();
-}}
-onreply_route[ANSWER] {{
-	if (status =~ "^2" && has_body("application/sdp")) {{
-		rtpengine_answer("replace-origin replace-session-connection trust-address ICE=remove RTP/AVP");
-	}}
-}}
-"#
-    )
+/// Until `tonewall serve` answers an ng ping (5 s at most).
+fn wait_for_ng(port: u16) {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+    for _ in 0..50 {
+        s.send_to(b"w1 d7:command4:pinge", ("127.0.0.1", port)).expect("send");
+        let mut b = [0u8; 64];
+        if s.recv(&mut b).is_ok_and(|n| b[..n].windows(4).any(|w| w == b"pong")) {
+            return;
+        }
+    }
+    panic!("tonewall serve did not answer ng on port {port}");
 }
 
 fn metric(body: &str, name: &str) -> u64 {
@@ -471,12 +362,9 @@ fn call(p: Ports, delayed: bool) {
     let dir = workdir(if delayed { "delayed" } else { "early" });
     let pcap = dir.join("carrier.pcap");
     write_pcap(&pcap, &carrier_rtp());
-    let (uac_xml, uas_xml) = if delayed { (UAC_DELAYED_XML, UAS_DELAYED_XML) } else { (UAC_XML, UAS_XML) };
-    std::fs::write(dir.join("uac.xml"), uac_xml.replace("PCAP", &pcap.display().to_string())).expect("xml");
-    std::fs::write(dir.join("uas.xml"), uas_xml.replace("AGENT_MEDIA", &agent_media.to_string()))
-        .expect("xml");
-    let cfg = if delayed { kamailio_delayed_cfg(p) } else { kamailio_cfg(p) };
-    std::fs::write(dir.join("kamailio.cfg"), cfg).expect("cfg");
+    std::fs::write(dir.join("uac.xml"), uac_xml(delayed, &pcap)).expect("xml");
+    std::fs::write(dir.join("uas.xml"), uas_xml(agent_media, delayed)).expect("xml");
+    std::fs::write(dir.join("kamailio.cfg"), kamailio_cfg(p, delayed)).expect("cfg");
     std::fs::write(
         dir.join("tonewall.toml"),
         format!(
@@ -496,6 +384,8 @@ fn call(p: Ports, delayed: bool) {
             .arg(dir.join("tonewall.toml")),
         &dir,
     );
+    // Kamailio pings ng once at start and gives up on a node that does not answer: wait for it.
+    wait_for_ng(ng);
     let _kamailio = spawn(
         "kamailio",
         Command::new("kamailio")

@@ -52,38 +52,45 @@ struct Node {
     cookie: u32,
 }
 
+/// A config for a node on ng port `base`: extra lines for `[media]` and `[ng]`, extra tables.
+fn config(base: u16, media: &str, ng: &str, tables: &str) -> String {
+    format!(
+        "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n{media}\n[ng]\nlisten = \"127.0.0.1:{base}\"\n{ng}\n[metrics]\nlisten = \"127.0.0.1:{}\"\n{tables}",
+        base + 10,
+        base + 200,
+        base + 1
+    )
+}
+
 impl Node {
-    fn start(name: &str, base: u16, extra: &str, tables: &str) -> Node {
-        let dir = workdir(name);
-        let ng: SocketAddr = format!("127.0.0.1:{}", base).parse().expect("addr");
-        let metrics: SocketAddr = format!("127.0.0.1:{}", base + 1).parse().expect("addr");
-        let config = dir.join("tonewall.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n{extra}\n[ng]\nlisten = \"{ng}\"\n\n[metrics]\nlisten = \"{metrics}\"\n{tables}",
-                base + 10,
-                base + 200
-            ),
-        )
-        .expect("config");
-        let child = Command::new(env!("CARGO_BIN_EXE_tonewall"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tonewall serve starts");
-        let control = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        control.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
-        let mut node = Node { child, ng, metrics, control, cookie: 0 };
-        // Wait until it answers ping.
+    /// Starts `tonewall serve` on ng port `base` (metrics `base + 1`, media from `base + 10`)
+    /// and waits until it answers ping.
+    fn start(name: &str, base: u16, media: &str, tables: &str) -> Node {
+        let mut node = Node::spawn(name, base, &config(base, media, "", tables));
         for _ in 0..50 {
             if node.request(&B::D(vec![("command", B::S(b"ping"))])).is_some_and(|r| r.contains("pong")) {
                 return node;
             }
         }
         panic!("tonewall serve did not answer ping");
+    }
+
+    /// Starts `tonewall serve` with `config`, without waiting for it.
+    fn spawn(name: &str, base: u16, config: &str) -> Node {
+        let path = workdir(name).join("tonewall.toml");
+        std::fs::write(&path, config).expect("config");
+        let child = Command::new(env!("CARGO_BIN_EXE_tonewall"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tonewall serve starts");
+        let control = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        control.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let ng = SocketAddr::from(([127, 0, 0, 1], base));
+        let metrics = SocketAddr::from(([127, 0, 0, 1], base + 1));
+        Node { child, ng, metrics, control, cookie: 0 }
     }
 
     fn request(&mut self, body: &B<'_>) -> Option<String> {
@@ -446,29 +453,7 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
 /// call's media.
 #[test]
 fn ng_answers_only_allowed_sources() {
-    let dir = workdir("allow");
-    let config = dir.join("tonewall.toml");
-    std::fs::write(
-        &config,
-        "[media]\nport_min = 25310\nport_max = 25400\nworkers = 1\n[ng]\nlisten = \"127.0.0.1:25300\"\nallow = [\"192.0.2.1\"]\n[metrics]\nlisten = \"127.0.0.1:25301\"\n",
-    )
-    .expect("config");
-    let child = Command::new(env!("CARGO_BIN_EXE_tonewall"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tonewall serve starts");
-    let control = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    control.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
-    let mut node = Node {
-        child,
-        ng: "127.0.0.1:25300".parse().expect("addr"),
-        metrics: "127.0.0.1:25301".parse().expect("addr"),
-        control,
-        cookie: 0,
-    };
+    let mut node = Node::spawn("allow", 25300, &config(25300, "", "allow = [\"192.0.2.1\"]\n", ""));
     std::thread::sleep(Duration::from_millis(500));
     for _ in 0..3 {
         assert_eq!(node.request(&B::D(vec![("command", B::S(b"ping"))])), None, "an outsider got an answer");

@@ -240,11 +240,13 @@ impl Masking {
         {
             return Err(DropReason::Late);
         }
+        // A new masker for a new law (a codec change): the old one's state is for other codes.
         let fresh = !matches!(self.masker, Some((l, _)) if l == law);
         if fresh {
-            self.masker = Some((law, Masker::new(G711(law), &self.config)));
+            self.masker = None;
         }
-        let Some((_, masker)) = self.masker.as_mut() else { unreachable!("just set") };
+        let config = &self.config;
+        let (_, masker) = self.masker.get_or_insert_with(|| (law, Masker::new(G711(law), config)));
         let mut scratch = [0u8; CHUNK];
         if let Some(next) = self.next_ts.filter(|_| !fresh) {
             let gap = header.timestamp.wrapping_sub(next) as i32;
