@@ -161,10 +161,10 @@ const CANONICAL: &[&str] = &[
 ];
 
 fn canonical_name(name: &str) -> String {
-    if name.len() == 1 {
-        if let Some((_, long)) = COMPACT.iter().find(|(c, _)| c.eq_ignore_ascii_case(name)) {
-            return (*long).to_string();
-        }
+    if name.len() == 1
+        && let Some((_, long)) = COMPACT.iter().find(|(c, _)| c.eq_ignore_ascii_case(name))
+    {
+        return (*long).to_string();
     }
     match CANONICAL.iter().find(|c| c.eq_ignore_ascii_case(name)) {
         Some(c) => (*c).to_string(),
@@ -227,11 +227,10 @@ impl Headers {
                 self.0[i].value = value;
                 let mut n = 0;
                 self.0.retain(|h| {
-                    let keep = !h.is(name) || {
+                    !h.is(name) || {
                         n += 1;
                         n == 1
-                    };
-                    keep
+                    }
                 });
             }
             None => self.push(name, value),
@@ -413,11 +412,12 @@ impl Request {
                 headers.0.push(h.clone());
             } else if h.is("To") {
                 let mut value = h.value.clone();
-                if let (Some(tag), Ok(to)) = (to_tag, NameAddr::parse(&h.value)) {
-                    if to.param("tag").is_none() && status > 100 {
-                        value.push_str(";tag=");
-                        value.push_str(tag);
-                    }
+                if let (Some(tag), Ok(to)) = (to_tag, NameAddr::parse(&h.value))
+                    && to.param("tag").is_none()
+                    && status > 100
+                {
+                    value.push_str(";tag=");
+                    value.push_str(tag);
                 }
                 headers.0.push(Header { name: "To".into(), value });
             }
@@ -691,7 +691,7 @@ impl fmt::Display for CSeq {
 pub struct Params(pub Vec<(String, Option<String>)>);
 
 impl Params {
-    fn parse(s: &str) -> Result<Params, ()> {
+    fn parse(s: &str) -> Result<Params, UriError> {
         let mut out = Vec::new();
         for part in split_unquoted(s, ';') {
             let part = part.trim();
@@ -702,12 +702,12 @@ impl Params {
                 Some((n, v)) => {
                     let n = n.trim();
                     if !is_token(n) {
-                        return Err(());
+                        return Err(UriError::Syntax);
                     }
                     out.push((n.to_string(), Some(v.trim().to_string())));
                 }
                 None if is_token(part) => out.push((part.to_string(), None)),
-                None => return Err(()),
+                None => return Err(UriError::Syntax),
             }
         }
         Ok(Params(out))
@@ -797,10 +797,10 @@ impl Uri {
             Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
             None => (None, rest),
         };
-        if let Some(u) = user {
-            if u.is_empty() || u.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"') {
-                return Err(UriError::Syntax);
-            }
+        if let Some(u) = user
+            && (u.is_empty() || u.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"'))
+        {
+            return Err(UriError::Syntax);
         }
         let (hostport, params) = match hostport_params.split_once(';') {
             Some((h, p)) => (h, Params::parse(p).map_err(|_| UriError::Syntax)?),
@@ -978,23 +978,23 @@ pub struct Via {
 
 impl Via {
     /// Parses `SIP/2.0/UDP host:port;branch=z9hG4bK…`.
-    pub fn parse(value: &str) -> Result<Via, ()> {
+    pub fn parse(value: &str) -> Result<Via, UriError> {
         let value = value.trim();
-        let (proto, rest) = value.split_once([' ', '\t']).ok_or(())?;
+        let (proto, rest) = value.split_once([' ', '\t']).ok_or(UriError::Syntax)?;
         let mut parts = proto.split('/').map(str::trim);
         let (Some(name), Some(version), Some(transport), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(());
+            return Err(UriError::Syntax);
         };
         if !name.eq_ignore_ascii_case("SIP") || version != "2.0" || !is_token(transport) {
-            return Err(());
+            return Err(UriError::Syntax);
         }
         let (sent_by, params) = match rest.split_once(';') {
             Some((s, p)) => (s, Params::parse(p)?),
             None => (rest, Params::default()),
         };
-        let (host, port) = split_hostport(sent_by).ok_or(())?;
+        let (host, port) = split_hostport(sent_by).ok_or(UriError::Syntax)?;
         Ok(Via { transport: transport.to_ascii_uppercase(), host, port, params })
     }
 
