@@ -1,0 +1,1213 @@
+//! The B2BUA core: every SIP message in, messages out, calls joined leg to leg.
+//!
+//! Drive it like every sans-IO core here: [`B2bua::handle_input`] with each received message,
+//! [`B2bua::handle_timeout`] at [`B2bua::poll_timeout`], then drain [`B2bua::poll_transmit`] and
+//! [`B2bua::poll_event`] until both are empty.
+//!
+//! A call has two legs, each its own dialog: the carrier's (Tonewall is its UAS) and the agent's
+//! (Tonewall is its UAC, with a fresh Call-ID, tags and Via: each side sees only Tonewall).
+//! Every SDP crosses the media [`Anchor`], so media flows through the relay and the carrier's
+//! direction is masked. Requests within a dialog (re-INVITE, UPDATE, INFO…) are relayed to the
+//! other leg with their SDP rewritten, and their responses relayed back; SIP INFO digits from the
+//! carrier are taken into the call's DTMF path and answered here, never forwarded.
+
+use crate::dialog::{Dialog, route_set};
+use crate::routing::{Refusal, Router};
+use rand_core::CryptoRng;
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tonewall_media::anchor::{Anchor, AnchorError, CallReport, MediaPlane, OfferOptions};
+use tonewall_sip::message::{
+    self, Message, Method, NameAddr, ParseError, Request, Response, Uri, reason_phrase,
+};
+use tonewall_sip::transaction::{
+    Incoming, Received, Target, TimerConfig, Transactions, Transmit, Transport, TxEvent, TxId,
+};
+
+/// The two sides of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The carrier leg (the caller).
+    Carrier,
+    /// The agent leg.
+    Agent,
+}
+
+impl Side {
+    fn index(self) -> usize {
+        self as usize
+    }
+    fn other(self) -> Side {
+        match self {
+            Side::Carrier => Side::Agent,
+            Side::Agent => Side::Carrier,
+        }
+    }
+    /// The party's tag in the anchor (fixed per leg: the anchor's parties are the legs).
+    fn tag(self) -> &'static [u8] {
+        match self {
+            Side::Carrier => b"carrier",
+            Side::Agent => b"agent",
+        }
+    }
+    /// A label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Side::Carrier => "carrier",
+            Side::Agent => "agent",
+        }
+    }
+}
+
+/// How a call ended (a bounded label set for metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered, then hung up by either side.
+    Completed,
+    /// The agent was busy (486/600) or every agent of the group was.
+    Busy,
+    /// The carrier cancelled before the answer.
+    Cancelled,
+    /// No response from the agent (Timer B) or no ACK from the carrier.
+    Timeout,
+    /// Refused before reaching an agent: not from a trunk, no route, no agent registered, overload.
+    Rejected,
+    /// The agent leg failed otherwise (4xx–6xx).
+    Failed,
+}
+
+impl Outcome {
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Busy => "busy",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Timeout => "timeout",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// A call's record at its end: figures only, never a number or a digit.
+#[derive(Clone, Debug)]
+pub struct CallRecord {
+    /// The call's id in this process.
+    pub call: u64,
+    /// The trunk it came from.
+    pub trunk: String,
+    /// The route it took, if routed.
+    pub route: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The final status sent to the carrier (200 for answered calls).
+    pub status: u16,
+    /// Which side hung up (answered calls).
+    pub ended_by: Option<Side>,
+    /// Setup time: INVITE to answer.
+    pub setup: Option<Duration>,
+    /// Talk time: answer to end.
+    pub talk: Option<Duration>,
+    /// Digits taken from SIP INFO.
+    pub info_digits: u32,
+    /// The media figures, if media was anchored.
+    pub media: Option<CallReport>,
+}
+
+/// What the core reports.
+#[derive(Debug)]
+pub enum CallEvent {
+    /// A call was answered by its agent.
+    Answered {
+        /// The call.
+        call: u64,
+    },
+    /// A call ended.
+    Ended(Box<CallRecord>),
+}
+
+/// Counters for the NOC, by bounded labels.
+#[derive(Clone, Debug, Default)]
+pub struct SipCounters {
+    /// Requests received, by method (other methods as `other`).
+    pub requests: HashMap<&'static str, u64>,
+    /// Responses sent by the core (not retransmissions), by class `1xx`…`6xx`.
+    pub responses: HashMap<&'static str, u64>,
+    /// Messages that failed to parse.
+    pub malformed: u64,
+}
+
+/// Addresses Tonewall listens on, per transport: what Via and Contact say.
+#[derive(Clone, Debug, Default)]
+pub struct Listeners(pub Vec<(Transport, SocketAddr)>);
+
+impl Listeners {
+    /// Our address for a message to `target`: the same transport and address family.
+    fn local_for(&self, target: &Target) -> SocketAddr {
+        self.0
+            .iter()
+            .find(|(t, a)| *t == target.transport && a.is_ipv4() == target.addr.is_ipv4())
+            .or_else(|| self.0.iter().find(|(t, _)| *t == target.transport))
+            .or_else(|| self.0.first())
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)))
+    }
+}
+
+/// The core's settings.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    /// Where Tonewall listens.
+    pub listeners: Listeners,
+    /// Transaction timers.
+    pub timers: TimerConfig,
+    /// Calls at once before new INVITEs get 503.
+    pub max_calls: usize,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig { listeners: Listeners::default(), timers: TimerConfig::default(), max_calls: 10_000 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// INVITE sent to the agent, no final response yet.
+    Proceeding,
+    /// Answered; the carrier's ACK may still be due.
+    Answered,
+}
+
+/// An INVITE (initial or re-INVITE) or other request crossing from one leg to the other.
+#[derive(Clone, Debug)]
+struct Relayed {
+    call: u64,
+    /// The side the request came from.
+    from: Side,
+    /// Its server transaction on that side.
+    server: TxId,
+    /// The request as received (for building responses to it).
+    request: Request,
+    /// Whether it carried an SDP offer (else the answerer offers and the ACK answers).
+    offered: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Pending {
+    /// A request relayed across (initial INVITE, re-INVITE, UPDATE, INFO…).
+    Relay(Relayed),
+    /// A request of our own whose answer changes nothing (BYE, CANCEL).
+    Own,
+    /// The INVITE of a call that ended before the agent answered: CANCEL it once a provisional
+    /// response allows (unless sent already), and hang up if the agent answers anyway.
+    Abandoned {
+        /// Our INVITE.
+        invite: Request,
+        /// Where it went.
+        target: Target,
+        /// Whether the CANCEL is out.
+        cancelled: bool,
+    },
+}
+
+struct Call {
+    id: u64,
+    phase: Phase,
+    trunk: String,
+    route: Option<String>,
+    agent: Option<String>,
+    legs: [Dialog; 2],
+    /// The carrier's initial INVITE and its server transaction.
+    invite: Request,
+    invite_tx: TxId,
+    /// Our INVITE to the agent and its client transaction, while it runs.
+    agent_invite: Option<(TxId, Request)>,
+    provisional: bool,
+    /// A relayed INVITE waiting for its ACK to complete (late offer): the 2xx from the other
+    /// side, whose ACK carries the SDP of the ACK we receive.
+    await_ack: Option<(Side, u32)>,
+    /// The last ACK sent to each side, resent when that side retransmits its 2xx.
+    last_ack: [Option<Vec<u8>>; 2],
+    /// An INVITE transaction relayed across right now (glare gets 491).
+    invite_in_progress: bool,
+    started: Duration,
+    answered: Option<Duration>,
+    info_digits: u32,
+    media: bool,
+}
+
+/// The B2BUA.
+pub struct B2bua {
+    config: CoreConfig,
+    tx: Transactions,
+    anchor: Anchor,
+    router: Router,
+    calls: HashMap<u64, Call>,
+    /// (Call-ID of a leg) → (call, side).
+    by_call_id: HashMap<String, (u64, Side)>,
+    pending: HashMap<TxId, Pending>,
+    /// Carrier INVITE server transactions of calls not yet answered, for CANCEL.
+    invites: HashMap<TxId, u64>,
+    next_call: u64,
+    events: VecDeque<CallEvent>,
+    counters: SipCounters,
+    /// Fresh identifiers without a CSPRNG call each: a random prefix and a counter.
+    id_prefix: String,
+    id_counter: u64,
+}
+
+impl B2bua {
+    /// A core with no calls.
+    pub fn new(
+        config: CoreConfig,
+        anchor: Anchor,
+        router: Router,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> B2bua {
+        let mut seed = [0u8; 8];
+        rng.fill_bytes(&mut seed);
+        B2bua {
+            tx: Transactions::new(config.timers),
+            config,
+            anchor,
+            router,
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            pending: HashMap::new(),
+            invites: HashMap::new(),
+            next_call: 1,
+            events: VecDeque::new(),
+            counters: SipCounters::default(),
+            id_prefix: seed.iter().fold(String::new(), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            }),
+            id_counter: 0,
+        }
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &SipCounters {
+        &self.counters
+    }
+
+    /// The routing state (agents' busy counts).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    fn fresh(&mut self) -> String {
+        self.id_counter += 1;
+        format!("{}{:x}", self.id_prefix, self.id_counter)
+    }
+
+    fn anchor_key(call: u64) -> Vec<u8> {
+        format!("sip-{call}").into_bytes()
+    }
+
+    /// A message arrived from `source`.
+    pub fn handle_input(
+        &mut self,
+        now: Duration,
+        plane: &mut impl MediaPlane,
+        rng: &mut (impl CryptoRng + ?Sized),
+        source: Target,
+        bytes: &[u8],
+    ) {
+        match message::parse(bytes) {
+            Ok(Message::Request(req)) => self.on_request(now, plane, rng, source, req),
+            Ok(Message::Response(resp)) => self.on_response(now, plane, rng, resp),
+            Err(e) => {
+                self.counters.malformed += 1;
+                if let Some(resp) = bad_request(bytes, e) {
+                    let target = stateless_target(&resp, source);
+                    self.tx.send_stateless(target, resp.to_bytes());
+                }
+            }
+        }
+    }
+
+    fn count_response(&mut self, status: u16) {
+        let class = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            5 => "5xx",
+            _ => "6xx",
+        };
+        *self.counters.responses.entry(class).or_default() += 1;
+    }
+
+    fn respond(&mut self, now: Duration, tx: TxId, resp: &Response) {
+        if self.tx.respond(now, tx, resp) {
+            self.count_response(resp.status);
+        }
+    }
+
+    fn reply(&mut self, now: Duration, tx: TxId, req: &Request, status: u16, reason: &str) {
+        let tag = self.fresh();
+        let mut resp = req.response(status, reason, Some(&tag));
+        if status == 405 || req.method == Method::Options {
+            resp.headers.push("Allow", ALLOW);
+        }
+        self.respond(now, tx, &resp);
+    }
+
+    fn on_request(
+        &mut self,
+        now: Duration,
+        plane: &mut impl MediaPlane,
+        rng: &mut (impl CryptoRng + ?Sized),
+        source: Target,
+        req: Request,
+    ) {
+        let label = method_label(&req.method);
+        *self.counters.requests.entry(label).or_default() += 1;
+        match self.tx.receive_request(now, req, source) {
+            Incoming::Absorbed => {}
+            Incoming::AckOf2xx(_, ack) | Incoming::New(None, ack) => self.on_ack(now, plane, ack),
+            Incoming::New(Some(tx), req) => {
+                let in_dialog = req.to().is_some_and(|t| t.tag().is_some());
+                if in_dialog {
+                    return self.on_in_dialog(now, plane, rng, source, tx, req);
+                }
+                match req.method {
+                    Method::Invite => self.on_invite(now, plane, rng, source, tx, req),
+                    Method::Cancel => self.on_cancel(now, tx, req),
+                    Method::Options => self.reply(now, tx, &req, 200, "OK"),
+                    Method::Bye | Method::Info | Method::Update | Method::Prack => {
+                        self.reply(now, tx, &req, 481, reason_phrase(481))
+                    }
+                    Method::Other(_) => self.reply(now, tx, &req, 501, reason_phrase(501)),
+                    _ => self.reply(now, tx, &req, 405, reason_phrase(405)),
+                }
+            }
+        }
+    }
+
+    fn via(&mut self, target: &Target) -> String {
+        let local = self.config.listeners.local_for(target);
+        format!("SIP/2.0/{} {};branch=z9hG4bK{};rport", target.transport, local, self.fresh())
+    }
+
+    fn contact(&self, target: &Target) -> String {
+        let local = self.config.listeners.local_for(target);
+        match target.transport {
+            Transport::Udp => format!("<sip:tonewall@{local}>"),
+            Transport::Tcp => format!("<sip:tonewall@{local};transport=tcp>"),
+            Transport::Tls => format!("<sips:tonewall@{local};transport=tls>"),
+        }
+    }
+
+    fn on_invite(
+        &mut self,
+        now: Duration,
+        plane: &mut impl MediaPlane,
+        rng: &mut (impl CryptoRng + ?Sized),
+        source: Target,
+        tx: TxId,
+        req: Request,
+    ) {
+        let Some(trunk) = self.router.trunk_of(source.addr.ip()).map(|t| t.name.clone()) else {
+            return self.reply(now, tx, &req, 403, "Forbidden");
+        };
+        let refuse = |this: &mut Self, status: u16, reason: &str| {
+            this.reply(now, tx, &req, status, reason);
+            this.events.push_back(CallEvent::Ended(Box::new(CallRecord {
+                call: 0,
+                trunk: trunk.clone(),
+                route: None,
+                outcome: Outcome::Rejected,
+                status,
+                ended_by: None,
+                setup: None,
+                talk: None,
+                info_digits: 0,
+                media: None,
+            })));
+        };
+        let uri = match Uri::parse(&req.uri) {
+            Ok(u) => u,
+            Err(message::UriError::Scheme) => return refuse(self, 416, reason_phrase(416)),
+            Err(_) => return refuse(self, 400, "Bad Request-URI"),
+        };
+        if req.headers.get("Max-Forwards").and_then(|m| m.parse::<u32>().ok()) == Some(0) {
+            return refuse(self, 483, reason_phrase(483));
+        }
+        if let Some(require) = req.headers.get("Require") {
+            let mut resp = req.response(420, reason_phrase(420), Some(&self.fresh()));
+            resp.headers.push("Unsupported", require);
+            self.respond(now, tx, &resp);
+            return;
+        }
+        if self.calls.len() >= self.config.max_calls {
+            return refuse(self, 503, "Call Limit Reached");
+        }
+        let user = uri.user.clone().unwrap_or_default();
+        let resolved = match self.router.resolve(now, &user, |_| None) {
+            Ok(r) => r,
+            Err(Refusal { status, reason }) => return refuse(self, status, reason),
+        };
+        let call_id = self.next_call;
+        self.next_call += 1;
+        let key = Self::anchor_key(call_id);
+        let offered = !req.body.is_empty();
+        let mut body = Vec::new();
+        if offered {
+            let options = OfferOptions { offerer_side: Some(0), ..OfferOptions::default() };
+            match self.anchor.offer(now, plane, rng, &key, Side::Carrier.tag(), &req.body, options) {
+                Ok(sdp) => body = sdp,
+                Err(e) => {
+                    let (status, reason) = anchor_refusal(&e);
+                    return refuse(self, status, reason);
+                }
+            }
+        }
+        // The carrier leg's dialog: Tonewall is its UAS.
+        let a_tag = self.fresh();
+        let carrier_contact = req
+            .headers
+            .values("Contact")
+            .next()
+            .and_then(|c| NameAddr::parse(c).ok())
+            .map(|c| c.uri)
+            .unwrap_or_else(|| req.from().map(|f| f.uri).unwrap_or_default());
+        let record_route: Vec<String> = req.headers.all("Record-Route").map(str::to_string).collect();
+        let carrier = Dialog {
+            call_id: req.call_id().to_string(),
+            local: format!("{};tag={a_tag}", req.headers.get("To").unwrap_or("")),
+            remote: req.headers.get("From").unwrap_or("").to_string(),
+            local_tag: a_tag,
+            remote_tag: req.from().and_then(|f| f.tag().map(str::to_string)),
+            remote_target: carrier_contact,
+            route_set: route_set(&record_route, false),
+            local_cseq: 0,
+            target: source,
+        };
+        // The agent leg: fresh Call-ID, our tag, our Via; the caller's user kept, its host hidden.
+        let b_call_id = format!("{}@tonewall", self.fresh());
+        let b_tag = self.fresh();
+        let target = resolved.target;
+        let local = self.config.listeners.local_for(&target);
+        let caller =
+            req.from().and_then(|f| Uri::parse(&f.uri).ok()).and_then(|u| u.user).unwrap_or_default();
+        let caller = if caller.is_empty() { "anonymous".to_string() } else { caller };
+        let host = match local {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        };
+        let mut agent = Dialog {
+            call_id: b_call_id.clone(),
+            local: format!("<sip:{caller}@{host}>;tag={b_tag}"),
+            remote: format!("<{}>", resolved.uri),
+            local_tag: b_tag,
+            remote_tag: None,
+            remote_target: resolved.uri.clone(),
+            route_set: Vec::new(),
+            local_cseq: 0,
+            target,
+        };
+        let mut invite = agent.request(Method::Invite, None);
+        let max_forwards = req.headers.get("Max-Forwards").and_then(|m| m.parse::<u32>().ok()).unwrap_or(70);
+        invite.headers.set("Max-Forwards", (max_forwards.min(70).saturating_sub(1)).to_string());
+        let via = self.via(&target);
+        invite.headers.push_front("Via", via);
+        invite.headers.push("Contact", self.contact(&target));
+        invite.headers.push("Allow", ALLOW);
+        if offered {
+            invite.headers.push("Content-Type", "application/sdp");
+            invite.body = body;
+        }
+        let client = self.tx.send_request(now, invite.clone(), target);
+        if let Some(a) = &resolved.agent {
+            self.router.call_started(a);
+        }
+        self.pending.insert(
+            client,
+            Pending::Relay(Relayed {
+                call: call_id,
+                from: Side::Carrier,
+                server: tx,
+                request: req.clone(),
+                offered,
+            }),
+        );
+        self.invites.insert(tx, call_id);
+        self.by_call_id.insert(carrier.call_id.clone(), (call_id, Side::Carrier));
+        self.by_call_id.insert(b_call_id, (call_id, Side::Agent));
+        self.calls.insert(
+            call_id,
+            Call {
+                id: call_id,
+                phase: Phase::Proceeding,
+                trunk,
+                route: Some(resolved.route),
+                agent: resolved.agent,
+                legs: [carrier, agent],
+                invite: req,
+                invite_tx: tx,
+                agent_invite: Some((client, invite)),
+                provisional: false,
+                await_ack: None,
+                last_ack: [None, None],
+                invite_in_progress: true,
+                started: now,
+                answered: None,
+                info_digits: 0,
+                media: offered,
+            },
+        );
+    }
+
+    fn on_cancel(&mut self, now: Duration, tx: TxId, req: Request) {
+        let Some(invite_tx) = self.tx.invite_for_cancel(&req) else {
+            return self.reply(now, tx, &req, 481, reason_phrase(481));
+        };
+        self.reply(now, tx, &req, 200, "OK");
+        let Some(&call_id) = self.invites.get(&invite_tx) else { return };
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let invite = call.invite.clone();
+        let tag = call.legs[0].local_tag.clone();
+        // The caller is told at once; the agent's INVITE is cancelled as soon as RFC 3261 §9.1
+        // allows (after a provisional response).
+        self.respond(now, invite_tx, &invite.response(487, reason_phrase(487), Some(&tag)));
+        self.finish(now, call_id, Outcome::Cancelled, 487, None);
+    }
+
+    /// Sends CANCEL for the agent's INVITE (its transaction stays to collect the 487).
+    fn cancel_agent(&mut self, now: Duration, invite: &Request, target: Target) {
+        let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
+        for name in ["Via", "From", "To", "Call-ID"] {
+            if let Some(v) = invite.headers.values(name).next() {
+                cancel.headers.push(name, v);
+            }
+        }
+        cancel.headers.push("Max-Forwards", "70");
+        let seq = invite.cseq().map_or(1, |c| c.seq);
+        cancel.headers.push("CSeq", format!("{seq} CANCEL"));
+        for route in invite.headers.all("Route") {
+            cancel.headers.push("Route", route);
+        }
+        let tx = self.tx.send_request(now, cancel, target);
+        self.pending.insert(tx, Pending::Own);
+    }
+
+    fn on_response(
+        &mut self,
+        now: Duration,
+        plane: &mut impl MediaPlane,
+        rng: &mut (impl CryptoRng + ?Sized),
+        resp: Response,
+    ) {
+        match self.tx.receive_response(now, resp) {
+            Received::Response { tx, response, retransmission } => {
+                let Some(pending) = self.pending.get(&tx).cloned() else { return };
+                match pending {
+                    Pending::Own => {
+                        if response.status >= 200 {
+                            self.pending.remove(&tx);
+                        }
+                    }
+                    Pending::Abandoned { invite, target, cancelled } => {
+                        if response.status >= 200 {
+                            self.pending.remove(&tx);
+                        }
+                        if response.status < 200 && !cancelled {
+                            self.cancel_agent(now, &invite, target);
+                            self.pending.insert(tx, Pending::Abandoned { invite, target, cancelled: true });
+                        } else if (200..300).contains(&response.status) {
+                            self.ack_and_bye_stray(now, &response, target);
+                        }
+                    }
+                    Pending::Relay(r) => {
+                        if retransmission {
+                            // The other side lost our ACK: resend it.
+                            let side = r.from.other();
+                            if let Some(call) = self.calls.get(&r.call)
+                                && let Some(ack) = call.last_ack[side.index()].clone()
+                            {
+                                let target = call.legs[side.index()].target;
+                                self.tx.send_stateless(target, ack);
+                            }
+                            return;
+                        }
+                        self.on_relayed_response(now, plane, rng, tx, r, response);
+                    }
+                }
+            }
+            Received::Stray(resp) => {
+                // A 2xx for an INVITE we already gave up on (e.g. answered after CANCEL):
+                // acknowledge and hang up so the agent is not left in a call.
+                let is_invite = resp.cseq().is_some_and(|c| c.method == Method::Invite);
+                if is_invite
+                    && (200..300).contains(&resp.status)
+                    && let Some(target) = resp
+                        .headers
+                        .values("Contact")
+                        .next()
+                        .and_then(|c| NameAddr::parse(c).ok())
+                        .and_then(|c| crate::routing::uri_target(&c.uri))
+                {
+                    self.ack_and_bye_stray(now, &resp, target);
+                }
+            }
+            Received::Absorbed => {}
+        }
+    }
+
+    /// ACKs a 2xx that no call wants and hangs up its dialog.
+    fn ack_and_bye_stray(&mut self, now: Duration, resp: &Response, target: Target) {
+        let Some(contact) = resp.headers.values("Contact").next().and_then(|c| NameAddr::parse(c).ok())
+        else {
+            return;
+        };
+        let Some(seq) = resp.cseq().map(|c| c.seq) else { return };
+        let mut d = Dialog {
+            call_id: resp.call_id().to_string(),
+            local: resp.headers.get("From").unwrap_or("").to_string(),
+            remote: resp.headers.get("To").unwrap_or("").to_string(),
+            local_tag: String::new(),
+            remote_tag: None,
+            remote_target: contact.uri,
+            route_set: route_set(
+                &resp.headers.all("Record-Route").map(str::to_string).collect::<Vec<_>>(),
+                true,
+            ),
+            local_cseq: seq,
+            target,
+        };
+        let mut ack = d.request(Method::Ack, Some(seq));
+        ack.headers.push_front("Via", self.via(&target));
+        self.tx.send_stateless(target, ack.to_bytes());
+        let mut bye = d.request(Method::Bye, None);
+        bye.headers.push_front("Via", self.via(&target));
+        let tx = self.tx.send_request(now, bye, target);
+        self.pending.insert(tx, Pending::Own);
+    }
+
+    fn on_relayed_response(
+        &mut self,
+        now: Duration,
+        plane: &mut impl MediaPlane,
+        rng: &mut (impl CryptoRng + ?Sized),
+        client: TxId,
+        r: Relayed,
+        response: Response,
+    ) {
+        let Some(call) = self.calls.get_mut(&r.call) else {
+            self.pending.remove(&client);
+            return;
+        };
+        let to = r.from.other();
+        let status = response.status;
+        let is_invite = r.request.method == Method::Invite;
+        let initial = is_invite && call.invite_tx == r.server;
+        if status >= 200 {
+            self.pending.remove(&client);
+        }
+        let Some(call) = self.calls.get_mut(&r.call) else { return };
+        if initial && status < 200 {
+            call.provisional = true;
+        }
+        if status == 100 {
+            return;
+        }
+        // The answering side's dialog learns its tag, target and route set from 2xx/1xx.
+        if initial && to == Side::Agent && status < 300 {
+            let leg = &mut call.legs[1];
+            if let Some(t) = response.to()
+                && let Some(tag) = t.tag()
+            {
+                leg.remote_tag = Some(tag.to_string());
+                leg.remote = response.headers.get("To").unwrap_or("").to_string();
+            }
+            if let Some(c) = response.headers.values("Contact").next().and_then(|c| NameAddr::parse(c).ok()) {
+                leg.remote_target = c.uri;
+            }
+            let rr: Vec<String> = response.headers.all("Record-Route").map(str::to_string).collect();
+            leg.route_set = route_set(&rr, true);
+        }
+        let key = Self::anchor_key(r.call);
+        // SDP across the anchor: an answer to the relayed offer, or (late offer) an offer.
+        let mut body = Vec::new();
+        let has_sdp = !response.body.is_empty() && is_sdp(&response.headers);
+        if has_sdp && status < 300 {
+            let result = if r.offered {
+                self.anchor.answer(now, plane, &key, to.tag(), &response.body, OfferOptions::default())
+            } else if status >= 200 {
+                let options = OfferOptions { offerer_side: Some(to.index()), ..OfferOptions::default() };
+                self.anchor.offer(now, plane, rng, &key, to.tag(), &response.body, options)
+            } else {
+                Ok(Vec::new())
+            };
+            match result {
+                Ok(sdp) => body = sdp,
+                Err(e) if status >= 200 => {
+                    // The answer cannot be anchored: end the other leg and fail this one.
+                    let (st, reason) = anchor_refusal(&e);
+                    self.ack_side(now, r.call, to, &response, None);
+                    self.send_bye(now, r.call, to);
+                    let resp = self.response_to(&r, st, reason, Vec::new());
+                    self.respond(now, r.server, &resp);
+                    if initial {
+                        self.finish(now, r.call, Outcome::Failed, st, None);
+                    }
+                    return;
+                }
+                Err(_) => {}
+            }
+            if let Some(c) = self.calls.get_mut(&r.call) {
+                c.media = true;
+            }
+        }
+        if (200..300).contains(&status) && is_invite {
+            if r.offered {
+                self.ack_side(now, r.call, to, &response, None);
+            } else if let Some(c) = self.calls.get_mut(&r.call) {
+                // The ACK from the offerer's side carries the answer; ours follows it.
+                c.await_ack = Some((to, response.cseq().map_or(1, |c| c.seq)));
+            }
+            if let Some(c) = self.calls.get_mut(&r.call) {
+                c.invite_in_progress = false;
+                if initial {
+                    c.phase = Phase::Answered;
+                    c.answered = Some(now);
+                    c.agent_invite = None;
+                    self.invites.remove(&r.server);
+                    self.events.push_back(CallEvent::Answered { call: r.call });
+                }
+            }
+        } else if status >= 300
+            && is_invite
+            && let Some(c) = self.calls.get_mut(&r.call)
+        {
+            c.invite_in_progress = false;
+        }
+        let mut out = self.response_to(&r, status, &response.reason, body);
+        if is_invite && status < 300 {
+            let target = self.calls[&r.call].legs[r.from.index()].target;
+            out.headers.push("Contact", self.contact(&target));
+        }
+        // Headers the other side may rely on, carried across (no addresses among them).
+        for name in ["Allow", "Supported", "Require", "Retry-After", "Unsupported", "Warning"] {
+            for v in response.headers.all(name) {
+                out.headers.push(name, v);
+            }
+        }
+        self.respond(now, r.server, &out);
+        if initial && status >= 300 {
+            let outcome = match status {
+                486 | 600 => Outcome::Busy,
+                408 => Outcome::Timeout,
+                _ => Outcome::Failed,
+            };
+            self.finish(now, r.call, outcome, status, None);
+        }
+    }
+
+    /// The response to a relayed request, on its own side's dialog (our tag toward it).
+    fn response_to(&self, r: &Relayed, status: u16, reason: &str, body: Vec<u8>) -> Response {
+        let tag = self.calls.get(&r.call).map(|c| c.legs[r.from.index()].local_tag.clone());
+        let status = match status {
+            // An agent's authentication challenge means nothing to the carrier.
+            401 | 407 => 503,
+            s => s,
+        };
+        let reason = if matches!(status, 503) && reason.is_empty() { reason_phrase(503) } else { reason };
+        let mut resp = r.request.response(status, reason, tag.as_deref());
+        if !body.is_empty() {
+            resp.headers.push("Content-Type", "application/sdp");
+            resp.body = body;
+        }
+        resp
+    }
+
+    /// ACKs a 2xx on `side`'s dialog, with `body` (the answer of a late offer).
+    fn ack_side(
+        &mut self,
+        _now: Duration,
+        call_id: u64,
+        side: Side,
+        response: &Response,
+        body: Option<Vec<u8>>,
+    ) {
+        let seq = response.cseq().map_or(1, |c| c.seq);
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let leg = &mut call.legs[side.index()];
+        let target = leg.target;
+        let mut ack = leg.request(Method::Ack, Some(seq));
+        if let Some(to) = response.headers.get("To") {
+            ack.headers.set("To", to);
+        }
+        if let Some(b) = body {
+            ack.headers.push("Content-Type", "application/sdp");
+            ack.body = b;
+        }
+        let via = self.via(&target);
+        ack.headers.push_front("Via", via);
+        let bytes = ack.to_bytes();
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.last_ack[side.index()] = Some(bytes.clone());
+        }
+        self.tx.send_stateless(target, bytes);
+    }
+
+    fn on_ack(&mut self, now: Duration, plane: &mut impl MediaPlane, ack: Request) {
+        let Some(&(call_id, from)) = self.by_call_id.get(ack.call_id()) else { return };
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some((to, seq)) = call.await_ack else { return };
+        if to != from.other() {
+            return;
+        }
+        call.await_ack = None;
+        // The late offer's answer crosses the anchor into the other side's ACK.
+        let mut body = None;
+        if !ack.body.is_empty() {
+            let key = Self::anchor_key(call_id);
+            if let Ok(sdp) =
+                self.anchor.answer(now, plane, &key, from.tag(), &ack.body, OfferOptions::default())
+            {
+                body = Some(sdp);
+            }
+        }
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let leg = &mut call.legs[to.index()];
+        let target = leg.target;
+        let mut out = leg.request(Method::Ack, Some(seq));
+        if let Some(b) = body {
+            out.headers.push("Content-Type", "application/sdp");
+            out.body = b;
+        }
+        out.headers.push_front("Via", self.via(&target));
+        let bytes = out.to_bytes();
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.last_ack[to.index()] = Some(bytes.clone());
+        }
+        self.tx.send_stateless(target, bytes);
+    }
+
+    fn on_in_dialog(
+        &mut self,
+        now: Duration,
+        plane: &mut impl MediaPlane,
+        rng: &mut (impl CryptoRng + ?Sized),
+        source: Target,
+        tx: TxId,
+        req: Request,
+    ) {
+        let Some(&(call_id, from)) = self.by_call_id.get(req.call_id()) else {
+            return self.reply(now, tx, &req, 481, reason_phrase(481));
+        };
+        let _ = source;
+        match req.method {
+            Method::Bye => {
+                self.reply(now, tx, &req, 200, "OK");
+                self.send_bye(now, call_id, from.other());
+                self.finish(now, call_id, Outcome::Completed, 200, Some(from));
+            }
+            Method::Info if from == Side::Carrier && is_dtmf_info(&req.headers) => {
+                self.reply(now, tx, &req, 200, "OK");
+                if let Some(call) = self.calls.get_mut(&call_id) {
+                    call.info_digits += 1;
+                }
+                self.take_info_digit(plane, call_id, &req);
+            }
+            Method::Invite
+            | Method::Update
+            | Method::Info
+            | Method::Message
+            | Method::Notify
+            | Method::Refer
+            | Method::Options
+            | Method::Other(_) => {
+                if matches!(req.method, Method::Refer) {
+                    // Transfers are the flow engine's business, not the carrier's or the agent's.
+                    return self.reply(now, tx, &req, 403, "Forbidden");
+                }
+                let is_invite = req.method == Method::Invite;
+                let Some(call) = self.calls.get(&call_id) else {
+                    return self.reply(now, tx, &req, 481, reason_phrase(481));
+                };
+                if is_invite && (call.invite_in_progress || call.phase != Phase::Answered) {
+                    return self.reply(now, tx, &req, 491, reason_phrase(491));
+                }
+                let offered = !req.body.is_empty() && is_sdp(&req.headers);
+                let mut body = req.body.clone();
+                if offered {
+                    let key = Self::anchor_key(call_id);
+                    match self.anchor.offer(
+                        now,
+                        plane,
+                        rng,
+                        &key,
+                        from.tag(),
+                        &req.body,
+                        OfferOptions::default(),
+                    ) {
+                        Ok(sdp) => body = sdp,
+                        Err(e) => {
+                            let (status, reason) = anchor_refusal(&e);
+                            return self.reply(now, tx, &req, status, reason);
+                        }
+                    }
+                }
+                let to = from.other();
+                let Some(call) = self.calls.get_mut(&call_id) else { return };
+                let leg = &mut call.legs[to.index()];
+                let target = leg.target;
+                let mut out = leg.request(req.method.clone(), None);
+                if is_invite {
+                    call.invite_in_progress = true;
+                }
+                out.headers.push_front("Via", self.via(&target));
+                if matches!(req.method, Method::Invite | Method::Update) {
+                    out.headers.push("Contact", self.contact(&target));
+                }
+                for name in
+                    ["Content-Type", "Event", "Subscription-State", "Supported", "Require", "Session-Expires"]
+                {
+                    if let Some(v) = req.headers.get(name) {
+                        out.headers.push(name, v);
+                    }
+                }
+                out.body = body;
+                let client = self.tx.send_request(now, out, target);
+                self.pending.insert(
+                    client,
+                    Pending::Relay(Relayed { call: call_id, from, server: tx, request: req, offered }),
+                );
+            }
+            Method::Prack => self.reply(now, tx, &req, 200, "OK"),
+            Method::Cancel | Method::Register | Method::Subscribe | Method::Publish => {
+                self.reply(now, tx, &req, 405, reason_phrase(405))
+            }
+            Method::Ack => {}
+        }
+    }
+
+    fn take_info_digit(&mut self, _plane: &mut impl MediaPlane, _call_id: u64, _req: &Request) {}
+
+    fn send_bye(&mut self, now: Duration, call_id: u64, side: Side) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let leg = &mut call.legs[side.index()];
+        if leg.remote_tag.is_none() && side == Side::Agent {
+            return;
+        }
+        let target = leg.target;
+        let mut bye = leg.request(Method::Bye, None);
+        bye.headers.push_front("Via", self.via(&target));
+        let tx = self.tx.send_request(now, bye, target);
+        self.pending.insert(tx, Pending::Own);
+    }
+
+    /// Ends a call: media released, the agent freed, the record out.
+    fn finish(&mut self, now: Duration, call_id: u64, outcome: Outcome, status: u16, ended_by: Option<Side>) {
+        let Some(call) = self.calls.remove(&call_id) else { return };
+        for leg in &call.legs {
+            self.by_call_id.remove(&leg.call_id);
+        }
+        self.invites.remove(&call.invite_tx);
+        // An agent INVITE still running is cancelled (now, or after its first provisional).
+        if let Some((client, invite)) = &call.agent_invite
+            && self.pending.contains_key(client)
+        {
+            let target = call.legs[1].target;
+            if call.provisional {
+                self.cancel_agent(now, invite, target);
+            }
+            self.pending.insert(
+                *client,
+                Pending::Abandoned { invite: invite.clone(), target, cancelled: call.provisional },
+            );
+        }
+        if let Some(agent) = &call.agent {
+            self.router.call_ended(now, agent);
+        }
+        self.pending_media_report(now, call, outcome, status, ended_by);
+    }
+
+    fn pending_media_report(
+        &mut self,
+        now: Duration,
+        call: Call,
+        outcome: Outcome,
+        status: u16,
+        ended_by: Option<Side>,
+    ) {
+        let record = CallRecord {
+            call: call.id,
+            trunk: call.trunk,
+            route: call.route,
+            outcome,
+            status,
+            ended_by,
+            setup: call.answered.map(|a| a - call.started),
+            talk: call.answered.map(|a| now.saturating_sub(a)),
+            info_digits: call.info_digits,
+            media: None,
+        };
+        self.events.push_back(CallEvent::Ended(Box::new(record)));
+    }
+
+    /// Releases a finished call's media (the record's figures).
+    fn release_media(&mut self, plane: &mut impl MediaPlane, call_id: u64) -> Option<CallReport> {
+        self.anchor.delete(plane, &Self::anchor_key(call_id)).ok()
+    }
+
+    /// Fires due timers.
+    pub fn handle_timeout(&mut self, now: Duration, plane: &mut impl MediaPlane) {
+        self.tx.handle_timeout(now);
+        while let Some(event) = self.tx.poll_event() {
+            match event {
+                TxEvent::Timeout(client) => {
+                    let Some(Pending::Relay(r)) = self.pending.remove(&client) else { continue };
+                    let initial = self.calls.get(&r.call).is_some_and(|c| c.invite_tx == r.server);
+                    let resp = self.response_to(&r, 408, reason_phrase(408), Vec::new());
+                    self.respond(now, r.server, &resp);
+                    if initial {
+                        self.finish(now, r.call, Outcome::Timeout, 408, None);
+                    } else if let Some(c) = self.calls.get_mut(&r.call) {
+                        c.invite_in_progress = false;
+                    }
+                }
+                TxEvent::NoAck(server) => {
+                    // Our 2xx to the carrier was never acknowledged: the call cannot go on.
+                    let call = self.calls.values().find(|c| c.invite_tx == server).map(|c| c.id);
+                    if let Some(call_id) = call {
+                        self.send_bye(now, call_id, Side::Agent);
+                        self.send_bye(now, call_id, Side::Carrier);
+                        self.finish(now, call_id, Outcome::Timeout, 408, None);
+                    }
+                }
+            }
+        }
+        let _ = plane;
+    }
+
+    /// When [`B2bua::handle_timeout`] has work next.
+    pub fn poll_timeout(&mut self) -> Option<Duration> {
+        self.tx.poll_timeout()
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.tx.poll_transmit()
+    }
+
+    /// The next event. Ended calls' media is released here, with the plane, so the record
+    /// carries the media figures.
+    pub fn poll_event(&mut self, plane: &mut impl MediaPlane) -> Option<CallEvent> {
+        let mut event = self.events.pop_front()?;
+        if let CallEvent::Ended(record) = &mut event
+            && record.call != 0
+        {
+            record.media = self.release_media(plane, record.call);
+        }
+        Some(event)
+    }
+
+    /// The relay ended a call's media for lack of packets: hang up both legs.
+    pub fn media_timeout(&mut self, now: Duration, session: u64) {
+        let Some(key) = self.anchor.call_of_session(session) else { return };
+        let Some(call_id) = std::str::from_utf8(&key).ok().and_then(|k| k.strip_prefix("sip-")?.parse().ok())
+        else {
+            return;
+        };
+        self.send_bye(now, call_id, Side::Agent);
+        self.send_bye(now, call_id, Side::Carrier);
+        self.finish(now, call_id, Outcome::Timeout, 200, None);
+    }
+}
+
+/// Methods Tonewall accepts.
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK";
+
+fn method_label(m: &Method) -> &'static str {
+    match m {
+        Method::Invite => "INVITE",
+        Method::Ack => "ACK",
+        Method::Bye => "BYE",
+        Method::Cancel => "CANCEL",
+        Method::Options => "OPTIONS",
+        Method::Register => "REGISTER",
+        Method::Info => "INFO",
+        Method::Update => "UPDATE",
+        Method::Prack => "PRACK",
+        _ => "other",
+    }
+}
+
+fn is_sdp(headers: &message::Headers) -> bool {
+    headers.get("Content-Type").is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("application/sdp"))
+}
+
+fn is_dtmf_info(headers: &message::Headers) -> bool {
+    headers.get("Content-Type").is_some_and(|c| {
+        let c = c.trim().to_ascii_lowercase();
+        c.starts_with("application/dtmf-relay") || c.starts_with("application/dtmf")
+    })
+}
+
+fn anchor_refusal(e: &AnchorError) -> (u16, &'static str) {
+    match e {
+        AnchorError::BadSdp(_) => (400, "Bad SDP"),
+        AnchorError::Unacceptable(_) => (488, reason_phrase(488)),
+        AnchorError::OutOfPorts => (503, "No Media Ports"),
+        _ => (500, reason_phrase(500)),
+    }
+}
+
+/// Where a stateless reply goes: the source, at the Via's port unless rport (like a transaction).
+fn stateless_target(resp: &Response, source: Target) -> Target {
+    if source.transport.reliable() {
+        return source;
+    }
+    match resp.top_via() {
+        Some(v) if v.params.get("rport").is_none() => {
+            Target { addr: SocketAddr::new(source.addr.ip(), v.port.unwrap_or(5060)), ..source }
+        }
+        _ => source,
+    }
+}
+
+/// A 400 for a request that failed to parse, when enough of it survives to address a response
+/// (RFC 3261 §8.2: the Via, From, To, Call-ID and CSeq lines are copied as they are).
+/// Responses that fail to parse, and requests without those lines, are dropped.
+fn bad_request(bytes: &[u8], error: ParseError) -> Option<Response> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
+    let first = lines.next()?;
+    if first.starts_with("SIP/") || first.split(' ').count() < 3 {
+        return None;
+    }
+    let mut headers = message::Headers::default();
+    for line in lines.take_while(|l| !l.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let name = name.trim();
+        let canonical = match name.to_ascii_lowercase().as_str() {
+            "via" | "v" => "Via",
+            "from" | "f" => "From",
+            "to" | "t" => "To",
+            "call-id" | "i" => "Call-ID",
+            "cseq" => "CSeq",
+            _ => continue,
+        };
+        headers.push(canonical, value.trim());
+    }
+    for needed in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        headers.get(needed)?;
+    }
+    message::Via::parse(headers.values("Via").next()?).ok()?;
+    let reason = error.to_string();
+    Some(Response { status: 400, reason, headers, body: Vec::new() })
+}

@@ -1,0 +1,422 @@
+//! Whole calls through the B2BUA core on virtual time: a scripted carrier and agent exchange
+//! real SIP bytes with it, and a recording media plane stands in for the relay.
+#![allow(clippy::unwrap_used)]
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use regex_lite::Regex;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tonewall_call::routing::{Destination, Route, Router, Trunk};
+use tonewall_call::{B2bua, CallEvent, CoreConfig, Listeners, Outcome, Side};
+use tonewall_media::anchor::{Anchor, AnchorConfig, Cidr, LegAddrs, MediaPlane, SrtpPolicy};
+use tonewall_media::relay::{LegId, Remote, SessionReport};
+use tonewall_media::srtp::SrtpContext;
+use tonewall_sip::message::{Message, Method, Request, Response, parse};
+use tonewall_sip::transaction::{Target, Transport};
+
+#[derive(Default)]
+struct Plane {
+    next: u64,
+    live: Vec<u64>,
+    masking: Vec<(u64, LegId, bool)>,
+}
+
+impl MediaPlane for Plane {
+    fn create(&mut self, _now: Duration, _sides: [usize; 2]) -> std::io::Result<(u64, [LegAddrs; 2])> {
+        self.next += 1;
+        self.live.push(self.next);
+        let p = 30000 + 4 * self.next as u16;
+        let a = |ip: [u8; 4], port: u16| LegAddrs {
+            rtp: SocketAddr::from((ip, port)),
+            rtcp: SocketAddr::from((ip, port + 1)),
+        };
+        Ok((self.next, [a([203, 0, 113, 1], p), a([10, 1, 0, 1], p + 2)]))
+    }
+    fn signal(&mut self, _id: u64, _leg: LegId, _remote: Remote) {}
+    fn set_masking(&mut self, id: u64, from: LegId, on: bool) {
+        self.masking.push((id, from, on));
+    }
+    fn remove(&mut self, id: u64) -> Option<SessionReport> {
+        let had = self.live.contains(&id);
+        self.live.retain(|&l| l != id);
+        had.then(SessionReport::default)
+    }
+    fn report(&mut self, id: u64) -> Option<SessionReport> {
+        self.live.contains(&id).then(SessionReport::default)
+    }
+    fn update_srtp(
+        &mut self,
+        _: u64,
+        _: LegId,
+        _: Option<Option<SrtpContext>>,
+        _: Option<Option<SrtpContext>>,
+    ) {
+    }
+}
+
+const CARRIER: &str = "192.0.2.10:5060";
+const AGENT: &str = "10.1.0.20:5070";
+const OFFER: &str = "v=0\r\no=c 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 30000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+const ANSWER: &str = "v=0\r\no=a 7 7 IN IP4 10.1.0.20\r\ns=-\r\nc=IN IP4 10.1.0.20\r\nt=0 0\r\n\
+m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+
+struct World {
+    core: B2bua,
+    plane: Plane,
+    rng: StdRng,
+    now: Duration,
+    /// Everything the core sent: (to, message).
+    sent: Vec<(SocketAddr, Message)>,
+    /// What it sent that does not parse (a 400 copying a broken header), as text.
+    unparsed: Vec<String>,
+    events: Vec<CallEvent>,
+}
+
+fn world() -> World {
+    let mut rng = StdRng::seed_from_u64(3261);
+    let anchor = Anchor::new(AnchorConfig {
+        advertised: [IpAddr::from([203, 0, 113, 1]), IpAddr::from([10, 1, 0, 1])],
+        mask_a_to_b: true,
+        mask_b_to_a: false,
+        srtp: [SrtpPolicy::Mirror, SrtpPolicy::Mirror],
+        agent_networks: vec![],
+    });
+    let router = Router::new(
+        vec![Trunk { name: "carrier".into(), networks: vec![Cidr::parse("192.0.2.0/24").unwrap()] }],
+        vec![Route {
+            name: "support".into(),
+            pattern: Regex::new("^(?:4000)$").unwrap(),
+            to: Destination::Uri(format!("sip:agent@{AGENT}")),
+        }],
+        vec![],
+    );
+    let config = CoreConfig {
+        listeners: Listeners(vec![(Transport::Udp, "203.0.113.1:5060".parse().unwrap())]),
+        ..CoreConfig::default()
+    };
+    let core = B2bua::new(config, anchor, router, &mut rng);
+    World {
+        core,
+        plane: Plane::default(),
+        rng,
+        now: Duration::ZERO,
+        sent: Vec::new(),
+        unparsed: Vec::new(),
+        events: Vec::new(),
+    }
+}
+
+impl World {
+    fn input(&mut self, from: &str, bytes: &str) {
+        let source = Target { transport: Transport::Udp, addr: from.parse().unwrap(), conn: None };
+        self.core.handle_input(self.now, &mut self.plane, &mut self.rng, source, bytes.as_bytes());
+        self.drain();
+    }
+    fn drain(&mut self) {
+        while let Some(t) = self.core.poll_transmit() {
+            match parse(&t.bytes) {
+                Ok(m) => self.sent.push((t.target.addr, m)),
+                Err(_) => self.unparsed.push(String::from_utf8_lossy(&t.bytes).into_owned()),
+            }
+        }
+        while let Some(e) = self.core.poll_event(&mut self.plane) {
+            self.events.push(e);
+        }
+    }
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while let Some(t) = self.core.poll_timeout().filter(|&t| t <= end) {
+            self.now = t.max(self.now);
+            self.core.handle_timeout(self.now, &mut self.plane);
+            self.drain();
+        }
+        self.now = end;
+    }
+    /// Messages sent to `to` since the last call, removed from the log.
+    fn take(&mut self, to: &str) -> Vec<Message> {
+        let to: SocketAddr = to.parse().unwrap();
+        let (mine, rest): (Vec<_>, Vec<_>) = self.sent.drain(..).partition(|(a, _)| *a == to);
+        self.sent = rest;
+        mine.into_iter().map(|(_, m)| m).collect()
+    }
+    fn request_to(&mut self, to: &str) -> Request {
+        let msgs = self.take(to);
+        let reqs: Vec<Request> = msgs
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Request(r) => Some(r),
+                Message::Response(_) => None,
+            })
+            .collect();
+        assert_eq!(reqs.len(), 1, "one request to {to}: {reqs:?}");
+        reqs.into_iter().next().unwrap()
+    }
+    fn statuses_to(&mut self, to: &str) -> Vec<u16> {
+        self.take(to)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Response(r) => Some(r.status),
+                Message::Request(_) => None,
+            })
+            .collect()
+    }
+}
+
+fn invite(branch: &str, body: &str) -> String {
+    let ct = if body.is_empty() { String::new() } else { "Content-Type: application/sdp\r\n".into() };
+    format!(
+        "INVITE sip:4000@203.0.113.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch={branch}\r\n\
+         Max-Forwards: 70\r\nFrom: \"Caller\" <sip:+15550100@192.0.2.10>;tag=c1\r\nTo: <sip:4000@203.0.113.1>\r\n\
+         Call-ID: carrier-call-1\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@192.0.2.10:5060>\r\n\
+         Record-Route: <sip:192.0.2.10;lr>\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Builds the agent's response to `req` (its tag `a1`, its Contact).
+fn agent_response(req: &Request, status: u16, body: &str) -> String {
+    let mut r: Response = req.response(status, tonewall_sip::message::reason_phrase(status), Some("a1"));
+    r.headers.push("Contact", format!("<sip:agent@{AGENT}>"));
+    if !body.is_empty() {
+        r.headers.push("Content-Type", "application/sdp");
+        r.body = body.as_bytes().to_vec();
+    }
+    String::from_utf8(r.to_bytes()).unwrap()
+}
+
+/// A carrier request within the dialog (To carries Tonewall's tag from `ok`).
+fn carrier_in_dialog(method: &str, cseq: u32, ok_to: &str, branch: &str, body: &str) -> String {
+    let ct = if body.is_empty() { String::new() } else { "Content-Type: application/sdp\r\n".into() };
+    format!(
+        "{method} sip:tonewall@203.0.113.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch={branch}\r\n\
+         Max-Forwards: 70\r\nFrom: \"Caller\" <sip:+15550100@192.0.2.10>;tag=c1\r\nTo: {ok_to}\r\n\
+         Call-ID: carrier-call-1\r\nCSeq: {cseq} {method}\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Runs a call up to the carrier's ACK; returns the agent's INVITE and the To of the carrier's 200.
+fn answered_call(w: &mut World) -> (Request, String) {
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+    assert_eq!(w.statuses_to(CARRIER), vec![100]);
+    let inv = w.request_to(AGENT);
+    w.input(AGENT, &agent_response(&inv, 180, ""));
+    assert_eq!(w.statuses_to(CARRIER), vec![180]);
+    w.input(AGENT, &agent_response(&inv, 200, ANSWER));
+    let ack = w.request_to(AGENT);
+    assert_eq!(ack.method, Method::Ack);
+    let msgs = w.take(CARRIER);
+    let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+    assert_eq!(ok.status, 200);
+    let to = ok.headers.get("To").unwrap().to_string();
+    w.input(CARRIER, &carrier_in_dialog("ACK", 1, &to, "z9hG4bKack1", ""));
+    assert!(w.take(AGENT).is_empty(), "the agent was ACKed already");
+    (inv, to)
+}
+
+#[test]
+fn an_answered_call_hides_each_side_from_the_other_and_anchors_media() {
+    let mut w = world();
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+    let inv = w.request_to(AGENT);
+    assert_eq!(w.statuses_to(CARRIER), vec![100]);
+    let text = String::from_utf8(inv.to_bytes()).unwrap();
+    // Topology hiding: nothing of the carrier's addresses, Call-ID or tags reaches the agent.
+    for secret in ["192.0.2.10", "carrier-call-1", "tag=c1", "z9hG4bKinv1"] {
+        assert!(!text.contains(secret), "{secret} leaked to the agent:\n{text}");
+    }
+    assert!(text.contains("+15550100"), "the caller's number is kept for the agent's display");
+    assert_eq!(inv.uri, format!("sip:agent@{AGENT}"));
+    assert_eq!(inv.headers.values("Via").count(), 1);
+    let body = String::from_utf8(inv.body.clone()).unwrap();
+    assert!(body.contains("c=IN IP4 10.1.0.1"), "SDP points the agent at the relay:\n{body}");
+    assert!(!body.contains("telephone-event"), "no telephone-event toward a masked agent");
+    assert!(w.plane.masking.contains(&(1, LegId::A, true)), "the carrier's direction is masked");
+
+    w.input(AGENT, &agent_response(&inv, 200, ANSWER));
+    w.request_to(AGENT); // ACK
+    let msgs = w.take(CARRIER);
+    let [Message::Response(ok)] = &msgs[..] else { panic!() };
+    let text = String::from_utf8(ok.to_bytes()).unwrap();
+    for secret in ["10.1.0.20", "tag=a1", inv.call_id()] {
+        assert!(!text.contains(secret), "{secret} leaked to the carrier:\n{text}");
+    }
+    assert!(text.contains("c=IN IP4 203.0.113.1"));
+    assert_eq!(ok.call_id(), "carrier-call-1");
+    assert!(ok.to().unwrap().tag().is_some());
+    assert!(ok.headers.get("Contact").unwrap().contains("203.0.113.1"));
+    assert!(matches!(w.events[..], [CallEvent::Answered { .. }]));
+}
+
+#[test]
+fn bye_from_the_carrier_ends_both_legs_and_releases_media() {
+    let mut w = world();
+    let (_, to) = answered_call(&mut w);
+    w.advance(Duration::from_secs(30));
+    w.input(CARRIER, &carrier_in_dialog("BYE", 2, &to, "z9hG4bKbye1", ""));
+    assert_eq!(w.statuses_to(CARRIER), vec![200]);
+    let bye = w.request_to(AGENT);
+    assert_eq!(bye.method, Method::Bye);
+    assert_eq!(bye.to().unwrap().tag(), Some("a1"));
+    assert_eq!(bye.uri, format!("sip:agent@{AGENT}"));
+    let Some(CallEvent::Ended(record)) = w.events.pop() else { panic!() };
+    assert_eq!((record.outcome, record.ended_by), (Outcome::Completed, Some(Side::Carrier)));
+    assert_eq!(record.talk, Some(Duration::from_secs(30)));
+    assert!(record.media.is_some());
+    assert!(w.plane.live.is_empty(), "relay sessions removed");
+    assert_eq!(w.core.calls(), 0);
+    // A second BYE is for no dialog.
+    w.input(CARRIER, &carrier_in_dialog("BYE", 3, &to, "z9hG4bKbye2", ""));
+    assert_eq!(w.statuses_to(CARRIER), vec![481]);
+}
+
+#[test]
+fn bye_from_the_agent_reaches_the_carrier_on_its_dialog() {
+    let mut w = world();
+    let (inv, _) = answered_call(&mut w);
+    let bye = format!(
+        "BYE sip:tonewall@10.1.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {AGENT};branch=z9hG4bKab\r\nMax-Forwards: 70\r\n\
+         From: {};tag=a1\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        inv.headers.get("To").unwrap(),
+        inv.headers.get("From").unwrap(),
+        inv.call_id()
+    );
+    w.input(AGENT, &bye);
+    assert_eq!(w.statuses_to(AGENT), vec![200]);
+    let out = w.request_to(CARRIER);
+    assert_eq!(out.method, Method::Bye);
+    assert_eq!(out.call_id(), "carrier-call-1");
+    assert_eq!(out.to().unwrap().tag(), Some("c1"));
+    assert_eq!(out.uri, "sip:carrier@192.0.2.10:5060", "sent to the carrier's Contact");
+    assert_eq!(out.headers.get("Route"), Some("<sip:192.0.2.10;lr>"), "through the carrier's route set");
+    let Some(CallEvent::Ended(record)) = w.events.pop() else { panic!() };
+    assert_eq!(record.ended_by, Some(Side::Agent));
+}
+
+#[test]
+fn cancel_before_answer_gives_487_and_cancels_the_agent_after_its_provisional() {
+    let mut w = world();
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+    let inv = w.request_to(AGENT);
+    w.take(CARRIER);
+    let cancel =
+        invite("z9hG4bKinv1", "").replace("INVITE sip", "CANCEL sip").replace("1 INVITE", "1 CANCEL");
+    w.input(CARRIER, &cancel);
+    let mut st = w.statuses_to(CARRIER);
+    st.sort();
+    assert_eq!(st, vec![200, 487]);
+    assert!(w.take(AGENT).is_empty(), "no CANCEL before a provisional response (RFC 3261 §9.1)");
+    w.input(AGENT, &agent_response(&inv, 180, ""));
+    let c = w.request_to(AGENT);
+    assert_eq!(c.method, Method::Cancel);
+    assert_eq!(c.top_via().unwrap().branch(), inv.top_via().unwrap().branch());
+    assert!(w.statuses_to(CARRIER).is_empty(), "nothing more for the carrier");
+    let Some(CallEvent::Ended(record)) = w.events.pop() else { panic!() };
+    assert_eq!((record.outcome, record.status), (Outcome::Cancelled, 487));
+    assert!(w.plane.live.is_empty());
+    // The agent answers anyway (the race RFC 3261 §9.1 allows): it is ACKed and hung up on.
+    w.input(AGENT, &agent_response(&inv, 200, ANSWER));
+    let methods: Vec<Method> = w
+        .take(AGENT)
+        .into_iter()
+        .filter_map(|m| if let Message::Request(r) = m { Some(r.method) } else { None })
+        .collect();
+    assert!(methods.contains(&Method::Ack) && methods.contains(&Method::Bye), "{methods:?}");
+}
+
+#[test]
+fn failures_are_relayed_and_timeouts_become_408() {
+    let mut w = world();
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+    let inv = w.request_to(AGENT);
+    w.take(CARRIER);
+    w.input(AGENT, &agent_response(&inv, 486, ""));
+    assert_eq!(w.statuses_to(CARRIER), vec![486]);
+    let ack = w.request_to(AGENT);
+    assert_eq!(ack.method, Method::Ack, "the transaction layer ACKs the 486");
+    let Some(CallEvent::Ended(record)) = w.events.pop() else { panic!() };
+    assert_eq!(record.outcome, Outcome::Busy);
+
+    let mut w = world();
+    w.input(CARRIER, &invite("z9hG4bKinv2", OFFER));
+    w.take(AGENT);
+    w.take(CARRIER);
+    w.advance(Duration::from_secs(40));
+    assert!(w.statuses_to(CARRIER).contains(&408));
+    let Some(CallEvent::Ended(record)) = w.events.pop() else { panic!() };
+    assert_eq!(record.outcome, Outcome::Timeout);
+    assert!(w.plane.live.is_empty());
+}
+
+#[test]
+fn a_reinvite_for_hold_crosses_with_its_sdp_rewritten() {
+    let mut w = world();
+    let (_, to) = answered_call(&mut w);
+    let hold = OFFER.replace("a=sendrecv", "a=sendonly").replace("o=c 1 1", "o=c 1 2");
+    w.input(CARRIER, &carrier_in_dialog("INVITE", 2, &to, "z9hG4bKre1", &hold));
+    assert_eq!(w.statuses_to(CARRIER), vec![100]);
+    let re = w.request_to(AGENT);
+    assert_eq!(re.method, Method::Invite);
+    assert_eq!(re.to().unwrap().tag(), Some("a1"));
+    assert_eq!(re.cseq().unwrap().seq, 2);
+    let body = String::from_utf8(re.body.clone()).unwrap();
+    assert!(body.contains("a=sendonly") && body.contains("c=IN IP4 10.1.0.1"), "{body}");
+    // Glare: another INVITE while this one runs gets 491.
+    w.input(CARRIER, &carrier_in_dialog("INVITE", 3, &to, "z9hG4bKre2", &hold));
+    assert_eq!(w.statuses_to(CARRIER), vec![100, 491]);
+    w.input(AGENT, &agent_response(&re, 200, &ANSWER.replace("a=sendrecv", "a=recvonly")));
+    assert_eq!(w.request_to(AGENT).method, Method::Ack);
+    let msgs = w.take(CARRIER);
+    let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+    assert_eq!((ok.status, ok.cseq().unwrap().seq), (200, 2));
+    assert!(String::from_utf8(ok.body.clone()).unwrap().contains("a=recvonly"));
+    assert_eq!(w.plane.live.len(), 1, "the same relay session carries on");
+}
+
+#[test]
+fn a_late_offer_is_answered_in_the_acks() {
+    let mut w = world();
+    w.input(CARRIER, &invite("z9hG4bKinv1", ""));
+    let inv = w.request_to(AGENT);
+    assert!(inv.body.is_empty());
+    w.take(CARRIER);
+    // The agent offers in its 200; the carrier answers in its ACK.
+    w.input(AGENT, &agent_response(&inv, 200, ANSWER));
+    assert!(w.take(AGENT).is_empty(), "the agent's ACK waits for the carrier's answer");
+    let msgs = w.take(CARRIER);
+    let [Message::Response(ok)] = &msgs[..] else { panic!() };
+    assert!(String::from_utf8(ok.body.clone()).unwrap().contains("c=IN IP4 203.0.113.1"));
+    let to = ok.headers.get("To").unwrap().to_string();
+    let answer = OFFER.replace("RTP/AVP 0 8 101", "RTP/AVP 0");
+    w.input(CARRIER, &carrier_in_dialog("ACK", 1, &to, "z9hG4bKack", &answer));
+    let ack = w.request_to(AGENT);
+    assert_eq!(ack.method, Method::Ack);
+    assert!(String::from_utf8(ack.body).unwrap().contains("c=IN IP4 10.1.0.1"));
+}
+
+#[test]
+fn strangers_unknown_numbers_and_garbage_get_clear_answers() {
+    let mut w = world();
+    w.input("198.51.100.9:5060", &invite("z9hG4bKx", OFFER).replace("192.0.2.10", "198.51.100.9"));
+    assert_eq!(w.statuses_to("198.51.100.9:5060"), vec![100, 403]);
+    w.input(CARRIER, &invite("z9hG4bKy", OFFER).replace("sip:4000@", "sip:5555@"));
+    assert_eq!(w.statuses_to(CARRIER), vec![100, 404]);
+    w.input(CARRIER, &invite("z9hG4bKz", OFFER).replace("Max-Forwards: 70", "Max-Forwards: 0"));
+    assert_eq!(w.statuses_to(CARRIER), vec![100, 483]);
+    // A request whose CSeq cannot be read is answered 400 with the reason, statelessly.
+    w.input(CARRIER, &invite("z9hG4bKw", OFFER).replace("CSeq: 1 INVITE", "CSeq: one INVITE"));
+    assert!(w.take(CARRIER).is_empty());
+    let [r] = &w.unparsed[..] else { panic!("{:?}", w.unparsed) };
+    assert!(r.starts_with("SIP/2.0 400 Bad CSeq Header\r\n"), "{r}");
+    assert!(r.contains("CSeq: one INVITE\r\n") && r.contains("branch=z9hG4bKw"), "{r}");
+    // Binary noise gets nothing and breaks nothing.
+    w.input(CARRIER, "\u{1}\u{2}garbage");
+    assert!(w.take(CARRIER).is_empty());
+    assert_eq!(w.core.counters().malformed, 2);
+    w.input(CARRIER, "OPTIONS sip:203.0.113.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKo\r\nFrom: <sip:c@192.0.2.10>;tag=1\r\nTo: <sip:203.0.113.1>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(w.statuses_to(CARRIER), vec![200]);
+    assert_eq!(w.core.calls(), 0);
+}
