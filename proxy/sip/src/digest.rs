@@ -377,10 +377,17 @@ impl fmt::Debug for NonceSource {
     }
 }
 
-/// Appends `s` as a quoted-string, escaping `"` and `\` (RFC 3261 §25.1).
+/// ASCII control characters other than tab: never inside a quoted value, so a value can never
+/// end a header line early (header injection) however it was obtained.
+fn is_ctl(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// Appends `s` as a quoted-string, escaping `"` and `\` (RFC 3261 §25.1) and dropping control
+/// characters (which [`parse_params`] refuses, so nothing from the wire is altered).
 fn push_quoted(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    for c in s.chars().filter(|c| !u8::try_from(*c).is_ok_and(is_ctl)) {
         if c == '"' || c == '\\' {
             out.push('\\');
         }
@@ -493,7 +500,8 @@ fn parse_params(value: &str) -> Result<Vec<(&str, Cow<'_, str>)>, DigestError> {
 }
 
 /// Reads a quoted string whose body starts at `start`; returns it unescaped and the index after
-/// the closing quote. `quoted-pair` may only escape ASCII (RFC 3261 §25.1).
+/// the closing quote. `quoted-pair` may only escape ASCII (RFC 3261 §25.1); control characters
+/// are refused, escaped or not, because header unfolding has already turned folds into spaces.
 fn parse_quoted(value: &str, start: usize) -> Result<(Cow<'_, str>, usize), DigestError> {
     let b = value.as_bytes();
     let mut owned: Option<String> = None;
@@ -513,7 +521,7 @@ fn parse_quoted(value: &str, start: usize) -> Result<(Cow<'_, str>, usize), Dige
             }
             b'\\' => {
                 let escaped = *b.get(i + 1).ok_or(DigestError::Syntax { offset: i })?;
-                if !escaped.is_ascii() {
+                if !escaped.is_ascii() || is_ctl(escaped) {
                     return Err(DigestError::Syntax { offset: i + 1 });
                 }
                 let s = owned.get_or_insert_with(String::new);
@@ -522,6 +530,7 @@ fn parse_quoted(value: &str, start: usize) -> Result<(Cow<'_, str>, usize), Dige
                 i += 2;
                 seg = i;
             }
+            c if is_ctl(c) => return Err(DigestError::Syntax { offset: i }),
             _ => i += 1,
         }
     }

@@ -271,6 +271,11 @@ fn challenge_values() {
     let value = challenge("a \"b\" \\c", "n", Algorithm::Md5, false);
     let escaped = Challenge::parse(&value).unwrap();
     assert_eq!(escaped.realm, "a \"b\" \\c", "quoting round-trips");
+    assert_eq!(
+        challenge("r\r\nVia: x\t", "n", Algorithm::Md5, false),
+        "Digest realm=\"rVia: x\t\", nonce=\"n\", algorithm=MD5, qop=\"auth\"",
+        "no header injection through a value"
+    );
 }
 
 #[test]
@@ -331,6 +336,9 @@ fn parser_rejects_garbage_with_typed_errors() {
         (header(" junk"), Syntax { offset: header("").len() + 1 }),
         (header(", x=a b"), Syntax { offset: header("").len() + 6 }),
         (header(r#", x="a"b"#), Syntax { offset: header("").len() + 7 }),
+        (header(", x=\"a\r\nVia: evil\""), Syntax { offset: header("").len() + 6 }),
+        (header(", x=\"a\\\n\""), Syntax { offset: header("").len() + 7 }),
+        (header(", x=\"\0\""), Syntax { offset: header("").len() + 5 }),
         (header(r#", USERNAME="bob""#), DuplicateParam),
         (header(", x=1, X=2"), DuplicateParam),
         (header(", algorithm=MD5-sess"), UnsupportedAlgorithm),
