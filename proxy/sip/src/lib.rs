@@ -13,3 +13,6 @@
 
 pub mod message;
 pub mod transaction;
+pub mod digest;
+pub mod guard;
+pub mod registrar;
