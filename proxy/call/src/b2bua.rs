@@ -19,8 +19,14 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tonewall_media::anchor::{Anchor, AnchorError, CallReport, MediaPlane, OfferOptions};
+use tonewall_sip::digest::{self, Authorization, Credentials, NonceSource, NonceStatus, Verdict};
+use tonewall_sip::guard::{Decision, Guard, GuardConfig, Kind, RejectReason};
 use tonewall_sip::message::{
     self, Message, Method, NameAddr, ParseError, Request, Response, Uri, reason_phrase,
+};
+use tonewall_sip::registrar::{
+    ContactsRequest, Origin, RegisterError, RegisterRequest, Registrar, RegistrarConfig, RequestedContact,
+    TransportKind,
 };
 use tonewall_sip::transaction::{
     Incoming, Received, Target, TimerConfig, Transactions, Transmit, Transport, TxEvent, TxId,
@@ -158,7 +164,7 @@ impl Listeners {
 }
 
 /// The core's settings.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CoreConfig {
     /// Where Tonewall listens.
     pub listeners: Listeners,
@@ -166,11 +172,27 @@ pub struct CoreConfig {
     pub timers: TimerConfig,
     /// Calls at once before new INVITEs get 503.
     pub max_calls: usize,
+    /// The digest realm agents authenticate in; their addresses-of-record are `sip:user@realm`.
+    pub realm: String,
+    /// Agents' credentials (hashed).
+    pub agents: Vec<Credentials>,
+    /// Flood and scan protection.
+    pub guard: GuardConfig,
+    /// Registration limits.
+    pub registrar: RegistrarConfig,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        CoreConfig { listeners: Listeners::default(), timers: TimerConfig::default(), max_calls: 10_000 }
+        CoreConfig {
+            listeners: Listeners::default(),
+            timers: TimerConfig::default(),
+            max_calls: 10_000,
+            realm: "tonewall".into(),
+            agents: Vec::new(),
+            guard: GuardConfig::default(),
+            registrar: RegistrarConfig::default(),
+        }
     }
 }
 
@@ -258,6 +280,10 @@ pub struct B2bua {
     /// Fresh identifiers without a CSPRNG call each: a random prefix and a counter.
     id_prefix: String,
     id_counter: u64,
+    registrar: Registrar,
+    guard: Guard,
+    nonces: NonceSource,
+    credentials: HashMap<String, Credentials>,
 }
 
 impl B2bua {
@@ -270,7 +296,17 @@ impl B2bua {
     ) -> B2bua {
         let mut seed = [0u8; 8];
         rng.fill_bytes(&mut seed);
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        let mut config = config;
+        // The credentials move into the table; the config keeps none.
+        let credentials =
+            std::mem::take(&mut config.agents).into_iter().map(|c| (c.user().to_string(), c)).collect();
         B2bua {
+            registrar: Registrar::new(config.registrar.clone()),
+            guard: Guard::new(config.guard.clone()),
+            nonces: NonceSource::new(secret),
+            credentials,
             tx: Transactions::new(config.timers),
             config,
             anchor,
@@ -381,7 +417,24 @@ impl B2bua {
                 if in_dialog {
                     return self.on_in_dialog(now, plane, rng, source, tx, req);
                 }
+                let kind = match req.method {
+                    Method::Invite => Kind::Invite,
+                    Method::Register => Kind::Register,
+                    _ => Kind::Other,
+                };
+                match self.guard.check(now, source.addr.ip(), kind) {
+                    Decision::Admit => {}
+                    // A blocked scanner learns nothing: no answer at all.
+                    Decision::Reject(RejectReason::Blocked) => return,
+                    Decision::Reject(_) if kind == Kind::Invite => {
+                        let mut resp = req.response(503, "Rate Limited", Some(&self.fresh()));
+                        resp.headers.push("Retry-After", "5");
+                        return self.respond(now, tx, &resp);
+                    }
+                    Decision::Reject(_) => return,
+                }
                 match req.method {
+                    Method::Register => self.on_register(now, source, tx, req),
                     Method::Invite => self.on_invite(now, plane, rng, source, tx, req),
                     Method::Cancel => self.on_cancel(now, tx, req),
                     Method::Options => self.reply(now, tx, &req, 200, "OK"),
@@ -454,7 +507,17 @@ impl B2bua {
             return refuse(self, 503, "Call Limit Reached");
         }
         let user = uri.user.clone().unwrap_or_default();
-        let resolved = match self.router.resolve(now, &user, |_| None) {
+        let (registrar, realm) = (&self.registrar, &self.config.realm);
+        let locate = |agent: &str| {
+            let b = registrar.lookup(now, &format!("sip:{agent}@{realm}")).next()?;
+            let transport = match b.origin.transport {
+                TransportKind::Udp => Transport::Udp,
+                TransportKind::Tcp => Transport::Tcp,
+                TransportKind::Tls => Transport::Tls,
+            };
+            Some((b.uri.clone(), Target { transport, addr: b.origin.source, conn: b.origin.connection }))
+        };
+        let resolved = match self.router.resolve(now, &user, locate) {
             Ok(r) => r,
             Err(Refusal { status, reason }) => return refuse(self, status, reason),
         };
@@ -567,6 +630,90 @@ impl B2bua {
                 media: offered,
             },
         );
+    }
+
+    /// REGISTER from an agent (RFC 3261 §10.3), with digest authentication (RFC 8760).
+    fn on_register(&mut self, now: Duration, source: Target, tx: TxId, req: Request) {
+        let user = req.to().and_then(|t| Uri::parse(&t.uri).ok()).and_then(|u| u.user).unwrap_or_default();
+        let challenge = |this: &mut Self, stale: bool| {
+            let mut salt = [0u8; 8];
+            salt.copy_from_slice(&this.id_counter.to_le_bytes());
+            this.id_counter += 1;
+            let nonce = this.nonces.nonce(now, salt);
+            let mut resp = req.response(401, reason_phrase(401), Some(&this.fresh()));
+            for c in digest::challenges(&this.config.realm, &nonce, stale) {
+                resp.headers.push("WWW-Authenticate", c);
+            }
+            this.respond(now, tx, &resp);
+        };
+        let Some(auth) = req.headers.get("Authorization").and_then(|a| Authorization::parse(a).ok()) else {
+            return challenge(self, false);
+        };
+        if self.nonces.check(&auth.nonce, now) == NonceStatus::Forged {
+            return challenge(self, false);
+        }
+        let verdict = match self.credentials.get(&user) {
+            Some(creds) if auth.username == user.as_str() => {
+                digest::verify(&auth, creds, req.method.as_str(), &self.nonces, now)
+            }
+            // Unknown users fail like wrong passwords: nothing tells a scanner which exist.
+            _ => Verdict::Failed(digest::FailReason::WrongUser),
+        };
+        match verdict {
+            Verdict::Ok => self.guard.auth_succeeded(source.addr.ip()),
+            Verdict::Stale => return challenge(self, true),
+            _ => {
+                self.guard.auth_failed(now, source.addr.ip());
+                return self.reply(now, tx, &req, 403, "Forbidden");
+            }
+        }
+        let parsed: Vec<(String, Option<u32>)> = req
+            .headers
+            .values("Contact")
+            .filter(|c| c.trim() != "*")
+            .filter_map(|c| NameAddr::parse(c).ok())
+            .map(|c| (c.uri.clone(), c.param("expires").and_then(|e| e.parse().ok())))
+            .collect();
+        let wildcard = req.headers.values("Contact").any(|c| c.trim() == "*");
+        let list: Vec<RequestedContact<'_>> =
+            parsed.iter().map(|(uri, expires)| RequestedContact { uri, expires: *expires }).collect();
+        let contacts = if wildcard { ContactsRequest::Wildcard } else { ContactsRequest::List(&list) };
+        let aor = format!("sip:{user}@{}", self.config.realm);
+        let request = RegisterRequest {
+            aor: &aor,
+            call_id: req.call_id(),
+            cseq: req.cseq().map_or(0, |c| c.seq),
+            expires: req.headers.get("Expires").and_then(|e| e.trim().parse().ok()),
+            contacts,
+        };
+        let transport = match source.transport {
+            Transport::Udp => TransportKind::Udp,
+            Transport::Tcp => TransportKind::Tcp,
+            Transport::Tls => TransportKind::Tls,
+        };
+        let origin = Origin { source: source.addr, transport, connection: source.conn };
+        match self.registrar.register(now, &request, origin) {
+            Ok(bindings) => {
+                let mut resp = req.response(200, "OK", Some(&self.fresh()));
+                for b in &bindings {
+                    resp.headers.push("Contact", format!("<{}>;expires={}", b.uri, b.expires_in(now)));
+                }
+                self.respond(now, tx, &resp);
+            }
+            Err(RegisterError::IntervalTooBrief { min }) => {
+                let mut resp = req.response(423, reason_phrase(423), Some(&self.fresh()));
+                resp.headers.push("Min-Expires", min.to_string());
+                self.respond(now, tx, &resp);
+            }
+            Err(RegisterError::OutOfOrder) => self.reply(now, tx, &req, 500, "Out Of Order"),
+            Err(RegisterError::TooManyBindings { .. }) => self.reply(now, tx, &req, 403, "Too Many Bindings"),
+            Err(_) => self.reply(now, tx, &req, 400, "Bad Contact"),
+        }
+    }
+
+    /// Agents registered now.
+    pub fn registrations(&self) -> usize {
+        self.registrar.len()
     }
 
     fn on_cancel(&mut self, now: Duration, tx: TxId, req: Request) {
@@ -1067,6 +1214,9 @@ impl B2bua {
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Duration, plane: &mut impl MediaPlane) {
         self.tx.handle_timeout(now);
+        if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
+            self.registrar.expire(now);
+        }
         while let Some(event) = self.tx.poll_event() {
             match event {
                 TxEvent::Timeout(client) => {
@@ -1096,7 +1246,11 @@ impl B2bua {
 
     /// When [`B2bua::handle_timeout`] has work next.
     pub fn poll_timeout(&mut self) -> Option<Duration> {
-        self.tx.poll_timeout()
+        let reg = self.registrar.poll_timeout();
+        match (self.tx.poll_timeout(), reg) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next message to send.

@@ -7,11 +7,12 @@ use rand::rngs::StdRng;
 use regex_lite::Regex;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tonewall_call::routing::{Destination, Route, Router, Trunk};
+use tonewall_call::routing::{Destination, Group, Route, Router, Strategy, Trunk};
 use tonewall_call::{B2bua, CallEvent, CoreConfig, Listeners, Outcome, Side};
 use tonewall_media::anchor::{Anchor, AnchorConfig, Cidr, LegAddrs, MediaPlane, SrtpPolicy};
 use tonewall_media::relay::{LegId, Remote, SessionReport};
 use tonewall_media::srtp::SrtpContext;
+use tonewall_sip::digest::{self, ClientSecret, Credentials};
 use tonewall_sip::message::{Message, Method, Request, Response, parse};
 use tonewall_sip::transaction::{Target, Transport};
 
@@ -76,6 +77,12 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(Vec::new())
+}
+
+/// A world whose agents `alice` and `bob` may register (password: the user name reversed,
+/// with a canary), routes 4000 to a fixed URI, 4001 to alice, 4100 to the group of both.
+fn world_with(agents: Vec<Credentials>) -> World {
     let mut rng = StdRng::seed_from_u64(3261);
     let anchor = Anchor::new(AnchorConfig {
         advertised: [IpAddr::from([203, 0, 113, 1]), IpAddr::from([10, 1, 0, 1])],
@@ -86,15 +93,32 @@ fn world() -> World {
     });
     let router = Router::new(
         vec![Trunk { name: "carrier".into(), networks: vec![Cidr::parse("192.0.2.0/24").unwrap()] }],
-        vec![Route {
-            name: "support".into(),
-            pattern: Regex::new("^(?:4000)$").unwrap(),
-            to: Destination::Uri(format!("sip:agent@{AGENT}")),
+        vec![
+            Route {
+                name: "support".into(),
+                pattern: Regex::new("^(?:4000)$").unwrap(),
+                to: Destination::Uri(format!("sip:agent@{AGENT}")),
+            },
+            Route {
+                name: "alice".into(),
+                pattern: Regex::new("^(?:4001)$").unwrap(),
+                to: Destination::Agent("alice".into()),
+            },
+            Route {
+                name: "team".into(),
+                pattern: Regex::new("^(?:4100)$").unwrap(),
+                to: Destination::Group("team".into()),
+            },
+        ],
+        vec![Group {
+            name: "team".into(),
+            members: vec!["alice".into(), "bob".into()],
+            strategy: Strategy::RoundRobin,
         }],
-        vec![],
     );
     let config = CoreConfig {
         listeners: Listeners(vec![(Transport::Udp, "203.0.113.1:5060".parse().unwrap())]),
+        agents,
         ..CoreConfig::default()
     };
     let core = B2bua::new(config, anchor, router, &mut rng);
@@ -419,4 +443,141 @@ fn strangers_unknown_numbers_and_garbage_get_clear_answers() {
     w.input(CARRIER, "OPTIONS sip:203.0.113.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKo\r\nFrom: <sip:c@192.0.2.10>;tag=1\r\nTo: <sip:203.0.113.1>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(w.statuses_to(CARRIER), vec![200]);
     assert_eq!(w.core.calls(), 0);
+}
+
+const ALICE_PASSWORD: &str = "canary-pw-4111111111111111";
+
+fn agents() -> Vec<Credentials> {
+    vec![
+        Credentials::from_password("alice", "tonewall", ALICE_PASSWORD),
+        Credentials::from_password("bob", "tonewall", "bob-password"),
+    ]
+}
+
+fn register(user: &str, from: &str, contact: &str, cseq: u32, auth: Option<&str>) -> String {
+    let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    format!(
+        "REGISTER sip:203.0.113.1 SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bKreg{cseq}{user}\r\nMax-Forwards: 70\r\n\
+         From: <sip:{user}@203.0.113.1>;tag=r{user}\r\nTo: <sip:{user}@203.0.113.1>\r\nCall-ID: reg-{user}\r\n\
+         CSeq: {cseq} REGISTER\r\nContact: <{contact}>\r\nExpires: 600\r\n{auth}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Registers `user` from `from` with a digest answer to the core's challenge; returns the 200.
+fn registered(w: &mut World, user: &str, password: &str, from: &str, contact: &str) -> Response {
+    w.input(from, &register(user, from, contact, 1, None));
+    let msgs = w.take(from);
+    let [Message::Response(challenge)] = &msgs[..] else { panic!("{msgs:?}") };
+    assert_eq!(challenge.status, 401);
+    let offers: Vec<&str> = challenge.headers.all("WWW-Authenticate").collect();
+    assert_eq!(offers.len(), 2);
+    assert!(offers[0].contains("algorithm=SHA-256") && offers[1].contains("algorithm=MD5"), "{offers:?}");
+    let auth = digest::respond(
+        offers[0],
+        ClientSecret::Password { user, password },
+        "REGISTER",
+        "sip:203.0.113.1",
+        "c0ffee",
+        1,
+    )
+    .unwrap();
+    w.input(from, &register(user, from, contact, 2, Some(&auth)));
+    let msgs = w.take(from);
+    let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+    ok.clone()
+}
+
+#[test]
+fn agents_register_with_digest_and_calls_reach_them_where_they_registered_from() {
+    let mut w = world_with(agents());
+    // alice is behind NAT: her Contact names a private address, her packets come from 10.1.0.20.
+    let ok = registered(&mut w, "alice", ALICE_PASSWORD, AGENT, "sip:alice@192.168.1.5:5060");
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.headers.get("Contact"), Some("<sip:alice@192.168.1.5:5060>;expires=600"));
+    assert_eq!(w.core.registrations(), 1);
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER).replace("sip:4000@", "sip:4001@"));
+    let inv = w.request_to(AGENT);
+    assert_eq!(inv.uri, "sip:alice@192.168.1.5:5060", "Request-URI is the registered contact");
+    // Registrations lapse: after expiry the agent is unavailable.
+    w.advance(Duration::from_secs(601));
+    w.input(
+        CARRIER,
+        &invite("z9hG4bKinv2", OFFER)
+            .replace("carrier-call-1", "carrier-call-2")
+            .replace("sip:4000@", "sip:4001@"),
+    );
+    assert!(w.statuses_to(CARRIER).contains(&480));
+}
+
+#[test]
+fn a_group_hunts_past_the_busy_agent() {
+    let mut w = world_with(agents());
+    registered(&mut w, "alice", ALICE_PASSWORD, AGENT, "sip:alice@10.1.0.20:5070");
+    registered(&mut w, "bob", "bob-password", "10.1.0.21:5070", "sip:bob@10.1.0.21:5070");
+    w.input(CARRIER, &invite("z9hG4bKg1", OFFER).replace("sip:4000@", "sip:4100@"));
+    let first = w.request_to(AGENT);
+    assert_eq!(first.uri, "sip:alice@10.1.0.20:5070");
+    let second = invite("z9hG4bKg2", OFFER)
+        .replace("sip:4000@", "sip:4100@")
+        .replace("carrier-call-1", "carrier-call-2");
+    w.input(CARRIER, &second);
+    assert_eq!(w.request_to("10.1.0.21:5070").uri, "sip:bob@10.1.0.21:5070", "alice is on a call");
+    let third = invite("z9hG4bKg3", OFFER)
+        .replace("sip:4000@", "sip:4100@")
+        .replace("carrier-call-1", "carrier-call-3");
+    w.take(CARRIER);
+    w.input(CARRIER, &third);
+    assert_eq!(w.statuses_to(CARRIER), vec![100, 486], "everyone is busy");
+}
+
+#[test]
+fn wrong_passwords_are_refused_then_the_source_is_blocked_and_nothing_leaks() {
+    let mut w = world_with(agents());
+    for attempt in 0..5 {
+        w.input(AGENT, &register("alice", AGENT, "sip:alice@10.1.0.20", 10 + attempt * 2, None));
+        let msgs = w.take(AGENT);
+        let [Message::Response(ch)] = &msgs[..] else { panic!() };
+        let offer = ch.headers.get("WWW-Authenticate").unwrap().to_string();
+        let auth = digest::respond(
+            &offer,
+            ClientSecret::Password { user: "alice", password: "guess" },
+            "REGISTER",
+            "sip:203.0.113.1",
+            "c",
+            1,
+        )
+        .unwrap();
+        w.input(AGENT, &register("alice", AGENT, "sip:alice@10.1.0.20", 11 + attempt * 2, Some(&auth)));
+        assert_eq!(w.statuses_to(AGENT), vec![403]);
+    }
+    // Blocked: no answer at all, even with the right password.
+    w.input(AGENT, &register("alice", AGENT, "sip:alice@10.1.0.20", 99, None));
+    assert!(w.take(AGENT).is_empty());
+    assert_eq!(w.core.registrations(), 0);
+    // Other sources are not affected.
+    assert_eq!(
+        registered(&mut w, "bob", "bob-password", "10.1.0.21:5070", "sip:bob@10.1.0.21:5070").status,
+        200
+    );
+    let debug = format!("{:?}", agents());
+    assert!(!debug.contains(ALICE_PASSWORD) && !debug.contains("4111111111111111"));
+}
+
+#[test]
+fn an_invite_flood_from_one_source_gets_503() {
+    let mut w = world();
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let inv = invite(&format!("z9hG4bKf{i}"), OFFER).replace("carrier-call-1", &format!("flood-{i}"));
+        w.input(CARRIER, &inv);
+        statuses.extend(w.statuses_to(CARRIER));
+        w.take(AGENT);
+    }
+    let limited = statuses.iter().filter(|&&s| s == 503).count();
+    assert!((15..=25).contains(&limited), "burst admitted, the rest limited: {statuses:?}");
+    // Tokens come back with time.
+    w.advance(Duration::from_secs(2));
+    w.take(CARRIER); // the 503s' retransmissions (the test carrier never ACKs them)
+    w.input(CARRIER, &invite("z9hG4bKlate", OFFER).replace("carrier-call-1", "late"));
+    assert_eq!(w.statuses_to(CARRIER), vec![100]);
 }

@@ -29,6 +29,149 @@ pub struct Config {
     pub metrics: Metrics,
     /// Call recordings (encrypted at rest; what the agent heard, after masking).
     pub recording: Recording,
+    /// SIP signaling: listeners, trunks, routes, agents.
+    pub sip: Sip,
+}
+
+/// `[sip]`: the B2BUA between carriers and agents. With every listener list empty, Tonewall runs
+/// as a media node only (driven over `[ng]`, as rtpengine is).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sip {
+    /// UDP listen addresses.
+    pub udp: Vec<SocketAddr>,
+    /// TCP listen addresses.
+    pub tcp: Vec<SocketAddr>,
+    /// TLS listen addresses (needs `tls_cert` and `tls_key`).
+    pub tls: Vec<SocketAddr>,
+    /// PEM certificate chain for TLS.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<std::path::PathBuf>,
+    /// PEM CA certificates: trunks may present client certificates signed by them (optional).
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    /// PEM CA certificates that agents' TLS servers are checked against when Tonewall connects
+    /// out to them.
+    pub tls_roots: Option<std::path::PathBuf>,
+    /// Digest realm for agents' REGISTERs.
+    pub realm: String,
+    /// Calls at once; INVITEs beyond get 503.
+    pub max_calls: usize,
+    /// INVITEs per second per source address (with a burst of twice that); more get 503.
+    pub invite_rate: f64,
+    /// REGISTERs per second per source address; more are dropped.
+    pub register_rate: f64,
+    /// Failed authentications within a minute before a source is blocked for five minutes.
+    pub auth_failures_before_block: u32,
+    /// Carrier trunks: the only sources allowed to send INVITEs.
+    pub trunks: Vec<TrunkConfig>,
+    /// Routes, tried in order.
+    pub routes: Vec<RouteConfig>,
+    /// Agent groups.
+    pub groups: Vec<GroupConfig>,
+    /// Agents that may REGISTER.
+    pub agents: Vec<AgentConfig>,
+}
+
+impl Default for Sip {
+    fn default() -> Self {
+        let lo = SocketAddr::from(([127, 0, 0, 1], 5060));
+        Sip {
+            udp: vec![lo],
+            tcp: vec![lo],
+            tls: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_roots: None,
+            realm: "tonewall".into(),
+            max_calls: 10_000,
+            invite_rate: 100.0,
+            register_rate: 20.0,
+            auth_failures_before_block: 5,
+            trunks: vec![TrunkConfig {
+                name: "local".into(),
+                networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            }],
+            routes: Vec::new(),
+            groups: Vec::new(),
+            agents: Vec::new(),
+        }
+    }
+}
+
+/// `[[sip.trunks]]`: a carrier, recognised by where its INVITEs come from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Name in logs and metrics.
+    pub name: String,
+    /// Source networks (`192.0.2.0/24`, `2001:db8::/32`, or one address).
+    pub networks: Vec<String>,
+}
+
+/// `[[sip.routes]]`: calls whose dialled user matches go somewhere.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Name in logs and metrics (defaults to the pattern).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A regular expression matched against the whole Request-URI user (`4[0-9]{3}`, `.*`).
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// `agent:NAME`, `group:NAME`, or a SIP URI with an IP address (`sip:pbx@10.0.0.9:5060`).
+    pub to: String,
+}
+
+/// `[[sip.groups]]`: agents that share calls.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// The name routes use (`group:NAME`).
+    pub name: String,
+    /// Agent user names.
+    pub members: Vec<String>,
+    /// `round-robin` (default) or `least-recent`.
+    #[serde(default)]
+    pub strategy: StrategyName,
+}
+
+/// Group strategies in the file.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyName {
+    /// The next idle agent in turn.
+    #[default]
+    RoundRobin,
+    /// The idle agent whose last call ended longest ago.
+    LeastRecent,
+}
+
+/// `[[sip.agents]]`: an agent's SIP account. Give `ha1_sha256` (and `ha1_md5` for phones
+/// without SHA-256), hex of H(user:realm:password), so no password sits in the file; `password`
+/// is accepted and hashed at start, then forgotten.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The user name (the address-of-record's user part).
+    pub user: String,
+    /// Plain password (hashed at start; prefer the ha1 fields).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Hex SHA-256 of `user:realm:password`.
+    #[serde(default)]
+    pub ha1_sha256: Option<String>,
+    /// Hex MD5 of `user:realm:password`.
+    #[serde(default)]
+    pub ha1_md5: Option<String>,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Credentials never print.
+        f.debug_struct("AgentConfig").field("user", &self.user).finish_non_exhaustive()
+    }
 }
 
 /// `[recording]`: where and with which key calls are recorded.
@@ -248,12 +391,65 @@ impl Config {
         if let Some(bad) = self.ng.allow.iter().find(|n| tonewall_media::anchor::Cidr::parse(n).is_none()) {
             return Err(("ng", "allow", format!("`{bad}` is not a network (address/prefix)")));
         }
+        self.validate_sip()?;
         if self.recording.dir.is_some() && self.recording.key_file.is_none() {
             return Err((
                 "recording",
                 "dir",
                 "recording needs a key_file (tonewall recording keygen)".into(),
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_sip(&self) -> Result<(), (&'static str, &'static str, String)> {
+        let s = &self.sip;
+        if !s.tls.is_empty() && (s.tls_cert.is_none() || s.tls_key.is_none()) {
+            return Err(("sip", "tls", "TLS listeners need tls_cert and tls_key".into()));
+        }
+        for t in &s.trunks {
+            if let Some(bad) = t.networks.iter().find(|n| tonewall_media::anchor::Cidr::parse(n).is_none()) {
+                return Err(("sip", "networks", format!("trunk `{}`: `{bad}` is not a network", t.name)));
+            }
+        }
+        for r in &s.routes {
+            if let Err(e) = regex_lite::Regex::new(&r.pattern) {
+                return Err(("sip", "match", format!("route pattern `{}`: {e}", r.pattern)));
+            }
+            if let Some(g) = r.to.strip_prefix("group:") {
+                if !s.groups.iter().any(|x| x.name == g) {
+                    return Err(("sip", "to", format!("route to unknown group `{g}`")));
+                }
+            } else if let Some(a) = r.to.strip_prefix("agent:") {
+                if !s.agents.iter().any(|x| x.user == a) {
+                    return Err(("sip", "to", format!("route to unknown agent `{a}`")));
+                }
+            } else if tonewall_call::routing::uri_target(&r.to).is_none() {
+                return Err((
+                    "sip",
+                    "to",
+                    format!("`{}` is not agent:NAME, group:NAME or a sip: URI with an IP address", r.to),
+                ));
+            }
+        }
+        for g in &s.groups {
+            if let Some(m) = g.members.iter().find(|m| !s.agents.iter().any(|a| &a.user == *m)) {
+                return Err(("sip", "members", format!("group `{}`: unknown agent `{m}`", g.name)));
+            }
+        }
+        for a in &s.agents {
+            if a.password.is_none() && a.ha1_sha256.is_none() && a.ha1_md5.is_none() {
+                return Err(("sip", "user", format!("agent `{}` has no password or ha1", a.user)));
+            }
+            let hex_ok = |h: &Option<String>, n: usize| {
+                h.as_ref().is_none_or(|h| h.len() == n && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            };
+            if !hex_ok(&a.ha1_sha256, 64) || !hex_ok(&a.ha1_md5, 32) {
+                return Err(("sip", "user", format!("agent `{}`: ha1 values are hex digests", a.user)));
+            }
+        }
+        if !(s.invite_rate > 0.0 && s.register_rate > 0.0) {
+            return Err(("sip", "invite_rate", "rates must be positive".into()));
         }
         Ok(())
     }
