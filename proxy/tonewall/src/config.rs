@@ -454,6 +454,25 @@ impl Config {
         Ok(())
     }
 
+    /// The media anchor's settings (shared by the ng listener and the SIP side).
+    pub fn anchor(&self) -> tonewall_media::anchor::AnchorConfig {
+        let m = &self.media;
+        tonewall_media::anchor::AnchorConfig {
+            advertised: [
+                m.carrier_advertised.unwrap_or(m.carrier_address),
+                m.agent_advertised.unwrap_or(m.agent_address),
+            ],
+            mask_a_to_b: true,
+            mask_b_to_a: m.mask_agent_to_caller,
+            srtp: [m.carrier_srtp.into(), m.agent_srtp.into()],
+            agent_networks: m
+                .agent_networks
+                .iter()
+                .filter_map(|n| tonewall_media::anchor::Cidr::parse(n))
+                .collect(),
+        }
+    }
+
     /// The relay's settings.
     pub fn relay(&self) -> RelayConfig {
         let m = &self.media;

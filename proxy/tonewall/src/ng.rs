@@ -5,9 +5,7 @@ use crate::config::Config;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 use tonewall_io::{Relay, SessionId};
-use tonewall_media::anchor::{
-    Anchor, AnchorConfig, AnchorError, CallReport, Cidr, LegAddrs, MediaPlane, OfferOptions,
-};
+use tonewall_media::anchor::{Anchor, AnchorError, CallReport, Cidr, LegAddrs, MediaPlane, OfferOptions};
 use tonewall_media::ng::TransportProtocol;
 use tonewall_media::ng::{
     CallStats, ControlError, Counters, DeleteRequest, DtmfRequest, MediaControl, MediaStats, NgConfig,
@@ -101,7 +99,7 @@ impl CallEndMetrics {
         })
     }
 
-    fn observe(&self, report: &CallReport) {
+    pub(crate) fn observe(&self, report: &CallReport) {
         for (_, r) in &report.streams {
             for (side, q) in ["carrier", "agent"].into_iter().zip(&r.quality) {
                 if q.packets == 0 {
@@ -123,17 +121,7 @@ impl<'a> NgControl<'a> {
         key: Option<RecordingKey>,
         call_end: Option<CallEndMetrics>,
     ) -> Self {
-        let m = &config.media;
-        let anchor = Anchor::new(AnchorConfig {
-            advertised: [
-                m.carrier_advertised.unwrap_or(m.carrier_address),
-                m.agent_advertised.unwrap_or(m.agent_address),
-            ],
-            mask_a_to_b: true,
-            mask_b_to_a: m.mask_agent_to_caller,
-            srtp: [m.carrier_srtp.into(), m.agent_srtp.into()],
-            agent_networks: m.agent_networks.iter().filter_map(|n| Cidr::parse(n)).collect(),
-        });
+        let anchor = Anchor::new(config.anchor());
         let recording = key.map(|k| (k, config.recording.all_calls));
         NgControl {
             anchor,
@@ -254,7 +242,7 @@ impl MediaControl for NgControl<'_> {
 }
 
 /// One line per call end: figures only, no Call-ID, tags, addresses or digits.
-fn log_call_end(report: &CallReport) {
+pub(crate) fn log_call_end(report: &CallReport) {
     let mut line = format!("call end: {} stream(s)", report.streams.len());
     for (i, (_, r)) in report.streams.iter().enumerate() {
         for (side, (q, c)) in ["carrier", "agent"].into_iter().zip(r.quality.iter().zip(&r.counters)) {

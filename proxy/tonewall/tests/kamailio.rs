@@ -368,7 +368,7 @@ fn call(p: Ports, delayed: bool) {
     std::fs::write(
         dir.join("tonewall.toml"),
         format!(
-            "[media]\nport_min = {}\nport_max = {}\nworkers = 1\n[ng]\nlisten = \"127.0.0.1:{ng}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n",
+            "[media]\nport_min = {}\nport_max = {}\nworkers = 1\n[ng]\nlisten = \"127.0.0.1:{ng}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n[sip]\nudp = []\ntcp = []\n",
             p.relay,
             p.relay + 199
         ),

@@ -55,7 +55,7 @@ struct Node {
 /// A config for a node on ng port `base`: extra lines for `[media]` and `[ng]`, extra tables.
 fn config(base: u16, media: &str, ng: &str, tables: &str) -> String {
     format!(
-        "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n{media}\n[ng]\nlisten = \"127.0.0.1:{base}\"\n{ng}\n[metrics]\nlisten = \"127.0.0.1:{}\"\n{tables}",
+        "[media]\nport_min = {}\nport_max = {}\nworkers = 2\n{media}\n[ng]\nlisten = \"127.0.0.1:{base}\"\n{ng}\n[metrics]\nlisten = \"127.0.0.1:{}\"\n[sip]\nudp = []\ntcp = []\n{tables}",
         base + 10,
         base + 200,
         base + 1
