@@ -11,8 +11,8 @@
 //! What it does not do: routing, B2BUA logic and media (the `tonewall-call` crate and
 //! `tonewall-media`), DNS (targets are socket addresses), or any I/O.
 
-pub mod message;
-pub mod transaction;
 pub mod digest;
 pub mod guard;
+pub mod message;
 pub mod registrar;
+pub mod transaction;
