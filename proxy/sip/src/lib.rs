@@ -11,3 +11,4 @@
 //! What it does not do: routing, B2BUA logic and media (the `tonewall-call` crate and
 //! `tonewall-media`), DNS (targets are socket addresses), or any I/O.
 
+pub mod framing;
