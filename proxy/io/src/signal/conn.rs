@@ -205,7 +205,8 @@ impl Shared {
 }
 
 /// Runs an established connection (TCP, or TLS after its handshake) until the peer closes it,
-/// it cannot be framed, a write fails or it is idle for `idle_timeout`.
+/// it cannot be framed, a write fails or it is idle for `idle_timeout`. A peer's half-close
+/// (EOF on read) closes the whole connection; SIP peers do not half-close to await an answer.
 pub(super) async fn run<S>(info: ConnInfo, stream: S, mut registration: Registration)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin,

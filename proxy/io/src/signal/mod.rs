@@ -147,7 +147,9 @@ impl Default for SignalConfig {
 pub struct Inbound {
     /// The transport it came over.
     pub transport: Transport,
-    /// Our address it arrived at (a UDP socket's, or the connection's local end).
+    /// Our address it arrived at: the UDP socket's bound address (so `0.0.0.0:5060` for a
+    /// wildcard bind; pass it back as [`Outbound::local`] to answer from the same socket), or the
+    /// connection's local end.
     pub local: SocketAddr,
     /// The peer's address (for Via `received`/`rport`).
     pub source: SocketAddr,
