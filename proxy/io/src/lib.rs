@@ -1,4 +1,5 @@
-//! Tonewall's I/O layer for media: the relay's worker threads, sockets and clock.
+//! Tonewall's I/O layer: the media relay's worker threads, sockets and clock, and the SIP
+//! transports ([`signal`]: UDP, TCP and TLS on one tokio thread).
 //!
 //! ```text
 //!  control (ng, SIP) ── Relay::create / signal / set_masking / remove ──► command queue + waker
@@ -11,12 +12,13 @@
 //! Everything that decides anything lives in `tonewall-media` and is sans-IO; this crate only
 //! pumps it. The only `unsafe` is in [`sys`] (batched receive).
 //!
-//! What it does not do: no SIP or ng parsing, no SDP, no metrics registry (it exposes atomic
+//! What it does not do: no SIP or ng parsing (signal moves whole messages as bytes), no SDP, no metrics registry (it exposes atomic
 //! counters that the binary publishes).
 
 pub mod ports;
 mod recorder;
 pub mod relay;
+pub mod signal;
 pub mod sys;
 pub mod wheel;
 mod worker;
