@@ -1,8 +1,8 @@
 //! Tonewall's I/O layer for media: the relay's worker threads, sockets and clock.
 //!
 //! ```text
-//!  control (ng, SIP) ── Relay::create / signal / set_masking / remove ──► command queue + waker
-//!                                                                          │
+//!  control (ng, SIP) ── Relay::create / signal / set_masking / sip_info / remove ──► commands + waker
+//!                                                                                    │
 //!  UDP ports ──recvmmsg──► worker thread: MediaSession::handle_packet ──send_to──► UDP ports
 //!                            (one per core; owns its sessions and their sockets; no locks)
 //!                            timer wheel ─► handle_timeout;  events ─► channel to control
