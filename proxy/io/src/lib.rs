@@ -2,8 +2,8 @@
 //! transports ([`signal`]: UDP, TCP and TLS on one tokio thread).
 //!
 //! ```text
-//!  control (ng, SIP) ── Relay::create / signal / set_masking / remove ──► command queue + waker
-//!                                                                          │
+//!  control (ng, SIP) ── Relay::create / signal / set_masking / sip_info / remove ──► commands + waker
+//!                                                                                    │
 //!  UDP ports ──recvmmsg──► worker thread: MediaSession::handle_packet ──send_to──► UDP ports
 //!                            (one per core; owns its sessions and their sockets; no locks)
 //!                            timer wheel ─► handle_timeout;  events ─► channel to control

@@ -11,6 +11,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tonewall_dsp::Digit;
 use tonewall_media::relay::{LegId, MediaSession, RelayEvent, Remote, SessionConfig, SessionReport};
 use tonewall_media::srtp::SrtpContext;
 
@@ -197,6 +198,15 @@ impl Relay {
     /// Masks what arrives on `from`, or stops masking it.
     pub fn set_masking(&self, id: SessionId, from: LegId, on: bool) {
         self.send(id, Command::Mask { id, from, on });
+    }
+
+    /// A key press `from`'s party sent in a SIP INFO, with the duration its body gave (ms).
+    /// The owning worker hands it to [`MediaSession::sip_info_digit`] at its own `now`, so it
+    /// is placed on the stream's timeline between the packets around it; the digit, unless the
+    /// stream already reported that press, comes out of the relay's event channel as a
+    /// [`RelayEvent::Digit`] with transport `SipInfo`. Nothing happens for an unknown session.
+    pub fn sip_info(&self, id: SessionId, from: LegId, digit: Digit, duration_ms: Option<u32>) {
+        self.send(id, Command::SipInfo { id, from, digit, duration_ms });
     }
 
     /// The session's figures; `None` if it does not exist.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
+use tonewall_dsp::Digit;
 use tonewall_media::relay::{
     Component, DropReason, LegId, MediaSession, RelayEvent, Remote, SessionReport, Verdict,
 };
@@ -32,6 +33,7 @@ pub(crate) enum Command {
     Add { id: SessionId, session: Box<MediaSession>, sockets: [[Option<std::net::UdpSocket>; 2]; 2] },
     Signal { id: SessionId, leg: LegId, remote: Remote },
     Mask { id: SessionId, from: LegId, on: bool },
+    SipInfo { id: SessionId, from: LegId, digit: Digit, duration_ms: Option<u32> },
     Srtp { id: SessionId, leg: LegId, keys: Box<SrtpUpdate> },
     Record { id: SessionId, writer: Box<tonewall_media::recording::Writer> },
     Report { id: SessionId, remove: bool, reply: Sender<Option<SessionReport>> },
@@ -300,6 +302,13 @@ impl Worker {
                 Command::Mask { id, from, on } => {
                     if let Some(&k) = self.by_id.get(&id) {
                         self.sessions[k].session.set_masking(from, on);
+                    }
+                }
+                Command::SipInfo { id, from, digit, duration_ms } => {
+                    if let Some(&k) = self.by_id.get(&id) {
+                        self.sessions[k].session.sip_info_digit(now, from, digit, duration_ms);
+                        // The digit leaves now, not with the session's next packet.
+                        self.after(k);
                     }
                 }
                 Command::Report { id, remove, reply } => {

@@ -255,3 +255,49 @@ fn ipv6_legs_and_mixed_families() {
         assert_eq!(report.counters[1].forwarded, 10);
     }
 }
+
+#[test]
+fn sip_info_digits_leave_on_the_event_channel_once_per_press() {
+    use tonewall_media::merge::Transport;
+    let config = RelayConfig { ports: (44000, 44999), ..RelayConfig::default() };
+    let (relay, events) = Relay::start(config).expect("relay");
+    let (carrier, agent) = (socket(), socket());
+    let (id, ports) = relay.create().expect("session");
+    relay.signal(id, LegId::A, remote(&carrier));
+    relay.signal(id, LegId::B, remote(&agent));
+
+    // An INFO before any audio: reported at once, from SIP INFO.
+    relay.sip_info(id, LegId::A, key('1'), Some(100));
+    let (sid, e) = events.recv_timeout(Duration::from_secs(2)).expect("the INFO's digit");
+    assert_eq!(sid, id);
+    let RelayEvent::Digit { digit, transport } = e else { panic!("not a digit: {e:?}") };
+    assert_eq!((digit.reveal().as_char(), transport), ('1', Transport::SipInfo));
+
+    // Audio with the key '5' in-band at 300 ms; its INFO comes after the tone, with the packet
+    // at 500 ms: the same press, reported once (in-band was first). Then an INFO of '9' alone.
+    let mut rng = Rng::new(12);
+    let mut buf = vec![0.0; synth::ms(800.0)];
+    synth::add_noise(&mut buf, -40.0, &mut rng);
+    let s = synth::ms(300.0);
+    synth::add_dtmf(&mut buf[s..s + synth::ms(80.0)], key('5'), -8.0, 0.0, (0.0, 0.0), &mut rng);
+    let audio: Vec<u8> = synth::to_i16(&buf).iter().map(|&x| Law::Ulaw.encode(x)).collect();
+    let mut heard = vec![];
+    for (i, c) in audio.chunks(160).enumerate() {
+        if i == 25 {
+            relay.sip_info(id, LegId::A, key('5'), Some(80));
+        }
+        carrier.send_to(&packet(0, i == 0, 1 + i as u16, 160 * i as u32, c), ports[0].rtp).expect("send");
+        let mut r = [0u8; 2048];
+        let (n, _) = agent.recv_from(&mut r).expect("the agent receives each packet");
+        heard.extend_from_slice(&r[RtpHeader::parse(&r[..n]).expect("rtp").payload()]);
+    }
+    relay.sip_info(id, LegId::A, key('9'), None);
+    assert_eq!(detect(&heard), 0, "the tones are masked");
+    let mut got = vec![];
+    while let Ok((_, e)) = events.recv_timeout(Duration::from_millis(700)) {
+        if let RelayEvent::Digit { digit, transport } = e {
+            got.push((digit.reveal().as_char(), transport));
+        }
+    }
+    assert_eq!(got, vec![('5', Transport::InBand), ('9', Transport::SipInfo)]);
+}

@@ -36,6 +36,7 @@ use rand_core::CryptoRng;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+use tonewall_dsp::Digit;
 
 /// The relay's two addresses for one leg of one stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +70,10 @@ pub trait MediaPlane {
         inbound: Option<Option<SrtpContext>>,
         outbound: Option<Option<SrtpContext>>,
     );
+    /// A key press `from`'s party sent in a SIP INFO, for the session to merge with the
+    /// stream's own digits ([`crate::relay::MediaSession::sip_info_digit`], at the plane's
+    /// `now`).
+    fn sip_info(&mut self, id: u64, from: LegId, digit: Digit, duration_ms: Option<u32>);
 }
 
 /// What each leg speaks.
@@ -168,6 +173,9 @@ pub enum AnchorError {
     /// No free ports.
     #[error("out of ports")]
     OutOfPorts,
+    /// The call has no audio stream on the relay to report a SIP INFO digit on.
+    #[error("no audio stream")]
+    NoAudio,
 }
 
 /// One `m=` line of a call.
@@ -185,6 +193,8 @@ struct Stream {
     /// built once per key: rebuilding one under the same key would restart its indices and
     /// reuse keystream.
     out_installed: [bool; 2],
+    /// The `m=` line is audio (where SIP INFO digits are merged).
+    audio: bool,
 }
 
 struct Call {
@@ -333,9 +343,11 @@ impl Anchor {
                     local: [None, None],
                     remote: [None, None],
                     out_installed: [false; 2],
+                    audio: false,
                 });
             }
             let stream = &mut call.streams[i];
+            stream.audio = sdp.media()[i].media_type().eq_ignore_ascii_case("audio");
             if rejected {
                 if let Some(id) = stream.id.take() {
                     plane.remove(id);
@@ -517,6 +529,33 @@ impl Anchor {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A key press the party tagged `from_tag` sent in a SIP INFO (`application/dtmf-relay` or
+    /// `application/dtmf`, parsed by [`crate::sipinfo::parse_dtmf_body`]), with the duration
+    /// its body gave in milliseconds.
+    ///
+    /// It goes to the call's first audio stream on the relay (rejected ones skipped): DTMF belongs to the audio, whose tones and
+    /// telephone-events the session merges the INFO with, and a call with more than one audio
+    /// `m=` line sends its keys on the first (the one a phone's keypad is bound to). The digit
+    /// comes back, once per key press, as the relay's [`crate::relay::RelayEvent::Digit`] of
+    /// that session.
+    pub fn sip_info(
+        &mut self,
+        plane: &mut impl MediaPlane,
+        call_id: &[u8],
+        from_tag: &[u8],
+        digit: Digit,
+        duration_ms: Option<u32>,
+    ) -> Result<(), AnchorError> {
+        let call = self.calls.get(call_id).ok_or(AnchorError::UnknownCall)?;
+        let from = [LegId::A, LegId::B]
+            .into_iter()
+            .find(|l| call.tags[l.index()].as_deref() == Some(from_tag))
+            .ok_or(AnchorError::UnknownParty)?;
+        let id = call.streams.iter().filter(|s| s.audio).find_map(|s| s.id).ok_or(AnchorError::NoAudio)?;
+        plane.sip_info(id, from, digit, duration_ms);
         Ok(())
     }
 

@@ -325,6 +325,51 @@ pub fn sdp(data: &[u8]) {
     }
 }
 
+/// The SIP INFO DTMF body parser on arbitrary bytes (the first byte picks the Content-Type):
+/// - it never panics, and refuses exactly the content types it does not read;
+/// - `Ok` needs a non-blank body, and the digit and duration written back as a canonical
+///   `application/dtmf-relay` body parse to the same;
+/// - LF or CRLF line ends, and spaces around lines, do not change the answer;
+/// - no error shows a digit of the body.
+pub fn sip_info(data: &[u8]) {
+    use crate::sipinfo::{SipInfoError, parse_dtmf_body};
+    const TYPES: [&str; 6] = [
+        "application/dtmf-relay",
+        "application/dtmf",
+        " Application/DTMF-Relay;charset=utf-8",
+        "APPLICATION/DTMF ; x=y",
+        "application/sdp",
+        "text/plain",
+    ];
+    let Some((&pick, body)) = data.split_first() else { return };
+    let content_type = TYPES[usize::from(pick) % TYPES.len()];
+    let r = parse_dtmf_body(content_type, body);
+    assert_eq!(r == Err(SipInfoError::UnsupportedType), usize::from(pick) % TYPES.len() >= 4);
+    if let Ok((digit, duration)) = r {
+        assert!(body.iter().any(|b| !b.is_ascii_whitespace()));
+        let mut canonical = format!("Signal={}\r\n", digit.as_char());
+        if let Some(ms) = duration {
+            canonical.push_str(&format!("Duration={ms}\r\n"));
+        }
+        assert_eq!(parse_dtmf_body(TYPES[0], canonical.as_bytes()), Ok((digit, duration)));
+    }
+    if let Err(e) = r {
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.bytes().any(|b| b.is_ascii_digit()), "{shown}");
+    }
+    let mut padded = Vec::with_capacity(body.len() * 2 + 2);
+    padded.push(b' ');
+    for &b in body {
+        if b == b'\n' {
+            padded.extend_from_slice(b" \r\n\t");
+        } else {
+            padded.push(b);
+        }
+    }
+    padded.push(b'\t');
+    assert_eq!(parse_dtmf_body(content_type, &padded), r, "line ends and padding change nothing");
+}
+
 fn fnv(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }

@@ -23,6 +23,9 @@
 //!   reordering, segmenting, timestamp wrap or SSRC change, and a sender for injection.
 //! - [`merge`]: one digit per key press across RFC 4733, in-band tones and SIP INFO, on one
 //!   8 kHz timeline.
+//! - [`sipinfo`]: the digit and duration of SIP INFO `application/dtmf-relay` and
+//!   `application/dtmf` bodies, for the call layer to hand to
+//!   [`relay::MediaSession::sip_info_digit`].
 //! - [`sdp`]: SDP offers and answers parsed with every line kept, read for what the relay needs
 //!   (addresses, ports, codecs, telephone-event types, RTCP, crypto, ICE, DTLS) and rewritten
 //!   to anchor media on the relay, with per-leg `o=` versioning (RFC 3264 §8).
@@ -77,6 +80,7 @@ mod ring;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
+pub mod sipinfo;
 pub mod srtp;
 
 pub use merge::{DigitMerger, MergedDigit, MergerConfig, RtpTimeline, Transport};

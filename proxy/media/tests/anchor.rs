@@ -6,6 +6,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+use tonewall_dsp::Digit;
 use tonewall_media::anchor::{
     Anchor, AnchorConfig, AnchorError, LegAddrs, MediaPlane, OfferOptions, SrtpPolicy,
 };
@@ -24,6 +25,8 @@ struct Plane {
     srtp: Vec<(u64, LegId, Option<bool>, Option<bool>)>,
     sides: Vec<[usize; 2]>,
     out_of_ports: bool,
+    /// SIP INFO digits: (session, leg, key, duration).
+    infos: Vec<(u64, LegId, char, Option<u32>)>,
 }
 
 fn addrs(ip: [u8; 4], port: u16) -> LegAddrs {
@@ -63,6 +66,9 @@ impl MediaPlane for Plane {
         outbound: Option<Option<SrtpContext>>,
     ) {
         self.srtp.push((id, leg, inbound.map(|c| c.is_some()), outbound.map(|c| c.is_some())));
+    }
+    fn sip_info(&mut self, id: u64, from: LegId, digit: Digit, duration_ms: Option<u32>) {
+        self.infos.push((id, from, digit.as_char(), duration_ms));
     }
 }
 
@@ -419,4 +425,35 @@ fn the_latest_forked_answer_takes_the_leg() {
     let report = a.query(&mut plane, b"f").expect("query");
     assert_eq!(report.tags[1].as_deref(), Some(&b"fork-2"[..]));
     assert_eq!(plane.live.len(), 1, "the forks share the call's one session");
+}
+
+#[test]
+fn sip_info_digits_go_to_the_first_live_audio_stream_of_the_sending_party() {
+    let (mut a, mut plane) = (anchor(), Plane::default());
+    let o = OfferOptions::default();
+    let five = Digit::from_char('5').expect("key");
+    assert_eq!(a.sip_info(&mut plane, b"c", b"t1", five, None), Err(AnchorError::UnknownCall));
+    // Video first (a live stream, session 1), then a rejected audio stream, then audio
+    // (session 2).
+    let offer = CARRIER_OFFER
+        .replace("m=video 0 RTP/AVP 96\r\n", "m=audio 0 RTP/AVP 0\r\nm=audio 30010 RTP/AVP 0\r\n")
+        .replace("m=audio 30000 RTP/AVP 18 0 8 101", "m=video 30000 RTP/AVP 96")
+        .replace("a=rtpmap:18 G729/8000\r\n", "a=rtpmap:96 H264/90000\r\n");
+    a.offer(ms(0), &mut plane, &mut rng(), b"c", b"t1", offer.as_bytes(), o).expect("offer");
+    assert_eq!(plane.live, vec![1, 2]);
+    a.sip_info(&mut plane, b"c", b"t1", five, Some(160)).expect("carrier's INFO");
+    assert_eq!(plane.infos, vec![(2, LegId::A, '5', Some(160))]);
+    assert_eq!(a.sip_info(&mut plane, b"c", b"t2", five, None), Err(AnchorError::UnknownParty));
+    let answer = "v=0\r\no=agent 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n\
+        m=video 40000 RTP/AVP 96\r\nm=audio 0 RTP/AVP 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+    a.answer(ms(10), &mut plane, b"c", b"t2", answer.as_bytes(), o).expect("answer");
+    let hash = Digit::from_char('#').expect("key");
+    a.sip_info(&mut plane, b"c", b"t2", hash, None).expect("agent's INFO");
+    assert_eq!(plane.infos[1], (2, LegId::B, '#', None));
+    // A call with no audio on the relay has nowhere to merge the digit.
+    let video_only = "v=0\r\no=x 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+        m=video 30000 RTP/AVP 96\r\nm=audio 0 RTP/AVP 0\r\n";
+    a.offer(ms(0), &mut plane, &mut rng(), b"v", b"t", video_only.as_bytes(), o).expect("offer");
+    assert_eq!(a.sip_info(&mut plane, b"v", b"t", five, None), Err(AnchorError::NoAudio));
+    assert_eq!(plane.infos.len(), 2);
 }

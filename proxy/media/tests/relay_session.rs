@@ -554,3 +554,146 @@ fn a_source_that_jumps_back_restarts_instead_of_going_silent() {
     assert!(out.drops.is_empty(), "{:?}", out.drops);
     assert_eq!(out.packets.len(), 100);
 }
+
+mod sip_info {
+    use super::*;
+    use tonewall_media::merge::Transport;
+
+    /// Digits and the transport that reported each first.
+    fn reported(events: &[RelayEvent]) -> Vec<(char, Transport)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                RelayEvent::Digit { digit, transport } => Some((digit.reveal().as_char(), *transport)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sends `packets` (20 ms apart from `at` 0) and hands the session each INFO `(at ms, key,
+    /// duration)` between the packets, as the worker would when it arrives.
+    fn run_with_infos(s: &mut MediaSession, packets: &[(u64, Vec<u8>)], infos: &[(u64, char, u32)]) -> Out {
+        let mut out = Out { packets: vec![], events: vec![], drops: vec![] };
+        let mut infos = infos.iter().peekable();
+        for (at, p) in packets {
+            while let Some(&&(t, k, d)) = infos.peek().filter(|i| i.0 <= *at) {
+                s.sip_info_digit(ms(t), LegId::A, key(k), Some(d));
+                out.events.extend(std::iter::from_fn(|| s.poll_event()));
+                infos.next();
+            }
+            let o = run(s, CARRIER, &[(*at, p.clone())]);
+            out.packets.extend(o.packets);
+            out.events.extend(o.events);
+            out.drops.extend(o.drops);
+        }
+        for &(t, k, d) in infos {
+            s.sip_info_digit(ms(t), LegId::A, key(k), Some(d));
+            out.events.extend(std::iter::from_fn(|| s.poll_event()));
+        }
+        out
+    }
+
+    #[test]
+    fn an_info_alone_is_one_digit_from_sip_info() {
+        let mut s = session();
+        let audio = caller_audio(600, &[], 20);
+        let out = run_with_infos(&mut s, &audio_packets(&audio, 1, 0), &[(300, '5', 160)]);
+        assert_eq!(reported(&out.events), vec![('5', Transport::SipInfo)]);
+        // Before any audio too: placed at the start of the timeline.
+        let mut s = session();
+        s.sip_info_digit(ms(0), LegId::A, key('#'), None);
+        assert_eq!(
+            reported(&std::iter::from_fn(|| s.poll_event()).collect::<Vec<_>>()),
+            vec![('#', Transport::SipInfo)]
+        );
+    }
+
+    #[test]
+    fn tones_then_the_info_of_the_same_press_is_one_digit() {
+        // The tone from 300 to 400 ms; the INFO arrives at key-up, and up to 150 ms later.
+        for late in [0, 50, 100, 150] {
+            let mut s = session();
+            let audio = caller_audio(1000, &[(key('7'), 300, 100)], 21);
+            let out = run_with_infos(&mut s, &audio_packets(&audio, 1, 0), &[(400 + late, '7', 100)]);
+            assert_eq!(reported(&out.events), vec![('7', Transport::InBand)], "INFO {late} ms late");
+            assert_eq!(detect(&payloads(&out.packets)), 0);
+        }
+    }
+
+    #[test]
+    fn events_then_the_info_of_the_same_press_is_one_digit() {
+        let mut s = session();
+        let audio = caller_audio(1000, &[], 22);
+        let mut wire = audio_packets(&audio, 1, 0);
+        let mut tx = EventSender::new(SenderConfig::default());
+        tx.press(key('3'), 400 * 8, 800).expect("press");
+        let mut seq = 1000u16;
+        while let Some(next) = tx.next_send() {
+            let e = tx.poll_packet(next).expect("due");
+            wire.push((400 + e.send_at / 8, packet(TE, e.marker, seq, e.timestamp, &e.payload())));
+            seq += 1;
+        }
+        wire.sort_by_key(|(at, _)| *at);
+        let out = run_with_infos(&mut s, &wire, &[(550, '3', 100)]);
+        assert_eq!(reported(&out.events), vec![('3', Transport::Rfc4733)]);
+    }
+
+    #[test]
+    fn the_info_then_tones_of_the_same_press_is_one_digit_and_the_tones_are_masked() {
+        // The INFO arrives at key-down or up to 150 ms before the tones reach the relay.
+        for early in [0, 50, 100, 150] {
+            let mut s = session();
+            let audio = caller_audio(1000, &[(key('9'), 400, 120)], 23);
+            let out = run_with_infos(&mut s, &audio_packets(&audio, 1, 0), &[(400 - early, '9', 120)]);
+            assert_eq!(reported(&out.events), vec![('9', Transport::SipInfo)], "INFO {early} ms early");
+            assert_eq!(detect(&audio), 1);
+            assert_eq!(detect(&payloads(&out.packets)), 0, "the agent hears no digit");
+            assert!(s.masked_samples(LegId::A) >= 120 * 8);
+        }
+    }
+
+    #[test]
+    fn two_presses_are_two_digits() {
+        // Different keys: each once, whichever transport was first.
+        let mut s = session();
+        let audio = caller_audio(1500, &[(key('1'), 300, 100), (key('2'), 800, 100)], 24);
+        let out = run_with_infos(&mut s, &audio_packets(&audio, 1, 0), &[(280, '1', 100), (950, '2', 100)]);
+        assert_eq!(reported(&out.events), vec![('1', Transport::SipInfo), ('2', Transport::InBand)]);
+        // The same key twice, 600 ms apart, each as tones and INFO: two digits.
+        let mut s = session();
+        let audio = caller_audio(1500, &[(key('4'), 300, 100), (key('4'), 900, 100)], 25);
+        let out = run_with_infos(&mut s, &audio_packets(&audio, 1, 0), &[(420, '4', 100), (1020, '4', 100)]);
+        assert_eq!(reported(&out.events), vec![('4', Transport::InBand), ('4', Transport::InBand)]);
+        // Two INFOs of one key are two presses, however close: SIP INFO itself says so.
+        let mut s = session();
+        let audio = caller_audio(600, &[], 26);
+        let out = run_with_infos(&mut s, &audio_packets(&audio, 1, 0), &[(200, '8', 100), (260, '8', 100)]);
+        assert_eq!(reported(&out.events), vec![('8', Transport::SipInfo), ('8', Transport::SipInfo)]);
+    }
+
+    #[test]
+    fn an_unmasked_direction_reports_its_info_as_it_comes() {
+        let mut s = session();
+        assert!(!s.masking(LegId::B));
+        s.sip_info_digit(ms(100), LegId::B, key('6'), Some(100));
+        s.sip_info_digit(ms(150), LegId::B, key('6'), Some(100));
+        let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+        assert_eq!(reported(&events), vec![('6', Transport::SipInfo), ('6', Transport::SipInfo)]);
+    }
+
+    #[test]
+    fn a_new_source_keeps_tones_and_info_on_one_timeline() {
+        // Two seconds of one SSRC, then another (a new masker, whose detector counts from 0):
+        // a press on the new source still meets its INFO.
+        let mut s = session();
+        let first = caller_audio(2000, &[], 27);
+        let mut wire = audio_packets(&first, 1, 0);
+        let second = caller_audio(1000, &[(key('0'), 300, 100)], 28);
+        for (at, mut p) in audio_packets(&second, 5000, 90_000) {
+            p[8..12].copy_from_slice(&0xbeefu32.to_be_bytes());
+            wire.push((at + 2000, p));
+        }
+        let out = run_with_infos(&mut s, &wire, &[(2450, '0', 100)]);
+        assert_eq!(reported(&out.events), vec![('0', Transport::InBand)]);
+    }
+}

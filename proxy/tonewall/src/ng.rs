@@ -4,6 +4,7 @@
 use crate::config::Config;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
+use tonewall_dsp::Digit;
 use tonewall_io::{Relay, SessionId};
 use tonewall_media::anchor::{Anchor, AnchorError, CallReport, Cidr, LegAddrs, MediaPlane, OfferOptions};
 use tonewall_media::ng::TransportProtocol;
@@ -44,6 +45,9 @@ impl MediaPlane for RelayPlane<'_> {
         outbound: Option<Option<SrtpContext>>,
     ) {
         self.0.update_srtp(SessionId(id), leg, inbound, outbound);
+    }
+    fn sip_info(&mut self, id: u64, from: LegId, digit: Digit, duration_ms: Option<u32>) {
+        self.0.sip_info(SessionId(id), from, digit, duration_ms);
     }
 }
 

@@ -2,9 +2,10 @@
 //!
 //! Unmasked directions only renumber. A masked direction runs every G.711 payload through the
 //! zero-bleed [`Masker`], removes RFC 4733 telephone-events (and RFC 2198 redundancy carrying
-//! them), and turns what it found into digits, one per key press across both transports. It
-//! forwards nothing it cannot inspect: payload types other than G.711 and comfort noise are
-//! dropped (the SDP offered toward the agent allows only those).
+//! them), and turns what it found into digits, one per key press across both transports and the
+//! SIP INFO digits the signalling hands it. It forwards nothing it cannot inspect: payload
+//! types other than G.711 and comfort noise are dropped (the SDP offered toward the agent
+//! allows only those).
 //!
 //! # Masking a packet stream without holding packets
 //!
@@ -21,14 +22,14 @@
 //! the last look-behind of a talk spurt is lost when the sender pauses (VAD/DTX); trunks to
 //! contact centres send continuous G.711.
 
-use super::{DropReason, RelayEvent};
-use crate::merge::{DigitMerger, RtpTimeline};
+use super::{CapturedDigit, DropReason, RelayEvent};
+use crate::merge::{DigitMerger, RtpTimeline, TIMELINE_RATE, Transport};
 use crate::rfc4733::receiver::RtpMeta;
 use crate::rfc4733::{EventReceiver, ReceiverEvent};
 use crate::rtp::{self, RtpHeader};
 use std::collections::VecDeque;
 use std::time::Duration;
-use tonewall_dsp::{G711, Law, Masker, MaskerConfig, SampleFormat};
+use tonewall_dsp::{Digit, DtmfEvent, G711, Law, Masker, MaskerConfig, SampleFormat};
 
 /// Payload types of one direction, from the SDP its sender offered or answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,8 +64,12 @@ struct Masking {
     highest_seq: Option<u16>,
     /// RTP timestamp of the sample after the last one fed to the masker.
     next_ts: Option<u32>,
-    /// Samples fed to the masker so far: the detector's timeline.
+    /// Samples fed to the masker so far: the direction's timeline, on which the merger places
+    /// every report. It runs on across masker restarts (a new SSRC, a codec change).
     fed: u64,
+    /// Where the current masker's first sample lies on the timeline: its detector counts from
+    /// there.
+    masker_base: u64,
     timeline: Option<RtpTimeline>,
     events: EventReceiver,
     merger: DigitMerger,
@@ -77,6 +82,10 @@ struct Masking {
 const MAX_MISORDER: i16 = 100;
 /// Timestamp steps back beyond this (1 s at 8 kHz) are a restart.
 const RESYNC_SAMPLES: i32 = 8000;
+
+/// The longest SIP INFO duration believed, ms: a hostile or broken body must not stretch its
+/// press over the rest of the call (a span overlapping later tones of the same key).
+const MAX_SIP_INFO_MS: u32 = 10_000;
 
 /// Comfort noise (RFC 3389), static payload type.
 const CN: u8 = 13;
@@ -105,6 +114,7 @@ impl Direction {
                     highest_seq: None,
                     next_ts: None,
                     fed: 0,
+                    masker_base: 0,
                     timeline: None,
                     events: EventReceiver::default(),
                     merger: DigitMerger::default(),
@@ -191,6 +201,42 @@ impl Direction {
         }
     }
 
+    /// A digit the signalling received in a SIP INFO from this direction's sender, at `now`.
+    ///
+    /// Masked: placed on the timeline at the position the stream has reached (`fed`, the
+    /// sample after the last one that arrived; 0 before any audio) and merged with the tones
+    /// and telephone-events of the same press. The timeline counts samples that arrived, not
+    /// wall time: the audio that follows an INFO (after a loss or a DTX pause too) starts at
+    /// that position, which is where the same press's tones will be placed. Pending event
+    /// timeouts fire first, so a press whose end packets were lost has its span when the INFO
+    /// is compared with it.
+    ///
+    /// Unmasked: nothing else is watched in this direction, so there is nothing to merge with;
+    /// the digit is reported as it is (the B2BUA swallowed the INFO, so this is its only
+    /// report).
+    pub(crate) fn sip_info(
+        &mut self,
+        now: Duration,
+        digit: Digit,
+        duration_ms: Option<u32>,
+        events: &mut VecDeque<RelayEvent>,
+    ) {
+        match self.masking.as_deref_mut() {
+            Some(m) => {
+                m.events.handle_timeout(now);
+                m.drain(events);
+                let samples =
+                    duration_ms.map(|d| u64::from(d.min(MAX_SIP_INFO_MS)) * u64::from(TIMELINE_RATE) / 1000);
+                m.merger.handle_sip_info(digit, m.fed, samples);
+                m.drain(events);
+            }
+            None => events.push_back(RelayEvent::Digit {
+                digit: CapturedDigit::new(digit),
+                transport: Transport::SipInfo,
+            }),
+        }
+    }
+
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
         self.masking.as_ref().and_then(|m| m.events.poll_timeout())
     }
@@ -246,7 +292,11 @@ impl Masking {
             self.masker = None;
         }
         let config = &self.config;
-        let (_, masker) = self.masker.get_or_insert_with(|| (law, Masker::new(G711(law), config)));
+        let (fed, base) = (self.fed, &mut self.masker_base);
+        let (_, masker) = self.masker.get_or_insert_with(|| {
+            *base = fed;
+            (law, Masker::new(G711(law), config))
+        });
         let mut scratch = [0u8; CHUNK];
         if let Some(next) = self.next_ts.filter(|_| !fresh) {
             let gap = header.timestamp.wrapping_sub(next) as i32;
@@ -285,7 +335,20 @@ impl Masking {
     /// out of it into `events`.
     fn drain(&mut self, events: &mut VecDeque<RelayEvent>) {
         if let Some((_, masker)) = self.masker.as_mut() {
+            let base = self.masker_base;
             while let Some(e) = masker.poll_event() {
+                // The detector counts from its masker's first sample; the timeline from the
+                // direction's.
+                let e = match e {
+                    DtmfEvent::DigitStart { digit, start } => {
+                        DtmfEvent::DigitStart { digit, start: start.saturating_add(base) }
+                    }
+                    DtmfEvent::DigitEnd { digit, start, end } => DtmfEvent::DigitEnd {
+                        digit,
+                        start: start.saturating_add(base),
+                        end: end.saturating_add(base),
+                    },
+                };
                 self.merger.handle_inband(e);
             }
         }
@@ -304,10 +367,8 @@ impl Masking {
             self.merger.handle_rfc4733(&e, &timeline);
         }
         while let Some(d) = self.merger.poll_digit() {
-            events.push_back(RelayEvent::Digit {
-                digit: super::CapturedDigit::new(d.digit),
-                transport: d.transport,
-            });
+            events
+                .push_back(RelayEvent::Digit { digit: CapturedDigit::new(d.digit), transport: d.transport });
         }
     }
 }

@@ -11,6 +11,7 @@
 //!                                     │  G.711 ─► Masker (look-behind) ─► same bytes or substitute
 //!                                     │  telephone-event / RED ─► removed, seq renumbered
 //!                                     └─► DigitMerger ─► RelayEvent::Digit (CapturedDigit)
+//!  SIP INFO from A (B2BUA) ─ sip_info_digit ─┘  (one digit per key press)
 //!  carrier ◄── send to A's peer ◄──── Direction B→A (pass-through by default) ◄── latch ◄── agent
 //! ```
 //!
@@ -159,7 +160,9 @@ pub enum Verdict {
 pub struct CapturedDigit(u8);
 
 impl CapturedDigit {
-    pub(crate) fn new(d: Digit) -> Self {
+    /// Wraps a key so it travels masked: for digits captured outside the relay (the SIP
+    /// layer's INFO bodies, a plugin's test). Never log the digit it is made from.
+    pub fn new(d: Digit) -> Self {
         CapturedDigit(d.event())
     }
 
@@ -393,6 +396,27 @@ impl MediaSession {
     pub fn set_masking(&mut self, from: LegId, on: bool) {
         let config = on.then_some(&self.config.masker);
         self.dirs[from.index()].set_masking(config);
+    }
+
+    /// A key press that the signalling received at `now` in a SIP INFO from leg `from`'s party
+    /// (`application/dtmf-relay` or `application/dtmf`, see [`crate::sipinfo`]), with the
+    /// duration its body gave, in milliseconds.
+    ///
+    /// The digit comes out of [`MediaSession::poll_event`] as [`RelayEvent::Digit`] with
+    /// [`Transport::SipInfo`], unless it is a press the stream already reported:
+    ///
+    /// - When what arrives on `from` is masked, the INFO goes through that direction's
+    ///   [`crate::merge::DigitMerger`], placed at the position the stream has reached (the
+    ///   sample after the last one that arrived; 0 before any audio). A press that also arrived
+    ///   as tones or telephone-events counts once, whichever came first (within
+    ///   [`crate::merge::MergerConfig::sip_info_window`], 500 ms). The INFO changes nothing in
+    ///   the audio: tones that follow it are masked all the same. Durations above 10 s are
+    ///   taken as 10 s.
+    /// - When it is not masked, nothing else watches that direction for digits, so the INFO is
+    ///   reported as it is. (The INFO never reaches the other party either way: the B2BUA does
+    ///   not forward it.)
+    pub fn sip_info_digit(&mut self, now: Duration, from: LegId, digit: Digit, duration_ms: Option<u32>) {
+        self.dirs[from.index()].sip_info(now, digit, duration_ms, &mut self.events);
     }
 
     /// Whether what arrives on `from` is masked.
