@@ -1063,11 +1063,20 @@ impl B2bua {
                 self.finish(now, call_id, Outcome::Completed, 200, Some(from));
             }
             Method::Info if from == Side::Carrier && is_dtmf_info(&req.headers) => {
-                self.reply(now, tx, &req, 200, "OK");
-                if let Some(call) = self.calls.get_mut(&call_id) {
-                    call.info_digits += 1;
+                // The key press joins the call's DTMF path (merged with the same press's tones
+                // or events in the relay) and is never forwarded to the agent.
+                let content_type = req.headers.get("Content-Type").unwrap_or("");
+                match tonewall_media::sipinfo::parse_dtmf_body(content_type, &req.body) {
+                    Ok((digit, duration_ms)) => {
+                        self.reply(now, tx, &req, 200, "OK");
+                        if let Some(call) = self.calls.get_mut(&call_id) {
+                            call.info_digits += 1;
+                        }
+                        let key = Self::anchor_key(call_id);
+                        let _ = self.anchor.sip_info(plane, &key, Side::Carrier.tag(), digit, duration_ms);
+                    }
+                    Err(_) => self.reply(now, tx, &req, 400, "Bad DTMF Body"),
                 }
-                self.take_info_digit(plane, call_id, &req);
             }
             Method::Invite
             | Method::Update
@@ -1141,8 +1150,6 @@ impl B2bua {
             Method::Ack => {}
         }
     }
-
-    fn take_info_digit(&mut self, _plane: &mut impl MediaPlane, _call_id: u64, _req: &Request) {}
 
     fn send_bye(&mut self, now: Duration, call_id: u64, side: Side) {
         let Some(call) = self.calls.get_mut(&call_id) else { return };

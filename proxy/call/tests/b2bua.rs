@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tonewall_call::routing::{Destination, Group, Route, Router, Strategy, Trunk};
 use tonewall_call::{B2bua, CallEvent, CoreConfig, Listeners, Outcome, Side};
+use tonewall_dsp::Digit;
 use tonewall_media::anchor::{Anchor, AnchorConfig, Cidr, LegAddrs, MediaPlane, SrtpPolicy};
 use tonewall_media::relay::{LegId, Remote, SessionReport};
 use tonewall_media::srtp::SrtpContext;
@@ -21,6 +22,7 @@ struct Plane {
     next: u64,
     live: Vec<u64>,
     masking: Vec<(u64, LegId, bool)>,
+    info: Vec<(u64, LegId, Digit)>,
 }
 
 impl MediaPlane for Plane {
@@ -53,6 +55,9 @@ impl MediaPlane for Plane {
         _: Option<Option<SrtpContext>>,
         _: Option<Option<SrtpContext>>,
     ) {
+    }
+    fn sip_info(&mut self, id: u64, from: LegId, digit: Digit, _duration_ms: Option<u32>) {
+        self.info.push((id, from, digit));
     }
 }
 
@@ -580,4 +585,36 @@ fn an_invite_flood_from_one_source_gets_503() {
     w.take(CARRIER); // the 503s' retransmissions (the test carrier never ACKs them)
     w.input(CARRIER, &invite("z9hG4bKlate", OFFER).replace("carrier-call-1", "late"));
     assert_eq!(w.statuses_to(CARRIER), vec![100]);
+}
+
+#[test]
+fn sip_info_digits_are_taken_answered_and_never_forwarded() {
+    let mut w = world();
+    let (_, to) = answered_call(&mut w);
+    let info = |cseq: u32, ct: &str, body: &str| {
+        carrier_in_dialog("INFO", cseq, &to, &format!("z9hG4bKinfo{cseq}"), "").replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!("Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+        )
+    };
+    w.input(CARRIER, &info(2, "application/dtmf-relay", "Signal=4\r\nDuration=160\r\n"));
+    assert_eq!(w.statuses_to(CARRIER), vec![200]);
+    w.input(CARRIER, &info(3, "application/dtmf", "1"));
+    assert_eq!(w.statuses_to(CARRIER), vec![200]);
+    assert!(w.take(AGENT).is_empty(), "the agent never sees a DTMF INFO");
+    let digits: Vec<char> = w
+        .plane
+        .info
+        .iter()
+        .map(|(_, leg, d)| {
+            assert_eq!(*leg, LegId::A, "from the carrier's leg");
+            d.as_char()
+        })
+        .collect();
+    assert_eq!(digits, vec!['4', '1']);
+    w.input(CARRIER, &info(4, "application/dtmf-relay", "Signal=\r\n"));
+    assert_eq!(w.statuses_to(CARRIER), vec![400]);
+    // Any other INFO crosses to the agent like any request in the dialog.
+    w.input(CARRIER, &info(5, "application/media_control+xml", "<x/>"));
+    assert_eq!(w.request_to(AGENT).method, Method::Info);
 }

@@ -8,6 +8,7 @@ mod recording;
 mod recording_cmd;
 mod scan;
 mod serve;
+mod sip;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
-//! `tonewall serve`: the relay, its control listener and its metrics, wired from the config.
+//! `tonewall serve`: the relay, the SIP B2BUA, the ng control listener and the metrics, wired
+//! from the config.
 
 use crate::config::Config;
 use crate::metrics::{self, RelayCollector};
@@ -40,6 +41,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
     registry.register(Box::new(digits.clone())).map_err(|e| e.to_string())?;
     registry.register(Box::new(timeouts.clone())).map_err(|e| e.to_string())?;
     let call_end = crate::ng::CallEndMetrics::register(&registry).map_err(|e| e.to_string())?;
+    let sip_metrics = crate::sip::SipMetrics::register(&registry).map_err(|e| e.to_string())?;
     let metrics_addr = match config.metrics.listen {
         Some(addr) => {
             Some(metrics::serve(addr, registry).map_err(|e| format!("metrics listener {addr}: {e}"))?)
@@ -47,12 +49,26 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         None => None,
     };
 
-    let (timed_out_tx, timed_out_rx) = std::sync::mpsc::channel();
+    // Media timeouts go to both control sides; each ends the call if it is one of its own.
+    let (ng_timeouts_tx, ng_timeouts_rx) = std::sync::mpsc::channel();
+    let (sip_timeouts_tx, sip_timeouts_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("events".into())
-        .spawn(move || handle_events(events, digits, timeouts, timed_out_tx))
+        .spawn(move || handle_events(events, digits, timeouts, vec![ng_timeouts_tx, sip_timeouts_tx]))
         .map_err(|e| e.to_string())?;
+    let sip = if crate::sip::enabled(&config) {
+        let bound =
+            crate::sip::start(&config, Arc::clone(&relay), sip_metrics, call_end.clone(), sip_timeouts_rx)?;
+        bound
+            .iter()
+            .map(|(t, a)| format!("{}:{a}", t.to_string().to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        "off (media node: ng only)".to_string()
+    };
 
+    eprintln!("tonewall serve: SIP {sip}");
     eprintln!(
         "tonewall serve: media on {} (carrier) / {} (agent), ports {}–{}, {} worker(s); metrics {}",
         relay_config.addresses[0],
@@ -63,7 +79,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         metrics_addr.map_or("off".to_string(), |a| format!("http://{a}/metrics")),
     );
     match config.ng.listen {
-        Some(addr) => crate::ng::serve(addr, &relay, &config, key, Some(call_end), timed_out_rx),
+        Some(addr) => crate::ng::serve(addr, &relay, &config, key, Some(call_end), ng_timeouts_rx),
         None => loop {
             std::thread::park();
         },
@@ -75,7 +91,7 @@ fn handle_events(
     events: Receiver<(SessionId, RelayEvent)>,
     digits: IntCounterVec,
     timeouts: IntCounterVec,
-    timed_out: std::sync::mpsc::Sender<SessionId>,
+    timed_out: Vec<std::sync::mpsc::Sender<SessionId>>,
 ) {
     for (id, event) in events {
         match event {
@@ -83,7 +99,9 @@ fn handle_events(
             RelayEvent::MediaTimeout => {
                 timeouts.with_label_values(&["timeout"]).inc();
                 // The control side ends the call (no receiver without ng: nothing to end).
-                let _ = timed_out.send(id);
+                for tx in &timed_out {
+                    let _ = tx.send(id);
+                }
             }
             RelayEvent::MediaResumed => timeouts.with_label_values(&["resumed"]).inc(),
             _ => {}

@@ -1,0 +1,318 @@
+//! The SIP side of `tonewall serve`: the transports (tonewall-io's signal shell) pumping the
+//! B2BUA core (tonewall-call) on one thread, its media through the relay.
+//!
+//! ```text
+//!  UDP/TCP/TLS ─► signal shell ─► Inbound ─┐
+//!                                          ▼
+//!   relay media timeouts ───────────► [sip thread] B2bua ──► Outbound ─► signal shell
+//!                                          │ anchor (in-process, the relay as MediaPlane)
+//!                                          ▼
+//!                          call-end log line · Prometheus counters
+//! ```
+//!
+//! One thread owns the core: no locks around call state. A core this size handles thousands of
+//! messages per second on that thread; the relay's workers carry the media on the other cores.
+
+use crate::config::{Config, StrategyName};
+use crate::ng::{CallEndMetrics, RelayPlane, log_call_end};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use regex_lite::Regex;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+use tonewall_call::routing::{Destination, Group, Route, Router, Strategy, Trunk};
+use tonewall_call::{B2bua, CallEvent, CallRecord, CoreConfig, Listeners};
+use tonewall_io::signal::{self, ConnId, Inbound, Outbound, SignalConfig, SignalHandle};
+use tonewall_io::{Relay, SessionId};
+use tonewall_media::anchor::{Anchor, Cidr};
+use tonewall_sip::digest::Credentials;
+use tonewall_sip::guard::{GuardConfig, RateLimit};
+use tonewall_sip::transaction::{Target, Transport};
+
+/// Counters of the SIP side, registered once.
+#[derive(Clone)]
+pub struct SipMetrics {
+    requests: IntCounterVec,
+    responses: IntCounterVec,
+    malformed: IntCounterVec,
+    calls: IntCounterVec,
+    active: IntGauge,
+    registered: IntGauge,
+}
+
+impl SipMetrics {
+    /// The metrics, registered in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<SipMetrics> {
+        let requests = IntCounterVec::new(
+            Opts::new("tonewall_sip_requests_total", "SIP requests received, by method."),
+            &["method"],
+        )?;
+        let responses = IntCounterVec::new(
+            Opts::new("tonewall_sip_responses_total", "SIP responses sent by Tonewall, by class."),
+            &["class"],
+        )?;
+        let malformed = IntCounterVec::new(
+            Opts::new("tonewall_sip_malformed_total", "SIP messages that did not parse."),
+            &[],
+        )?;
+        let calls = IntCounterVec::new(
+            Opts::new("tonewall_calls_total", "Calls ended, by outcome and trunk."),
+            &["outcome", "trunk"],
+        )?;
+        let active = IntGauge::new("tonewall_calls_active", "Calls in progress.")?;
+        let registered = IntGauge::new("tonewall_sip_registrations", "Agent registrations in force.")?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(responses.clone()))?;
+        registry.register(Box::new(malformed.clone()))?;
+        registry.register(Box::new(calls.clone()))?;
+        registry.register(Box::new(active.clone()))?;
+        registry.register(Box::new(registered.clone()))?;
+        Ok(SipMetrics { requests, responses, malformed, calls, active, registered })
+    }
+
+    /// Brings the counters up to the core's (they only grow).
+    fn sync(&self, core: &B2bua) {
+        let c = core.counters();
+        for (method, n) in &c.requests {
+            let m = self.requests.with_label_values(&[method]);
+            m.inc_by(n.saturating_sub(m.get()));
+        }
+        for (class, n) in &c.responses {
+            let m = self.responses.with_label_values(&[class]);
+            m.inc_by(n.saturating_sub(m.get()));
+        }
+        let m = self.malformed.with_label_values::<&str>(&[]);
+        m.inc_by(c.malformed.saturating_sub(m.get()));
+        self.active.set(core.calls() as i64);
+        self.registered.set(core.registrations() as i64);
+    }
+}
+
+fn to_sip(t: signal::Transport) -> Transport {
+    match t {
+        signal::Transport::Udp => Transport::Udp,
+        signal::Transport::Tcp => Transport::Tcp,
+        signal::Transport::Tls => Transport::Tls,
+    }
+}
+
+fn to_io(t: Transport) -> signal::Transport {
+    match t {
+        Transport::Udp => signal::Transport::Udp,
+        Transport::Tcp => signal::Transport::Tcp,
+        Transport::Tls => signal::Transport::Tls,
+    }
+}
+
+/// The router from the configuration (validated already).
+fn router(config: &Config) -> Router {
+    let s = &config.sip;
+    let trunks = s
+        .trunks
+        .iter()
+        .map(|t| Trunk {
+            name: t.name.clone(),
+            networks: t.networks.iter().filter_map(|n| Cidr::parse(n)).collect(),
+        })
+        .collect();
+    let routes = s
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let pattern = Regex::new(&format!("^(?:{})$", r.pattern)).ok()?;
+            let to = if let Some(g) = r.to.strip_prefix("group:") {
+                Destination::Group(g.to_string())
+            } else if let Some(a) = r.to.strip_prefix("agent:") {
+                Destination::Agent(a.to_string())
+            } else {
+                Destination::Uri(r.to.clone())
+            };
+            Some(Route { name: r.name.clone().unwrap_or_else(|| r.pattern.clone()), pattern, to })
+        })
+        .collect();
+    let groups = s
+        .groups
+        .iter()
+        .map(|g| Group {
+            name: g.name.clone(),
+            members: g.members.clone(),
+            strategy: match g.strategy {
+                StrategyName::RoundRobin => Strategy::RoundRobin,
+                StrategyName::LeastRecent => Strategy::LeastRecent,
+            },
+        })
+        .collect();
+    Router::new(trunks, routes, groups)
+}
+
+/// Agents' credentials, hashed; plain passwords from the file are hashed here and dropped.
+fn credentials(config: &Config) -> Result<Vec<Credentials>, String> {
+    let realm = &config.sip.realm;
+    config
+        .sip
+        .agents
+        .iter()
+        .map(|a| match &a.password {
+            Some(p) if a.ha1_md5.is_none() && a.ha1_sha256.is_none() => {
+                Ok(Credentials::from_password(&a.user, realm, p))
+            }
+            _ => Credentials::from_ha1(&a.user, realm, a.ha1_md5.as_deref(), a.ha1_sha256.as_deref())
+                .map_err(|e| format!("sip agent `{}`: {e}", a.user)),
+        })
+        .collect()
+}
+
+/// Whether the configuration asks for any SIP listener.
+pub fn enabled(config: &Config) -> bool {
+    let s = &config.sip;
+    !(s.udp.is_empty() && s.tcp.is_empty() && s.tls.is_empty())
+}
+
+/// Starts the transports and the core's thread. Returns the bound addresses.
+pub fn start(
+    config: &Config,
+    relay: Arc<Relay>,
+    metrics: SipMetrics,
+    call_end: CallEndMetrics,
+    timeouts: Receiver<SessionId>,
+) -> Result<Vec<(signal::Transport, std::net::SocketAddr)>, String> {
+    let s = &config.sip;
+    let signal_config = SignalConfig {
+        udp: s.udp.clone(),
+        tcp: s.tcp.clone(),
+        tls: s.tls.clone(),
+        tls_cert: s.tls_cert.clone(),
+        tls_key: s.tls_key.clone(),
+        tls_client_ca: s.tls_client_ca.clone(),
+        tls_roots: s.tls_roots.clone(),
+        ..SignalConfig::default()
+    };
+    let (handle, inbound) = signal::start(signal_config).map_err(|e| format!("sip: {e}"))?;
+    let bound = handle.local_addrs();
+    let rate = |per_second: f64| RateLimit {
+        per_second: per_second.ceil() as u32,
+        burst: (per_second * 2.0).ceil() as u32,
+    };
+    let core_config = CoreConfig {
+        listeners: Listeners(bound.iter().map(|(t, a)| (to_sip(*t), *a)).collect()),
+        max_calls: s.max_calls,
+        realm: s.realm.clone(),
+        agents: credentials(config)?,
+        guard: GuardConfig {
+            invite: rate(s.invite_rate),
+            register: rate(s.register_rate),
+            auth_failures: s.auth_failures_before_block,
+            ..GuardConfig::default()
+        },
+        ..CoreConfig::default()
+    };
+    let anchor = Anchor::new(config.anchor());
+    let router = router(config);
+    std::thread::Builder::new()
+        .name("sip".into())
+        .spawn(move || run(core_config, anchor, router, relay, handle, inbound, metrics, call_end, timeouts))
+        .map_err(|e| format!("sip thread: {e}"))?;
+    Ok(bound)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    core_config: CoreConfig,
+    anchor: Anchor,
+    router: Router,
+    relay: Arc<Relay>,
+    handle: SignalHandle,
+    inbound: Receiver<Inbound>,
+    metrics: SipMetrics,
+    call_end: CallEndMetrics,
+    timeouts: Receiver<SessionId>,
+) {
+    let start = Instant::now();
+    let mut rng = rand::rng();
+    let mut core = B2bua::new(core_config, anchor, router, &mut rng);
+    let mut plane = RelayPlane(&relay);
+    let mut last_sync = Instant::now();
+    loop {
+        let now = start.elapsed();
+        // Wake for the core's next timer, and at least every 100 ms for media timeouts.
+        let wait = core
+            .poll_timeout()
+            .map_or(Duration::from_millis(100), |t| t.saturating_sub(now))
+            .min(Duration::from_millis(100));
+        match inbound.recv_timeout(wait) {
+            Ok(msg) => {
+                let source = Target {
+                    transport: to_sip(msg.transport),
+                    addr: msg.source,
+                    conn: msg.conn.map(ConnId::get),
+                };
+                core.handle_input(start.elapsed(), &mut plane, &mut rng, source, &msg.bytes);
+                // Take whatever else is queued before the timers: a burst is handled in one go.
+                while let Ok(msg) = inbound.try_recv() {
+                    let source = Target {
+                        transport: to_sip(msg.transport),
+                        addr: msg.source,
+                        conn: msg.conn.map(ConnId::get),
+                    };
+                    core.handle_input(start.elapsed(), &mut plane, &mut rng, source, &msg.bytes);
+                    flush(&mut core, &handle);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = start.elapsed();
+        while let Ok(session) = timeouts.try_recv() {
+            core.media_timeout(now, session.0);
+        }
+        core.handle_timeout(now, &mut plane);
+        flush(&mut core, &handle);
+        while let Some(event) = core.poll_event(&mut plane) {
+            if let CallEvent::Ended(record) = event {
+                call_ended(&record, &metrics, &call_end);
+            }
+        }
+        if last_sync.elapsed() >= Duration::from_millis(200) {
+            metrics.sync(&core);
+            last_sync = Instant::now();
+        }
+    }
+}
+
+fn flush(core: &mut B2bua, handle: &SignalHandle) {
+    while let Some(t) = core.poll_transmit() {
+        let mut out = Outbound::new(to_io(t.target.transport), t.target.addr, t.bytes);
+        out.conn = t.target.conn.map(ConnId::from_raw);
+        handle.send(out);
+    }
+}
+
+/// One line per call end, figures only: no numbers, URIs, Call-IDs or digits.
+fn call_ended(record: &CallRecord, metrics: &SipMetrics, call_end: &CallEndMetrics) {
+    metrics.calls.with_label_values(&[record.outcome.label(), &record.trunk]).inc();
+    let mut line = format!(
+        "sip call end: call {} trunk {} route {} outcome {} status {}",
+        record.call,
+        record.trunk,
+        record.route.as_deref().unwrap_or("-"),
+        record.outcome.label(),
+        record.status,
+    );
+    if let Some(setup) = record.setup {
+        line.push_str(&format!(", setup {} ms", setup.as_millis()));
+    }
+    if let Some(talk) = record.talk {
+        line.push_str(&format!(", talk {:.1} s", talk.as_secs_f64()));
+    }
+    if let Some(side) = record.ended_by {
+        line.push_str(&format!(", hung up by {}", side.label()));
+    }
+    if record.info_digits > 0 {
+        line.push_str(&format!(", {} SIP INFO key press(es)", record.info_digits));
+    }
+    eprintln!("{line}");
+    if let Some(media) = &record.media {
+        call_end.observe(media);
+        log_call_end(media);
+    }
+}
