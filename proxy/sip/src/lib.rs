@@ -12,8 +12,8 @@
 //! `tonewall-media`), DNS (targets are socket addresses), or any I/O.
 
 pub mod digest;
+pub mod framing;
 pub mod guard;
 pub mod message;
 pub mod registrar;
 pub mod transaction;
-pub mod framing;
