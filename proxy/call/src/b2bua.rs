@@ -422,7 +422,13 @@ impl B2bua {
                     Method::Register => Kind::Register,
                     _ => Kind::Other,
                 };
-                match self.guard.check(now, source.addr.ip(), kind) {
+                // Trunks are known and trusted for volume (their calls are capped by
+                // max_calls); the per-source limits are for everyone else: scanners, floods,
+                // agents' REGISTERs.
+                let trusted = kind == Kind::Invite && self.router.trunk_of(source.addr.ip()).is_some();
+                let decision =
+                    if trusted { Decision::Admit } else { self.guard.check(now, source.addr.ip(), kind) };
+                match decision {
                     Decision::Admit => {}
                     // A blocked scanner learns nothing: no answer at all.
                     Decision::Reject(RejectReason::Blocked) => return,

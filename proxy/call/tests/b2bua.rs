@@ -569,22 +569,35 @@ fn wrong_passwords_are_refused_then_the_source_is_blocked_and_nothing_leaks() {
 }
 
 #[test]
-fn an_invite_flood_from_one_source_gets_503() {
+fn an_invite_flood_from_a_stranger_gets_503_and_a_trunk_is_not_limited() {
     let mut w = world();
+    const STRANGER: &str = "198.51.100.9:5060";
     let mut statuses = Vec::new();
-    for i in 0..40 {
-        let inv = invite(&format!("z9hG4bKf{i}"), OFFER).replace("carrier-call-1", &format!("flood-{i}"));
-        w.input(CARRIER, &inv);
-        statuses.extend(w.statuses_to(CARRIER));
-        w.take(AGENT);
+    for i in 0..60 {
+        let inv = invite(&format!("z9hG4bKf{i}"), OFFER)
+            .replace("carrier-call-1", &format!("flood-{i}"))
+            .replace("192.0.2.10", "198.51.100.9");
+        w.input(STRANGER, &inv);
+        statuses.extend(w.statuses_to(STRANGER));
     }
     let limited = statuses.iter().filter(|&&s| s == 503).count();
-    assert!((15..=25).contains(&limited), "burst admitted, the rest limited: {statuses:?}");
+    let refused = statuses.iter().filter(|&&s| s == 403).count();
+    assert!(limited >= 30 && refused >= 10, "burst refused 403, the rest limited: {statuses:?}");
     // Tokens come back with time.
     w.advance(Duration::from_secs(2));
-    w.take(CARRIER); // the 503s' retransmissions (the test carrier never ACKs them)
-    w.input(CARRIER, &invite("z9hG4bKlate", OFFER).replace("carrier-call-1", "late"));
-    assert_eq!(w.statuses_to(CARRIER), vec![100]);
+    w.take(STRANGER); // the final responses' retransmissions (the stranger never ACKs them)
+    w.input(
+        STRANGER,
+        &invite("z9hG4bKlate", OFFER).replace("carrier-call-1", "late").replace("192.0.2.10", "198.51.100.9"),
+    );
+    assert_eq!(w.statuses_to(STRANGER), vec![100, 403]);
+    // The trunk places 300 calls at once: none is rate limited.
+    for i in 0..300 {
+        let inv = invite(&format!("z9hG4bKt{i}"), OFFER).replace("carrier-call-1", &format!("trunk-{i}"));
+        w.input(CARRIER, &inv);
+    }
+    assert!(!w.statuses_to(CARRIER).contains(&503));
+    assert_eq!(w.core.calls(), 300);
 }
 
 #[test]
