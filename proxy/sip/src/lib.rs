@@ -12,3 +12,4 @@
 //! `tonewall-media`), DNS (targets are socket addresses), or any I/O.
 
 pub mod message;
+pub mod validate;
