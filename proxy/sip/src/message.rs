@@ -3,12 +3,16 @@
 //! A message keeps its headers in order as (name, value) pairs, the value as received with line
 //! folding undone. Typed views ([`Via`], [`NameAddr`], [`CSeq`], [`Uri`]) are parsed on demand,
 //! so a header the proxy never reads costs nothing beyond its bytes and an unknown header is
-//! carried through untouched. Writing always emits a Content-Length that matches the body.
+//! carried through untouched. Content-Length is framing: it is not kept among the headers, and
+//! writing always emits the body's length, so a parsed message writes back to itself.
 //!
 //! Parsing is strict where a wrong guess would be harmful (start line, the headers every
-//! transaction is keyed on, Content-Length) and tolerant where RFC 3261 §7.3.1 asks for it
-//! (whitespace around the colon, folded lines, case of header names, compact forms, bare LF).
-//! What it does not do: semantic checks that need the whole dialog (those are the caller's).
+//! transaction is keyed on — Via, From, To, Call-ID, CSeq, Max-Forwards — and Content-Length,
+//! each to RFC 3261's grammar as RFC 4475 tortures it) and tolerant where RFC 3261 §7.3.1 asks
+//! for it (whitespace around the colon, folded lines, case of header names, compact forms, bare
+//! LF). Bytes that are not UTF-8 become U+FFFD rather than an error.
+//! What it does not do: the checks that depend on Tonewall's role (416, 420, 483… in
+//! [`crate::validate`]) or on the dialog (those are the caller's).
 
 use std::fmt;
 
@@ -1358,6 +1362,45 @@ v=0\r\nignored";
             split_list("<sip:a@b;x=1>, \"c, d\" <sip:e@f>,sip:g@h"),
             vec!["<sip:a@b;x=1>", "\"c, d\" <sip:e@f>", "sip:g@h"]
         );
+    }
+
+    #[test]
+    fn grammar_corners_rfc_4475_does_not_cover() {
+        // Signs are not digits; empty parameters are not parameters; a start line is not folded.
+        let base = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\n\
+From: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n";
+        let with = |extra: &str| format!("{base}{extra}\r\n");
+        assert!(parse(with("").as_bytes()).is_ok());
+        assert_eq!(parse(with("l: +0\r\n").as_bytes()), Err(ParseError::BadHeader("Content-Length")));
+        assert_eq!(
+            parse(with("Max-Forwards: +7\r\n").as_bytes()),
+            Err(ParseError::BadHeader("Max-Forwards"))
+        );
+        assert_eq!(parse(with("Via: SIP/2.0/UDP h:+5\r\n").as_bytes()), Err(ParseError::BadHeader("Via")));
+        assert_eq!(parse(with("Via: SIP/2.0/UDP h;\r\n").as_bytes()), Err(ParseError::BadHeader("Via")));
+        assert_eq!(parse(with("Via: SIP/2.0/UDP h,\r\n").as_bytes()), Err(ParseError::BadHeader("Via")));
+        let folded = base.replacen("SIP/2.0\r\n", "SIP/2.0\r\n more\r\n", 1) + "\r\n";
+        assert_eq!(parse(folded.as_bytes()), Err(ParseError::StartLine));
+        // Content-Length is framing: gone from the headers, written as the body's length.
+        let Message::Request(r) = parse(with("Content-Length: 0\r\n").as_bytes()).unwrap() else { panic!() };
+        assert_eq!(r.headers.get("Content-Length"), None);
+        assert_eq!(parse(&r.to_bytes()), Ok(Message::Request(r)));
+        // The status a server answers each parse failure with.
+        assert_eq!(
+            [ParseError::Version, ParseError::UnknownMethod, ParseError::ShortBody].map(|e| e.status()),
+            [505, 501, 400]
+        );
+        let u = Uri::parse("sip:alice:secret@example.com").unwrap();
+        assert_eq!((u.user.as_deref(), u.password.as_deref()), (Some("alice"), Some("secret")));
+        assert_eq!(u.to_string(), "sip:alice:secret@example.com");
+        for bad in
+            ["sip:a@b;", "sip:a@b;;lr", "sip:a@b;x=", "sip:a b@c", "sip:%4@b", "sip:a@b?x", "<sip:a@b>"]
+        {
+            assert_eq!(Uri::parse(bad), Err(UriError::Syntax), "{bad}");
+        }
+        assert!(NameAddr::parse("<sip:a@b>;").is_err());
+        assert!(NameAddr::parse("Bell, Alexander <sip:a@b>").is_err());
+        assert!(NameAddr::parse("< sip:a@b>").is_err());
     }
 
     #[test]

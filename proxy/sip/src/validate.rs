@@ -183,7 +183,7 @@ pub fn error_response(bytes: &[u8], err: &ParseError, to_tag: Option<&str>) -> O
     }
     let lines: Vec<Header> = head.lines.iter().filter_map(|l| header_line(l).ok()).collect();
     let mut headers = Headers::default();
-    for h in lines.iter().filter(|h| h.is("Via")) {
+    for h in lines.iter().filter(|h| h.is("Via") && !h.value.is_empty()) {
         headers.0.push(h.clone());
     }
     if headers.0.is_empty() {
