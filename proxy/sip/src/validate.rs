@@ -17,8 +17,10 @@ use crate::message::{
     parse, split_head, split_list_checked,
 };
 
-/// The option tags Tonewall supports: a `Require` naming anything else gets 420.
-pub const SUPPORTED: &[&str] = &["timer"];
+/// The option tags Tonewall supports: a `Require` naming anything else gets 420. None yet: the
+/// B2BUA does not refresh sessions (RFC 4028 `timer`) nor send reliable provisionals (`100rel`),
+/// and claiming a tag commits it to the extension's procedures.
+pub const SUPPORTED: &[&str] = &[];
 
 /// Why a request is refused, and what to answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,5 +236,66 @@ pub fn screen(bytes: &[u8], to_tag: Option<&str>) -> Verdict {
             Ok(()) => Verdict::Accept(Message::Response(response)),
             Err(why) => Verdict::Drop(why),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn request(start: &str, extra: &str, body: &str) -> Request {
+        let method = start.split(' ').next().unwrap();
+        let text = format!(
+            "{start} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKv1\r\nTo: <sip:a@tonewall.example>\r\n\
+From: <sip:c@carrier.example>;tag=1\r\nCall-ID: v1\r\nCSeq: 1 {method}\r\n{extra}\r\n{body}"
+        );
+        match parse(text.as_bytes()).unwrap() {
+            Message::Request(r) => r,
+            Message::Response(_) => panic!("not a request"),
+        }
+    }
+
+    fn status(r: &Request) -> Option<u16> {
+        check_request(r).err().map(|e| e.status)
+    }
+
+    #[test]
+    fn the_role_decides_what_is_refused() {
+        // Max-Forwards 0: relayed requests get 483, an OPTIONS to Tonewall itself is answered.
+        assert_eq!(status(&request("OPTIONS sip:a@tonewall.example", "Max-Forwards: 0\r\n", "")), Some(483));
+        assert_eq!(status(&request("OPTIONS sip:tonewall.example", "Max-Forwards: 0\r\n", "")), None);
+        // Require: 420 unless the caller supports the tag; CANCEL's Require is not judged.
+        let timer = request("INVITE sip:a@tonewall.example", "Require: timer\r\n", "");
+        assert_eq!(status(&timer), Some(420));
+        assert_eq!(check_request_supporting(&timer, &["timer"]), Ok(()));
+        assert_eq!(status(&request("CANCEL sip:a@tonewall.example", "Require: timer\r\n", "")), None);
+        // `*` is a Contact only alone in a REGISTER.
+        assert_eq!(status(&request("INVITE sip:a@tonewall.example", "Contact: *\r\n", "")), Some(400));
+        assert_eq!(
+            status(&request("REGISTER sip:tonewall.example", "Contact: *\r\nExpires: 0\r\n", "")),
+            None
+        );
+        // A body needs a type; an INVITE's must be one the B2BUA can rewrite.
+        assert_eq!(status(&request("INFO sip:a@tonewall.example", "", "x")), Some(400));
+        let multipart = "Content-Type: multipart/mixed;boundary=b\r\n";
+        assert_eq!(status(&request("INVITE sip:a@tonewall.example", multipart, "x")), None);
+        let any = "Accept: application/sdp;level=1, */*\r\n";
+        assert_eq!(status(&request("INVITE sip:a@tonewall.example", any, "")), None);
+        assert_eq!(status(&request("INVITE tel:+15550100", "", "")), Some(416));
+    }
+
+    #[test]
+    fn acks_and_responses_are_never_answered() {
+        let ack = b"ACK tel:+1 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nTo: <sip:a@b>;tag=2\r\n\
+From: <sip:c@d>;tag=1\r\nCall-ID: a\r\nCSeq: 1 ACK\r\n\r\n";
+        assert_eq!(screen(ack, None), Verdict::Drop("invalid ACK"));
+        let bad_ack = b"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nCSeq: 1 ACK\r\n\r\n";
+        assert!(matches!(screen(bad_ack, None), Verdict::Drop(_)));
+        let response = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nCSeq: x\r\n\r\n";
+        assert!(matches!(screen(response, None), Verdict::Drop(_)));
+        // No Via: nowhere to send an answer.
+        let no_via = b"INVITE sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n";
+        assert!(matches!(screen(no_via, None), Verdict::Drop(_)));
     }
 }
