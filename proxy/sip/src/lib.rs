@@ -17,3 +17,4 @@ pub mod guard;
 pub mod message;
 pub mod registrar;
 pub mod transaction;
+pub mod validate;

@@ -3,12 +3,16 @@
 //! A message keeps its headers in order as (name, value) pairs, the value as received with line
 //! folding undone. Typed views ([`Via`], [`NameAddr`], [`CSeq`], [`Uri`]) are parsed on demand,
 //! so a header the proxy never reads costs nothing beyond its bytes and an unknown header is
-//! carried through untouched. Writing always emits a Content-Length that matches the body.
+//! carried through untouched. Content-Length is framing: it is not kept among the headers, and
+//! writing always emits the body's length, so a parsed message writes back to itself.
 //!
 //! Parsing is strict where a wrong guess would be harmful (start line, the headers every
-//! transaction is keyed on, Content-Length) and tolerant where RFC 3261 §7.3.1 asks for it
-//! (whitespace around the colon, folded lines, case of header names, compact forms, bare LF).
-//! What it does not do: semantic checks that need the whole dialog (those are the caller's).
+//! transaction is keyed on — Via, From, To, Call-ID, CSeq, Max-Forwards — and Content-Length,
+//! each to RFC 3261's grammar as RFC 4475 tortures it) and tolerant where RFC 3261 §7.3.1 asks
+//! for it (whitespace around the colon, folded lines, case of header names, compact forms, bare
+//! LF). Bytes that are not UTF-8 become U+FFFD rather than an error.
+//! What it does not do: the checks that depend on Tonewall's role (416, 420, 483… in
+//! [`crate::validate`]) or on the dialog (those are the caller's).
 
 use std::fmt;
 
@@ -41,6 +45,23 @@ pub enum ParseError {
     /// The Request-URI cannot be parsed.
     #[error("Bad Request-URI")]
     RequestUri,
+    /// The method is not one this element knows and the CSeq names another. RFC 4475 §3.1.2.18
+    /// prefers 501 to 400 here: the element cannot tell a new method's rules from a mistake.
+    #[error("Unknown Method")]
+    UnknownMethod,
+}
+
+impl ParseError {
+    /// The status a server answers a request with when parsing fails this way (RFC 3261 §8.2,
+    /// RFC 4475 §3.1.2): 505 for another SIP version, 501 for an unknown method whose CSeq does
+    /// not match, 400 for everything else. A response that fails to parse is dropped instead.
+    pub fn status(&self) -> u16 {
+        match self {
+            ParseError::Version => 505,
+            ParseError::UnknownMethod => 501,
+            _ => 400,
+        }
+    }
 }
 
 /// A request method (RFC 3261 §7.1 and the extensions a contact center sees).
@@ -256,8 +277,20 @@ impl Headers {
     }
 }
 
-/// Splits a header value at top-level commas (not inside quotes or `<>`), trimming each part.
+/// Splits a header value at top-level commas (not inside quotes or `<>`), trimming each part
+/// and skipping empty ones.
 pub fn split_list(value: &str) -> Vec<&str> {
+    list_parts(value).into_iter().filter(|p| !p.is_empty()).collect()
+}
+
+/// Like [`split_list`], but `None` when an element is empty (`a,,b` or a trailing comma): the
+/// grammar of every list header has no empty elements.
+pub fn split_list_checked(value: &str) -> Option<Vec<&str>> {
+    let parts = list_parts(value);
+    parts.iter().all(|p| !p.is_empty()).then_some(parts)
+}
+
+fn list_parts(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut quoted, mut angle, mut escaped) = (false, false, false);
     let mut start = 0;
@@ -272,19 +305,13 @@ pub fn split_list(value: &str) -> Vec<&str> {
             '<' if !quoted => angle = true,
             '>' if !quoted => angle = false,
             ',' if !quoted && !angle => {
-                let part = value[start..i].trim();
-                if !part.is_empty() {
-                    out.push(part);
-                }
+                out.push(value[start..i].trim());
                 start = i + 1;
             }
             _ => {}
         }
     }
-    let part = value[start..].trim();
-    if !part.is_empty() {
-        out.push(part);
-    }
+    out.push(value[start..].trim());
     out
 }
 
@@ -519,13 +546,28 @@ fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_char)
 }
 
-/// Splits `bytes` into the header section's lines (folding undone) and the body.
-fn split_head(bytes: &[u8]) -> Result<(Vec<String>, &[u8]), ParseError> {
+/// The header section cut into its start line and header lines (folding undone), and the rest.
+pub(crate) struct Head<'a> {
+    /// The start line.
+    pub(crate) start: String,
+    /// Header lines, continuation lines joined to theirs.
+    pub(crate) lines: Vec<String>,
+    /// The bytes after the blank line.
+    pub(crate) rest: &'a [u8],
+}
+
+/// Splits `bytes` into the start line, the header lines (folding undone) and what follows.
+///
+/// Bytes that are not UTF-8 (RFC 3261 §25 allows only UTF-8 in header values) become U+FFFD:
+/// a B2BUA re-originates every message, and what it sends must be well-formed even when a
+/// legacy peer wrote a Latin-1 display name. Lines end at LF; one CR before it is dropped.
+pub(crate) fn split_head(bytes: &[u8]) -> Result<Head<'_>, ParseError> {
     // Leading CRLFs are keep-alive noise (RFC 3261 §7.5).
     let mut i = 0;
     while i < bytes.len() && (bytes[i] == b'\r' || bytes[i] == b'\n') {
         i += 1;
     }
+    let mut start: Option<String> = None;
     let mut lines: Vec<String> = Vec::new();
     loop {
         let rest = &bytes[i..];
@@ -541,88 +583,124 @@ fn split_head(bytes: &[u8]) -> Result<(Vec<String>, &[u8]), ParseError> {
             break;
         }
         let text = String::from_utf8_lossy(line);
-        if (line[0] == b' ' || line[0] == b'\t') && !lines.is_empty() {
-            // A folded continuation: one space stands for the line break (§7.3.1).
-            let last = lines.last_mut().ok_or(ParseError::HeaderLine)?;
+        if start.is_none() {
+            start = Some(text.into_owned());
+        } else if line[0] == b' ' || line[0] == b'\t' {
+            // A folded continuation: one space stands for the line break (§7.3.1). The start
+            // line cannot be folded.
+            let last = lines.last_mut().ok_or(ParseError::StartLine)?;
             last.push(' ');
             last.push_str(text.trim());
         } else {
             lines.push(text.into_owned());
         }
     }
-    Ok((lines, &bytes[i..]))
+    Ok(Head { start: start.ok_or(ParseError::Incomplete)?, lines, rest: &bytes[i..] })
 }
 
-/// Parses one whole message (a datagram, or a frame cut from a stream).
-///
-/// For a datagram RFC 3261 §18.3 applies: bytes past Content-Length are ignored, fewer bytes
-/// than Content-Length make the message invalid, and without Content-Length the body is the rest.
-pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
-    let (lines, rest) = split_head(bytes)?;
-    let mut lines = lines.into_iter();
-    let start = lines.next().ok_or(ParseError::StartLine)?;
-    let mut headers = Headers::default();
-    for line in lines {
-        let colon = line.find(':').ok_or(ParseError::HeaderLine)?;
-        let name = line[..colon].trim_end_matches([' ', '\t']);
-        if !is_token(name) {
-            return Err(ParseError::HeaderLine);
-        }
-        headers.0.push(Header { name: canonical_name(name), value: line[colon + 1..].trim().to_string() });
+/// One header line as (name, value), or why it is not one.
+pub(crate) fn header_line(line: &str) -> Result<Header, ParseError> {
+    let colon = line.find(':').ok_or(ParseError::HeaderLine)?;
+    let name = line[..colon].trim_end_matches([' ', '\t']);
+    if !is_token(name) {
+        return Err(ParseError::HeaderLine);
     }
-    let body = match content_length(&headers)? {
-        Some(n) if n > rest.len() => return Err(ParseError::ShortBody),
-        Some(n) => rest[..n].to_vec(),
-        None => rest.to_vec(),
-    };
+    Ok(Header { name: canonical_name(name), value: line[colon + 1..].trim().to_string() })
+}
+
+/// What a start line says.
+enum StartLine {
+    Request(Method, String),
+    Response(u16, String),
+}
+
+fn start_line(start: &str) -> Result<StartLine, ParseError> {
     if let Some(status_line) = start.strip_prefix("SIP/") {
         let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap_or("");
-        if version != "2.0" {
+        if parts.next() != Some("2.0") {
             return Err(ParseError::Version);
         }
         let code = parts.next().unwrap_or("");
-        let status: u16 = code.parse().map_err(|_| ParseError::StartLine)?;
-        if code.len() != 3 || !(100..=699).contains(&status) {
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::StartLine);
         }
-        let reason = parts.next().unwrap_or("").to_string();
-        let response = Response { status, reason, headers, body };
-        check_common(&response.headers)?;
-        return Ok(Message::Response(response));
+        let status: u16 = code.parse().map_err(|_| ParseError::StartLine)?;
+        if !(100..=699).contains(&status) {
+            return Err(ParseError::StartLine);
+        }
+        return Ok(StartLine::Response(status, parts.next().unwrap_or("").to_string()));
     }
+    // Exactly one SP between the three elements and none after (RFC 4475 §3.1.2.9, §3.1.2.10).
     let mut parts = start.split(' ');
     let (Some(method), Some(uri), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(ParseError::StartLine);
     };
-    if !is_token(method) {
-        return Err(ParseError::StartLine);
-    }
-    if !version.starts_with("SIP/") {
+    if !is_token(method) || !version.starts_with("SIP/") {
         return Err(ParseError::StartLine);
     }
     if version != "SIP/2.0" {
         return Err(ParseError::Version);
     }
-    if uri.is_empty() || !uri.contains(':') || uri.bytes().any(|b| b.is_ascii_control()) {
-        return Err(ParseError::RequestUri);
-    }
-    let request = Request { method: Method::from_token(method), uri: uri.to_string(), headers, body };
-    check_common(&request.headers)?;
-    let cseq = request.cseq().ok_or(ParseError::BadHeader("CSeq"))?;
-    if cseq.method != request.method {
-        return Err(ParseError::BadHeader("CSeq"));
-    }
-    Ok(Message::Request(request))
+    request_uri(uri)?;
+    Ok(StartLine::Request(Method::from_token(method), uri.to_string()))
 }
 
-/// Content-Length, which may appear more than once only with the same value.
+/// A Request-URI must be an absolute URI (no `<>`, no LWS: RFC 4475 §3.1.2.7, §3.1.2.8); a SIP
+/// or SIPS one must parse. Another scheme passes here: it is well-formed, and the answer to it
+/// (416) is the validator's.
+fn request_uri(uri: &str) -> Result<(), ParseError> {
+    match Uri::parse(uri) {
+        Ok(_) | Err(UriError::Scheme) => Ok(()),
+        Err(UriError::Syntax) => Err(ParseError::RequestUri),
+    }
+}
+
+/// Parses one whole message (a datagram, or a frame cut from a stream).
+///
+/// For a datagram RFC 3261 §18.3 applies: bytes past Content-Length are ignored, fewer bytes
+/// than Content-Length make the message invalid, and without Content-Length the body is the rest.
+/// Content-Length is framing, not content: it is not kept among the headers, and writing emits
+/// the body's true length. So `parse(write(m)) == m` for every parsed `m`.
+pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
+    let head = split_head(bytes)?;
+    let start = start_line(&head.start)?;
+    let mut headers = Headers::default();
+    for line in &head.lines {
+        headers.0.push(header_line(line)?);
+    }
+    let body = match content_length(&headers)? {
+        Some(n) if n > head.rest.len() => return Err(ParseError::ShortBody),
+        Some(n) => head.rest[..n].to_vec(),
+        None => head.rest.to_vec(),
+    };
+    headers.remove("Content-Length");
+    check_common(&headers)?;
+    match start {
+        StartLine::Response(status, reason) => {
+            Ok(Message::Response(Response { status, reason, headers, body }))
+        }
+        StartLine::Request(method, uri) => {
+            let request = Request { method, uri, headers, body };
+            let cseq = request.cseq().ok_or(ParseError::BadHeader("CSeq"))?;
+            if cseq.method != request.method {
+                return Err(match request.method {
+                    Method::Other(_) => ParseError::UnknownMethod,
+                    _ => ParseError::BadHeader("CSeq"),
+                });
+            }
+            Ok(Message::Request(request))
+        }
+    }
+}
+
+/// Content-Length (digits only), which may appear more than once only with the same value
+/// (RFC 4475 §3.1.2.3 `ncl`, §3.3.9 `mcl01`).
 fn content_length(headers: &Headers) -> Result<Option<usize>, ParseError> {
     let mut found = None;
     for v in headers.all("Content-Length") {
-        let n: usize = v.parse().map_err(|_| ParseError::BadHeader("Content-Length"))?;
+        let n = digits::<usize>(v).ok_or(ParseError::BadHeader("Content-Length"))?;
         if found.is_some_and(|f| f != n) {
             return Err(ParseError::BadHeader("Content-Length"));
         }
@@ -631,27 +709,44 @@ fn content_length(headers: &Headers) -> Result<Option<usize>, ParseError> {
     Ok(found)
 }
 
-/// The headers every message needs before a transaction can be found for it (§8.1.1).
+/// A decimal number of ASCII digits only (`str::parse` would also take a sign), in range.
+fn digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+}
+
+/// The headers every message needs before a transaction can be found for it (§8.1.1), and
+/// the single-valued ones it must not carry twice (RFC 4475 §3.3.8).
 fn check_common(headers: &Headers) -> Result<(), ParseError> {
-    let single = |name: &'static str| -> Result<&str, ParseError> {
+    let single = |name: &'static str| -> Result<Option<&str>, ParseError> {
         let mut values = headers.all(name);
-        let first = values.next().ok_or(ParseError::Missing(name))?;
+        let Some(first) = values.next() else { return Ok(None) };
         if values.any(|v| v != first) {
             return Err(ParseError::BadHeader(name));
         }
-        Ok(first)
+        Ok(Some(first))
     };
-    let call_id = single("Call-ID")?;
-    if call_id.is_empty() || call_id.contains([' ', '\t']) {
+    let required = |name: &'static str| single(name)?.ok_or(ParseError::Missing(name));
+    let call_id = required("Call-ID")?;
+    if call_id.is_empty() || call_id.contains(|c: char| c.is_whitespace() || c.is_control()) {
         return Err(ParseError::BadHeader("Call-ID"));
     }
-    CSeq::parse(single("CSeq")?).ok_or(ParseError::BadHeader("CSeq"))?;
-    NameAddr::parse(single("From")?).map_err(|_| ParseError::BadHeader("From"))?;
-    NameAddr::parse(single("To")?).map_err(|_| ParseError::BadHeader("To"))?;
-    let via = headers.values("Via").next().ok_or(ParseError::Missing("Via"))?;
-    Via::parse(via).map_err(|_| ParseError::BadHeader("Via"))?;
-    if let Some(mf) = headers.get("Max-Forwards") {
-        mf.parse::<u8>().map_err(|_| ParseError::BadHeader("Max-Forwards"))?;
+    CSeq::parse(required("CSeq")?).ok_or(ParseError::BadHeader("CSeq"))?;
+    NameAddr::parse(required("From")?).map_err(|_| ParseError::BadHeader("From"))?;
+    NameAddr::parse(required("To")?).map_err(|_| ParseError::BadHeader("To"))?;
+    let mut vias = 0;
+    for line in headers.all("Via") {
+        // Every Via is copied into responses; an empty element (`,,`) or a bad one is a 400
+        // (RFC 4475 §3.1.2.1).
+        for via in split_list_checked(line).ok_or(ParseError::BadHeader("Via"))? {
+            Via::parse(via).map_err(|_| ParseError::BadHeader("Via"))?;
+            vias += 1;
+        }
+    }
+    if vias == 0 {
+        return Err(ParseError::Missing("Via"));
+    }
+    if let Some(mf) = single("Max-Forwards")? {
+        digits::<u8>(mf).ok_or(ParseError::BadHeader("Max-Forwards"))?;
     }
     Ok(())
 }
@@ -672,7 +767,7 @@ impl CSeq {
         let (Some(seq), Some(method), None) = (parts.next(), parts.next(), parts.next()) else {
             return None;
         };
-        let seq: u32 = seq.parse().ok()?;
+        let seq: u32 = digits(seq)?;
         if seq >= 1 << 31 || !is_token(method) {
             return None;
         }
@@ -691,24 +786,48 @@ impl fmt::Display for CSeq {
 pub struct Params(pub Vec<(String, Option<String>)>);
 
 impl Params {
-    fn parse(s: &str) -> Result<Params, UriError> {
+    /// Header parameters (`generic-param`, RFC 3261 §25.1): `token [= token / host /
+    /// quoted-string]`, LWS allowed around `=` and `;`. An empty parameter (`;;`) is an error
+    /// (RFC 4475 §3.1.2.1).
+    fn parse_header(s: &str) -> Result<Params, UriError> {
         let mut out = Vec::new();
         for part in split_unquoted(s, ';') {
-            let part = part.trim();
-            if part.is_empty() {
-                continue;
+            let (name, value) = match part.split_once('=') {
+                Some((n, v)) => (n.trim(), Some(v.trim())),
+                None => (part.trim(), None),
+            };
+            if !is_token(name) {
+                return Err(UriError::Syntax);
             }
-            match part.split_once('=') {
-                Some((n, v)) => {
-                    let n = n.trim();
-                    if !is_token(n) {
-                        return Err(UriError::Syntax);
-                    }
-                    out.push((n.to_string(), Some(v.trim().to_string())));
-                }
-                None if is_token(part) => out.push((part.to_string(), None)),
-                None => return Err(UriError::Syntax),
+            if let Some(v) = value
+                && !(quoted_string_len(v) == Some(v.len())
+                    || !v.is_empty() && v.bytes().all(|b| is_token_char(b) || b"[]:".contains(&b)))
+            {
+                return Err(UriError::Syntax);
             }
+            out.push((name.to_string(), value.map(str::to_string)));
+        }
+        Ok(Params(out))
+    }
+
+    /// URI parameters (`uri-parameter`, RFC 3261 §25.1): `pname [= pvalue]`, both non-empty
+    /// strings of `paramchar`, no whitespace.
+    fn parse_uri(s: &str) -> Result<Params, UriError> {
+        let mut out = Vec::new();
+        for part in s.split(';') {
+            let (name, value) = match part.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (part, None),
+            };
+            if name.is_empty() || !uri_chars(name, PARAM_CHARS) {
+                return Err(UriError::Syntax);
+            }
+            if let Some(v) = value
+                && (v.is_empty() || !uri_chars(v, PARAM_CHARS))
+            {
+                return Err(UriError::Syntax);
+            }
+            out.push((name.to_string(), value.map(str::to_string)));
         }
         Ok(Params(out))
     }
@@ -763,13 +882,78 @@ fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
     out
 }
 
+/// The length of the quoted-string `s` starts with (RFC 3261 §25.1: `qdtext` is LWS, printable
+/// ASCII but `"` and `\`, or UTF-8; `quoted-pair` escapes any ASCII but CR and LF), or `None`
+/// when `s` does not start with a complete one.
+fn quoted_string_len(s: &str) -> Option<usize> {
+    let mut chars = s.char_indices();
+    if chars.next()?.1 != '"' {
+        return None;
+    }
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some(i + 1),
+            '\\' => {
+                let (_, e) = chars.next()?;
+                if !e.is_ascii() || e == '\r' || e == '\n' {
+                    return None;
+                }
+            }
+            ' ' | '\t' => {}
+            c if c.is_ascii_control() => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Characters a SIP URI's user part may hold besides `unreserved` and escapes.
+const USER_CHARS: &[u8] = b"&=+$,;?/";
+/// … its password.
+const PASSWORD_CHARS: &[u8] = b"&=+$,";
+/// … a URI parameter's name or value.
+const PARAM_CHARS: &[u8] = b"[]/:&+$";
+/// … a header name or value in `?headers`, with the separators `=` and `&`.
+const HEADER_CHARS: &[u8] = b"[]/?:+$=&";
+/// … the part of any absolute URI after its scheme (`reserved` plus `#` for fragments).
+const ABSOLUTE_CHARS: &[u8] = b";/?:@&=+$,#[]";
+
+/// Whether `s` is made of `unreserved` characters, `%HH` escapes and `extra` (RFC 3261 §25.1).
+fn uri_chars(s: &str, extra: &[u8]) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                if !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+                    return false;
+                }
+                i += 3;
+                continue;
+            }
+            c if c.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&c) || extra.contains(&c) => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `ALPHA *(ALPHA / DIGIT / "+" / "-" / ".")`.
+fn is_scheme(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+}
+
 /// A SIP or SIPS URI (RFC 3261 §19.1); other schemes keep only their text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Uri {
-    /// `sip`, `sips`, `tel`… lower-cased.
+    /// `sip` or `sips`, lower-cased.
     pub scheme: String,
-    /// The user part, as written (escapes kept).
+    /// The user part, as written (escapes kept; it may hold `;`, `?` and `/`).
     pub user: Option<String>,
+    /// The password after the user and a `:` (deprecated by RFC 3261 §19.1.1, still legal).
+    pub password: Option<String>,
     /// The host: a name, an IPv4 address, or an IPv6 reference with its brackets.
     pub host: String,
     /// The port.
@@ -781,33 +965,63 @@ pub struct Uri {
 }
 
 impl Uri {
-    /// Parses a `sip:`/`sips:` URI; other schemes are an error the caller answers 416.
+    /// Parses a `sip:`/`sips:` URI; a well-formed URI of another scheme is [`UriError::Scheme`],
+    /// which the caller answers 416 when it is a Request-URI.
     pub fn parse(s: &str) -> Result<Uri, UriError> {
         let (scheme, rest) = s.split_once(':').ok_or(UriError::Syntax)?;
+        if !is_scheme(scheme) {
+            return Err(UriError::Syntax);
+        }
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "sip" && scheme != "sips" {
-            return Err(if is_token(&scheme) { UriError::Scheme } else { UriError::Syntax });
+            return Err(if !rest.is_empty() && uri_chars(rest, ABSOLUTE_CHARS) {
+                UriError::Scheme
+            } else {
+                UriError::Syntax
+            });
         }
-        let (rest, headers) = match rest.split_once('?') {
-            Some((r, h)) => (r, Some(h.to_string())),
-            None => (rest, None),
-        };
-        // The user part ends at the last '@' before any parameter (a user may contain ';').
-        let (user, hostport_params) = match rest.rfind('@') {
+        // No '@' may follow the host (parameters and headers escape it), so the user part ends at
+        // the last '@'; it may itself hold ';' and '?' (RFC 4475 §3.1.1.2, §3.1.1.10).
+        let (userinfo, rest) = match rest.rfind('@') {
             Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
             None => (None, rest),
         };
-        if let Some(u) = user
-            && (u.is_empty() || u.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"'))
-        {
-            return Err(UriError::Syntax);
-        }
-        let (hostport, params) = match hostport_params.split_once(';') {
-            Some((h, p)) => (h, Params::parse(p).map_err(|_| UriError::Syntax)?),
-            None => (hostport_params, Params::default()),
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(info) => {
+                let (user, password) = match info.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (info, None),
+                };
+                if user.is_empty()
+                    || !uri_chars(user, USER_CHARS)
+                    || password.is_some_and(|p| !uri_chars(p, PASSWORD_CHARS))
+                {
+                    return Err(UriError::Syntax);
+                }
+                (Some(user.to_string()), password.map(str::to_string))
+            }
+        };
+        let (rest, headers) = match rest.split_once('?') {
+            Some((r, h)) => {
+                let fields_ok = h.split('&').all(|f| {
+                    f.split_once('=').is_some_and(|(n, v)| {
+                        !n.is_empty() && uri_chars(n, HEADER_CHARS) && uri_chars(v, HEADER_CHARS)
+                    })
+                });
+                if !fields_ok {
+                    return Err(UriError::Syntax);
+                }
+                (r, Some(h.to_string()))
+            }
+            None => (rest, None),
+        };
+        let (hostport, params) = match rest.split_once(';') {
+            Some((h, p)) => (h, Params::parse_uri(p)?),
+            None => (rest, Params::default()),
         };
         let (host, port) = split_hostport(hostport).ok_or(UriError::Syntax)?;
-        Ok(Uri { scheme, user: user.map(str::to_string), host, port, params, headers })
+        Ok(Uri { scheme, user, password, host, port, params, headers })
     }
 
     /// The host without IPv6 brackets, for address parsing.
@@ -820,7 +1034,11 @@ impl fmt::Display for Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:", self.scheme)?;
         if let Some(u) = &self.user {
-            write!(f, "{u}@")?;
+            f.write_str(u)?;
+            if let Some(p) = &self.password {
+                write!(f, ":{p}")?;
+            }
+            f.write_str("@")?;
         }
         f.write_str(&self.host)?;
         if let Some(p) = self.port {
@@ -846,9 +1064,8 @@ pub enum UriError {
     Scheme,
 }
 
-/// `host[:port]` with IPv6 references in brackets.
+/// `host[:port]` with IPv6 references in brackets; no whitespace anywhere.
 fn split_hostport(s: &str) -> Option<(String, Option<u16>)> {
-    let s = s.trim();
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let end = rest.find(']')?;
         let host = &s[..end + 2];
@@ -870,10 +1087,26 @@ fn split_hostport(s: &str) -> Option<(String, Option<u16>)> {
         return None;
     }
     let port = match port {
-        Some(p) => Some(p.parse::<u16>().ok().filter(|&p| p != 0)?),
+        Some(p) => Some(digits::<u16>(p).filter(|&p| p != 0)?),
         None => None,
     };
     Some((host.to_string(), port))
+}
+
+/// Whether `uri` is a URI a name-addr may hold: a valid SIP/SIPS URI or a well-formed URI of
+/// another scheme (RFC 4475 §3.3.4: unknown schemes in To, From and Contact are legal).
+fn header_uri_ok(uri: &str) -> bool {
+    matches!(Uri::parse(uri), Ok(_) | Err(UriError::Scheme))
+}
+
+/// A display name: a quoted-string, or tokens separated by LWS (RFC 4475 §3.1.2.15: a comma
+/// in an unquoted one is an error).
+fn display_name_ok(d: &str) -> bool {
+    if d.starts_with('"') {
+        quoted_string_len(d) == Some(d.len())
+    } else {
+        d.split([' ', '\t']).filter(|w| !w.is_empty()).all(is_token)
+    }
 }
 
 /// A name-addr or addr-spec with header parameters: From, To, Contact, Route, Record-Route.
@@ -921,23 +1154,27 @@ impl NameAddr {
         if let Some(lt) = lt {
             let gt = value[lt..].find('>').ok_or(UriError::Syntax)? + lt;
             let display = value[..lt].trim();
-            let uri = value[lt + 1..gt].trim();
-            if uri.is_empty() || !uri.contains(':') {
+            // No LWS inside the brackets (RFC 4475 §3.1.2.14).
+            let uri = &value[lt + 1..gt];
+            if !display_name_ok(display) || !header_uri_ok(uri) {
                 return Err(UriError::Syntax);
             }
-            let params = Params::parse(&value[gt + 1..]).map_err(|_| UriError::Syntax)?;
-            if !value[gt + 1..].trim().is_empty() && !value[gt + 1..].trim_start().starts_with(';') {
-                return Err(UriError::Syntax);
-            }
+            let after = value[gt + 1..].trim_start();
+            let params = match after.strip_prefix(';') {
+                Some(p) => Params::parse_header(p)?,
+                None if after.is_empty() => Params::default(),
+                None => return Err(UriError::Syntax),
+            };
             let display = (!display.is_empty()).then(|| display.to_string());
             return Ok(NameAddr { display, uri: uri.to_string(), params, angle: true });
         }
-        // addr-spec: parameters after the URI belong to the header (§20.10).
+        // addr-spec: parameters after the URI belong to the header (§20.10), and a URI with
+        // ',', '?' or ';' of its own must be in brackets (RFC 4475 §3.1.2.13).
         let (uri, params) = match value.split_once(';') {
-            Some((u, p)) => (u.trim(), Params::parse(p).map_err(|_| UriError::Syntax)?),
+            Some((u, p)) => (u.trim(), Params::parse_header(p)?),
             None => (value, Params::default()),
         };
-        if uri.is_empty() || !uri.contains(':') || uri.contains([' ', '\t', ',', '?']) {
+        if uri.contains([',', '?']) || !header_uri_ok(uri) {
             return Err(UriError::Syntax);
         }
         Ok(NameAddr { display: None, uri: uri.to_string(), params, angle: false })
@@ -977,24 +1214,28 @@ pub struct Via {
 }
 
 impl Via {
-    /// Parses `SIP/2.0/UDP host:port;branch=z9hG4bK…`.
+    /// Parses `SIP/2.0/UDP host:port;branch=z9hG4bK…`, with the LWS the grammar allows around
+    /// `/`, `:`, `;` and `=` (RFC 4475 §3.1.1.1).
     pub fn parse(value: &str) -> Result<Via, UriError> {
         let value = value.trim();
-        let (proto, rest) = value.split_once([' ', '\t']).ok_or(UriError::Syntax)?;
-        let mut parts = proto.split('/').map(str::trim);
-        let (Some(name), Some(version), Some(transport), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (head, params) = match value.split_once(';') {
+            Some((h, p)) => (h, Params::parse_header(p)?),
+            None => (value, Params::default()),
+        };
+        let mut parts = head.splitn(3, '/');
+        let (Some(name), Some(version), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(UriError::Syntax);
         };
-        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" || !is_token(transport) {
+        if !name.trim().eq_ignore_ascii_case("SIP") || version.trim() != "2.0" {
             return Err(UriError::Syntax);
         }
-        let (sent_by, params) = match rest.split_once(';') {
-            Some((s, p)) => (s, Params::parse(p)?),
-            None => (rest, Params::default()),
-        };
-        let (host, port) = split_hostport(sent_by).ok_or(UriError::Syntax)?;
+        let rest = rest.trim_start();
+        let (transport, sent_by) = rest.split_once([' ', '\t']).ok_or(UriError::Syntax)?;
+        if !is_token(transport) {
+            return Err(UriError::Syntax);
+        }
+        let sent_by = sent_by.split(':').map(str::trim).collect::<Vec<_>>().join(":");
+        let (host, port) = split_hostport(&sent_by).ok_or(UriError::Syntax)?;
         Ok(Via { transport: transport.to_ascii_uppercase(), host, port, params })
     }
 
@@ -1121,6 +1362,45 @@ v=0\r\nignored";
             split_list("<sip:a@b;x=1>, \"c, d\" <sip:e@f>,sip:g@h"),
             vec!["<sip:a@b;x=1>", "\"c, d\" <sip:e@f>", "sip:g@h"]
         );
+    }
+
+    #[test]
+    fn grammar_corners_rfc_4475_does_not_cover() {
+        // Signs are not digits; empty parameters are not parameters; a start line is not folded.
+        let base = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\n\
+From: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n";
+        let with = |extra: &str| format!("{base}{extra}\r\n");
+        assert!(parse(with("").as_bytes()).is_ok());
+        assert_eq!(parse(with("l: +0\r\n").as_bytes()), Err(ParseError::BadHeader("Content-Length")));
+        assert_eq!(
+            parse(with("Max-Forwards: +7\r\n").as_bytes()),
+            Err(ParseError::BadHeader("Max-Forwards"))
+        );
+        assert_eq!(parse(with("Via: SIP/2.0/UDP h:+5\r\n").as_bytes()), Err(ParseError::BadHeader("Via")));
+        assert_eq!(parse(with("Via: SIP/2.0/UDP h;\r\n").as_bytes()), Err(ParseError::BadHeader("Via")));
+        assert_eq!(parse(with("Via: SIP/2.0/UDP h,\r\n").as_bytes()), Err(ParseError::BadHeader("Via")));
+        let folded = base.replacen("SIP/2.0\r\n", "SIP/2.0\r\n more\r\n", 1) + "\r\n";
+        assert_eq!(parse(folded.as_bytes()), Err(ParseError::StartLine));
+        // Content-Length is framing: gone from the headers, written as the body's length.
+        let Message::Request(r) = parse(with("Content-Length: 0\r\n").as_bytes()).unwrap() else { panic!() };
+        assert_eq!(r.headers.get("Content-Length"), None);
+        assert_eq!(parse(&r.to_bytes()), Ok(Message::Request(r)));
+        // The status a server answers each parse failure with.
+        assert_eq!(
+            [ParseError::Version, ParseError::UnknownMethod, ParseError::ShortBody].map(|e| e.status()),
+            [505, 501, 400]
+        );
+        let u = Uri::parse("sip:alice:secret@example.com").unwrap();
+        assert_eq!((u.user.as_deref(), u.password.as_deref()), (Some("alice"), Some("secret")));
+        assert_eq!(u.to_string(), "sip:alice:secret@example.com");
+        for bad in
+            ["sip:a@b;", "sip:a@b;;lr", "sip:a@b;x=", "sip:a b@c", "sip:%4@b", "sip:a@b?x", "<sip:a@b>"]
+        {
+            assert_eq!(Uri::parse(bad), Err(UriError::Syntax), "{bad}");
+        }
+        assert!(NameAddr::parse("<sip:a@b>;").is_err());
+        assert!(NameAddr::parse("Bell, Alexander <sip:a@b>").is_err());
+        assert!(NameAddr::parse("< sip:a@b>").is_err());
     }
 
     #[test]
