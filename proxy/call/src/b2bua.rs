@@ -21,9 +21,7 @@ use std::time::Duration;
 use tonewall_media::anchor::{Anchor, AnchorError, CallReport, MediaPlane, OfferOptions};
 use tonewall_sip::digest::{self, Authorization, Credentials, NonceSource, NonceStatus, Verdict};
 use tonewall_sip::guard::{Decision, Guard, GuardConfig, Kind, RejectReason};
-use tonewall_sip::message::{
-    self, Message, Method, NameAddr, ParseError, Request, Response, Uri, reason_phrase,
-};
+use tonewall_sip::message::{self, Message, Method, NameAddr, Request, Response, Uri, reason_phrase};
 use tonewall_sip::registrar::{
     ContactsRequest, Origin, RegisterError, RegisterRequest, Registrar, RegistrarConfig, RequestedContact,
     TransportKind,
@@ -31,6 +29,7 @@ use tonewall_sip::registrar::{
 use tonewall_sip::transaction::{
     Incoming, Received, Target, TimerConfig, Transactions, Transmit, Transport, TxEvent, TxId,
 };
+use tonewall_sip::validate::Verdict as Screened;
 
 /// The two sides of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -359,16 +358,21 @@ impl B2bua {
         source: Target,
         bytes: &[u8],
     ) {
-        match message::parse(bytes) {
-            Ok(Message::Request(req)) => self.on_request(now, plane, rng, source, req),
-            Ok(Message::Response(resp)) => self.on_response(now, plane, rng, resp),
-            Err(e) => {
-                self.counters.malformed += 1;
-                if let Some(resp) = bad_request(bytes, e) {
-                    let target = stateless_target(&resp, source);
-                    self.tx.send_stateless(target, resp.to_bytes());
+        // Parsed and checked as RFC 3261 and RFC 4475 say; what fails is answered statelessly
+        // (or dropped where no answer may be sent) before any state is touched.
+        let tag = self.fresh();
+        match tonewall_sip::validate::screen(bytes, Some(&tag)) {
+            Screened::Accept(Message::Request(req)) => self.on_request(now, plane, rng, source, req),
+            Screened::Accept(Message::Response(resp)) => self.on_response(now, plane, rng, resp),
+            Screened::Respond(resp) => {
+                if message::parse(bytes).is_err() {
+                    self.counters.malformed += 1;
                 }
+                self.count_response(resp.status);
+                let target = stateless_target(&resp, source);
+                self.tx.send_stateless(target, resp.to_bytes());
             }
+            Screened::Drop(_) => self.counters.malformed += 1,
         }
     }
 
@@ -495,20 +499,8 @@ impl B2bua {
                 media: None,
             })));
         };
-        let uri = match Uri::parse(&req.uri) {
-            Ok(u) => u,
-            Err(message::UriError::Scheme) => return refuse(self, 416, reason_phrase(416)),
-            Err(_) => return refuse(self, 400, "Bad Request-URI"),
-        };
-        if req.headers.get("Max-Forwards").and_then(|m| m.parse::<u32>().ok()) == Some(0) {
-            return refuse(self, 483, reason_phrase(483));
-        }
-        if let Some(require) = req.headers.get("Require") {
-            let mut resp = req.response(420, reason_phrase(420), Some(&self.fresh()));
-            resp.headers.push("Unsupported", require);
-            self.respond(now, tx, &resp);
-            return;
-        }
+        // validate::screen has checked the scheme, Max-Forwards and Require already.
+        let Ok(uri) = Uri::parse(&req.uri) else { return refuse(self, 400, "Bad Request-URI") };
         if self.calls.len() >= self.config.max_calls {
             return refuse(self, 503, "Call Limit Reached");
         }
@@ -1345,36 +1337,4 @@ fn stateless_target(resp: &Response, source: Target) -> Target {
         }
         _ => source,
     }
-}
-
-/// A 400 for a request that failed to parse, when enough of it survives to address a response
-/// (RFC 3261 §8.2: the Via, From, To, Call-ID and CSeq lines are copied as they are).
-/// Responses that fail to parse, and requests without those lines, are dropped.
-fn bad_request(bytes: &[u8], error: ParseError) -> Option<Response> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
-    let first = lines.next()?;
-    if first.starts_with("SIP/") || first.split(' ').count() < 3 {
-        return None;
-    }
-    let mut headers = message::Headers::default();
-    for line in lines.take_while(|l| !l.is_empty()) {
-        let Some((name, value)) = line.split_once(':') else { continue };
-        let name = name.trim();
-        let canonical = match name.to_ascii_lowercase().as_str() {
-            "via" | "v" => "Via",
-            "from" | "f" => "From",
-            "to" | "t" => "To",
-            "call-id" | "i" => "Call-ID",
-            "cseq" => "CSeq",
-            _ => continue,
-        };
-        headers.push(canonical, value.trim());
-    }
-    for needed in ["Via", "From", "To", "Call-ID", "CSeq"] {
-        headers.get(needed)?;
-    }
-    message::Via::parse(headers.values("Via").next()?).ok()?;
-    let reason = error.to_string();
-    Some(Response { status: 400, reason, headers, body: Vec::new() })
 }
