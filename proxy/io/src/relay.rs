@@ -6,7 +6,7 @@ use crate::worker::{Command, EventSink, SessionId, Worker, WorkerStats};
 use mio::Waker;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -28,6 +28,11 @@ pub struct RelayConfig {
     pub session: SessionConfig,
     /// Directory for call recordings; `None`: recording is off.
     pub recording_dir: Option<std::path::PathBuf>,
+    /// After a wake that found only a few datagrams, a worker waits this long before polling
+    /// again, so that the next wake finds many. At moderate rates (a few hundred streams) each
+    /// packet otherwise costs a wake of its own, which is most of its CPU; the price is up to
+    /// this much added latency. Zero turns it off.
+    pub coalesce: Duration,
 }
 
 impl Default for RelayConfig {
@@ -39,6 +44,7 @@ impl Default for RelayConfig {
             ports: (30000, 39999),
             session: SessionConfig::default(),
             recording_dir: None,
+            coalesce: Duration::ZERO,
         }
     }
 }
@@ -46,6 +52,9 @@ impl Default for RelayConfig {
 struct WorkerHandle {
     commands: Sender<Command>,
     waker: Arc<Waker>,
+    /// Set when the worker has been woken and has not yet taken its commands: a burst of
+    /// commands (a call's setup is several) costs one wake, not one each.
+    woken: Arc<AtomicBool>,
     stats: Arc<WorkerStats>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -90,11 +99,19 @@ impl Relay {
         for i in 0..config.workers.max(1) {
             let (tx, rx) = mpsc::channel();
             let stats = Arc::new(WorkerStats::default());
-            let (worker, waker) =
-                Worker::new(rx, events_tx.clone(), Arc::clone(&stats), epoch, recordings.clone())?;
+            let woken = Arc::new(AtomicBool::new(false));
+            let (worker, waker) = Worker::new(
+                rx,
+                events_tx.clone(),
+                Arc::clone(&stats),
+                epoch,
+                recordings.clone(),
+                config.coalesce,
+                Arc::clone(&woken),
+            )?;
             let thread =
                 std::thread::Builder::new().name(format!("relay-{i}")).spawn(move || worker.run())?;
-            workers.push(WorkerHandle { commands: tx, waker, stats, thread: Some(thread) });
+            workers.push(WorkerHandle { commands: tx, waker, woken, stats, thread: Some(thread) });
         }
         let pool = |ip| Mutex::new(PortPool::new(ip, config.ports));
         let ports = [pool(config.addresses[0]), pool(config.addresses[1])];
@@ -112,7 +129,9 @@ impl Relay {
 
     fn send(&self, id: SessionId, cmd: Command) {
         let w = self.worker(id);
-        if w.commands.send(cmd).is_ok() {
+        // The worker clears `woken` before it drains the queue (SeqCst on both sides): either
+        // it sees this command in that drain, or this swap sees `false` and wakes it again.
+        if w.commands.send(cmd).is_ok() && !w.woken.swap(true, Ordering::SeqCst) {
             let _ = w.waker.wake();
         }
     }

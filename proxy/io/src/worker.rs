@@ -99,7 +99,15 @@ pub(crate) struct Worker {
     /// Sockets with datagrams still waiting after a round's share.
     backlog: Vec<usize>,
     epoch: Instant,
+    /// See [`crate::RelayConfig::coalesce`].
+    coalesce: Duration,
+    /// Cleared before each drain of the command queue (see `Relay::send`).
+    woken: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// A wake that handled fewer datagrams than this is "quiet": the worker waits
+/// [`crate::RelayConfig::coalesce`] before the next poll.
+const QUIET: u64 = 8;
 
 impl Worker {
     pub(crate) fn new(
@@ -108,6 +116,8 @@ impl Worker {
         stats: Arc<WorkerStats>,
         epoch: Instant,
         recordings: Option<Sender<RecordingMsg>>,
+        coalesce: Duration,
+        woken: Arc<std::sync::atomic::AtomicBool>,
     ) -> io::Result<(Worker, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -124,6 +134,8 @@ impl Worker {
             due: Vec::with_capacity(64),
             backlog: Vec::with_capacity(16),
             epoch,
+            coalesce,
+            woken,
         };
         Ok((worker, waker))
     }
@@ -154,6 +166,7 @@ impl Worker {
                 return Ok(());
             }
             let backlog = std::mem::take(&mut self.backlog);
+            let before = self.stats.received.load(Ordering::Relaxed);
             for key in backlog.iter().copied().chain(events.iter().map(|e| e.token().0)) {
                 if key == WAKER.0 {
                     continue;
@@ -170,6 +183,13 @@ impl Worker {
                 self.after(k);
             }
             self.due = due;
+            let handled = self.stats.received.load(Ordering::Relaxed) - before;
+            if !self.coalesce.is_zero() && handled > 0 && handled < QUIET && self.backlog.is_empty() {
+                // Let datagrams gather in the sockets' queues (the kernel keeps them) so that the
+                // next wake serves many sockets at once. The timer wheel's resolution is 10 ms,
+                // so this delays no timer that matters.
+                std::thread::sleep(self.coalesce);
+            }
         }
     }
 
@@ -275,6 +295,7 @@ impl Worker {
 
     /// Applies queued commands; false when told to stop.
     fn handle_commands(&mut self, now: Duration) -> io::Result<bool> {
+        self.woken.store(false, Ordering::SeqCst);
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
                 Command::Add { id, session, sockets } => {

@@ -247,7 +247,12 @@ impl MediaControl for NgControl<'_> {
 
 /// One line per call end: figures only, no Call-ID, tags, addresses or digits.
 pub(crate) fn log_call_end(report: &CallReport) {
-    let mut line = format!("call end: {} stream(s)", report.streams.len());
+    eprintln!("call end: {}", media_summary(report));
+}
+
+/// A call's media figures for its end-of-call line.
+pub(crate) fn media_summary(report: &CallReport) -> String {
+    let mut line = format!("{} stream(s)", report.streams.len());
     for (i, (_, r)) in report.streams.iter().enumerate() {
         for (side, (q, c)) in ["carrier", "agent"].into_iter().zip(r.quality.iter().zip(&r.counters)) {
             let masked_ms = r.masked_samples[if side == "carrier" { 0 } else { 1 }] / 8;
@@ -262,7 +267,7 @@ pub(crate) fn log_call_end(report: &CallReport) {
             ));
         }
     }
-    eprintln!("{line}");
+    line
 }
 
 /// rtpengine's shape: per tag, per media, an RTP and an RTCP stream.

@@ -93,13 +93,36 @@ fn handle_events(
     timeouts: IntCounterVec,
     timed_out: Vec<std::sync::mpsc::Sender<SessionId>>,
 ) {
-    for (id, event) in events {
+    // Taken in batches every few milliseconds rather than one wake per event: the relay's
+    // workers then never pay for waking this thread (nothing here is urgent to the millisecond).
+    loop {
+        let batch: Vec<_> = match events.recv() {
+            Ok(first) => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                std::iter::once(first).chain(events.try_iter()).collect()
+            }
+            Err(_) => return,
+        };
+        for (id, event) in batch {
+            handle_event(id, event, &digits, &timeouts, &timed_out);
+        }
+    }
+}
+
+fn handle_event(
+    id: SessionId,
+    event: RelayEvent,
+    digits: &IntCounterVec,
+    timeouts: &IntCounterVec,
+    timed_out: &[std::sync::mpsc::Sender<SessionId>],
+) {
+    {
         match event {
             RelayEvent::Digit { transport, .. } => digits.with_label_values(&[transport.label()]).inc(),
             RelayEvent::MediaTimeout => {
                 timeouts.with_label_values(&["timeout"]).inc();
                 // The control side ends the call (no receiver without ng: nothing to end).
-                for tx in &timed_out {
+                for tx in timed_out {
                     let _ = tx.send(id);
                 }
             }

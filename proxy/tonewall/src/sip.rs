@@ -14,7 +14,7 @@
 //! messages per second on that thread; the relay's workers carry the media on the other cores.
 
 use crate::config::{Config, StrategyName};
-use crate::ng::{CallEndMetrics, RelayPlane, log_call_end};
+use crate::ng::{CallEndMetrics, RelayPlane, media_summary};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use regex_lite::Regex;
 use std::sync::Arc;
@@ -28,6 +28,11 @@ use tonewall_media::anchor::{Anchor, Cidr};
 use tonewall_sip::digest::Credentials;
 use tonewall_sip::guard::{GuardConfig, RateLimit};
 use tonewall_sip::transaction::{Target, Transport};
+
+/// A wake that handled fewer messages than this lets the next ones gather for [`COALESCE`].
+const QUIET: usize = 4;
+/// How long messages may gather: small beside SIP's own timers (T1 = 500 ms) and networks.
+const COALESCE: Duration = Duration::from_millis(1);
 
 /// Counters of the SIP side, registered once.
 #[derive(Clone)]
@@ -240,22 +245,24 @@ fn run(
             .map_or(Duration::from_millis(100), |t| t.saturating_sub(now))
             .min(Duration::from_millis(100));
         match inbound.recv_timeout(wait) {
-            Ok(msg) => {
-                let source = Target {
-                    transport: to_sip(msg.transport),
-                    addr: msg.source,
-                    conn: msg.conn.map(ConnId::get),
-                };
-                core.handle_input(start.elapsed(), &mut plane, &mut rng, source, &msg.bytes);
-                // Take whatever else is queued before the timers: a burst is handled in one go.
-                while let Ok(msg) = inbound.try_recv() {
+            Ok(first) => {
+                // Take whatever else is queued before the timers: a burst is handled in one go,
+                // and its replies leave together (one wake of the transport thread, not one each).
+                let mut handled = 0;
+                for msg in std::iter::once(first).chain(inbound.try_iter()) {
                     let source = Target {
                         transport: to_sip(msg.transport),
                         addr: msg.source,
                         conn: msg.conn.map(ConnId::get),
                     };
                     core.handle_input(start.elapsed(), &mut plane, &mut rng, source, &msg.bytes);
-                    flush(&mut core, &handle);
+                    handled += 1;
+                }
+                flush(&mut core, &handle);
+                if handled < QUIET {
+                    // A quiet wake: let messages gather for a moment so that the next wake
+                    // serves many (a cross-thread wake costs more than handling a message).
+                    std::thread::sleep(COALESCE);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -310,9 +317,11 @@ fn call_ended(record: &CallRecord, metrics: &SipMetrics, call_end: &CallEndMetri
     if record.info_digits > 0 {
         line.push_str(&format!(", {} SIP INFO key press(es)", record.info_digits));
     }
-    eprintln!("{line}");
     if let Some(media) = &record.media {
         call_end.observe(media);
-        log_call_end(media);
+        line.push_str("; media ");
+        line.push_str(&media_summary(media));
     }
+    // One write per call: stderr is unbuffered, and this line is the call's whole log.
+    eprintln!("{line}");
 }
