@@ -778,6 +778,9 @@ fn an_answered_call_carries_media_both_ways_and_the_agent_gets_no_digit() {
     // Every forwarded packet not heard by the agent went the other way: the agent's 50.
     let forwarded = metric(&m, "tonewall_relay_packets_forwarded_total");
     assert_eq!(forwarded - pts.len() as u64, u64::from(sent), "{m}");
+    // Each direction's stream was measured at the call's end (streams without packets are not).
+    assert_eq!(metric(&m, "tonewall_stream_mos_count{side=\"carrier\"}"), 1, "{m}");
+    assert_eq!(metric(&m, "tonewall_stream_mos_count{side=\"agent\"}"), 1, "{m}");
     let (printed, _) = tw.finish(&[CANARY], &[]);
     assert!(printed.contains("m0 agent: 50 packets"), "the relay counted the agent's packets:\n{printed}");
     assert!(printed.contains("outcome completed status 200"), "{printed}");
@@ -790,8 +793,7 @@ fn a_cancel_before_the_answer_reaches_the_agent() {
     let p = Ports(18200);
     let dir = workdir("sip-cancel");
     let tw = Tonewall::start(&dir, p, &udp_agent(p), "", "");
-    let agent_xml = format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+    let agent_xml = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="agent">
   <recv request="INVITE"/>
   <send><![CDATA[
@@ -828,12 +830,11 @@ Content-Length: 0
 ]]></send>
   <recv request="ACK"/>
 </scenario>
-"#
-    );
+"#;
     let mut agent = sipp(
         &dir,
         "agent",
-        &agent_xml,
+        agent_xml,
         &["-i".into(), "127.0.0.1".into(), "-p".into(), p.agent().to_string()],
     );
     std::thread::sleep(Duration::from_millis(300));
