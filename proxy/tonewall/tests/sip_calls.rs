@@ -147,6 +147,8 @@ impl Tonewall {
             assert!(!printed.contains(secret), "a secret leaked into tonewall's output:\n{printed}");
             assert!(!metrics.contains(secret), "a secret leaked into the metrics");
         }
+        // Passed: the logs are not needed any more.
+        let _ = std::fs::remove_dir_all(&self.dir);
         (printed, metrics)
     }
 }
@@ -762,6 +764,16 @@ fn an_answered_call_carries_media_both_ways_and_the_agent_gets_no_digit() {
     }
     assert!(hung_up.is_some(), "the agent got no BYE");
     succeeds(&mut caller, &dir, "carrier");
+    // And the carrier saw nothing of the agent: its port, tag, Call-ID or media address.
+    let trace = sipp_trace(&dir, "carrier");
+    for leak in [
+        format!(":{}", p.agent()),
+        format!("m=audio {}", p.agent_media()),
+        agent.tag.clone(),
+        invite.get("call-id").to_string(),
+    ] {
+        assert!(!trace.contains(&leak), "the carrier saw `{leak}`:\n{trace}");
+    }
 
     // The agent got the carrier's audio (minus the 5 packets the events replaced), only PCMU,
     // and no digit in it.
