@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tonewall_media::anchor::{Anchor, AnchorError, CallReport, MediaPlane, OfferOptions};
-use tonewall_sip::digest::{self, Authorization, Credentials, NonceSource, NonceStatus, Verdict};
+use tonewall_sip::digest::{self, Algorithm, Authorization, Credentials, NonceSource, NonceStatus, Verdict};
 use tonewall_sip::guard::{Decision, Guard, GuardConfig, Kind, RejectReason};
 use tonewall_sip::message::{self, Message, Method, NameAddr, Request, Response, Uri, reason_phrase};
 use tonewall_sip::registrar::{
@@ -283,6 +283,8 @@ pub struct B2bua {
     guard: Guard,
     nonces: NonceSource,
     credentials: HashMap<String, Credentials>,
+    /// The algorithms REGISTERs are challenged with, most preferred first.
+    challenge_algorithms: Vec<Algorithm>,
 }
 
 impl B2bua {
@@ -299,13 +301,25 @@ impl B2bua {
         rng.fill_bytes(&mut secret);
         let mut config = config;
         // The credentials move into the table; the config keeps none.
-        let credentials =
+        let credentials: HashMap<String, Credentials> =
             std::mem::take(&mut config.agents).into_iter().map(|c| (c.user().to_string(), c)).collect();
+        // Only algorithms every agent can be verified with: a client takes the topmost it
+        // supports, and an MD5-only user answering SHA-256 would fail (and count toward the
+        // block). The same list for every user name, so the challenge tells nothing about who
+        // exists; with no common algorithm (or no agents) both are offered.
+        let mut challenge_algorithms: Vec<Algorithm> = [Algorithm::Sha256, Algorithm::Md5]
+            .into_iter()
+            .filter(|&a| credentials.values().all(|c| c.supports(a)))
+            .collect();
+        if challenge_algorithms.is_empty() {
+            challenge_algorithms = vec![Algorithm::Sha256, Algorithm::Md5];
+        }
         B2bua {
             registrar: Registrar::new(config.registrar.clone()),
             guard: Guard::new(config.guard.clone()),
             nonces: NonceSource::new(secret),
             credentials,
+            challenge_algorithms,
             tx: Transactions::new(config.timers),
             config,
             anchor,
@@ -639,8 +653,11 @@ impl B2bua {
             this.id_counter += 1;
             let nonce = this.nonces.nonce(now, salt);
             let mut resp = req.response(401, reason_phrase(401), Some(&this.fresh()));
-            for c in digest::challenges(&this.config.realm, &nonce, stale) {
-                resp.headers.push("WWW-Authenticate", c);
+            for &algorithm in &this.challenge_algorithms {
+                resp.headers.push(
+                    "WWW-Authenticate",
+                    digest::challenge(&this.config.realm, &nonce, algorithm, stale),
+                );
             }
             this.respond(now, tx, &resp);
         };

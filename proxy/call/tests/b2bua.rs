@@ -514,6 +514,39 @@ fn agents_register_with_digest_and_calls_reach_them_where_they_registered_from()
     assert!(w.statuses_to(CARRIER).contains(&480));
 }
 
+/// Agents stored with an MD5 HA1 only (as a legacy user database keeps them) cannot answer a
+/// SHA-256 challenge: offering SHA-256 first would make every RFC 8760 client (which takes the
+/// topmost algorithm it supports) fail, and count as failures toward blocking the agent's
+/// address. The offer is the same for every user name, so it tells nothing about who exists.
+#[test]
+fn agents_with_only_md5_hashes_are_challenged_with_md5_only() {
+    let ha1 = "c4af3ef1bd8c09e91c8e1c1fba5db70b"; // MD5("alice:tonewall:hunter-27-x")
+    let mut w = world_with(vec![Credentials::from_ha1("alice", "tonewall", Some(ha1), None).unwrap()]);
+    for user in ["alice", "mallory"] {
+        w.input(AGENT, &register(user, AGENT, "sip:x@10.1.0.20:5070", 1, None));
+        let msgs = w.take(AGENT);
+        let [Message::Response(challenge)] = &msgs[..] else { panic!("{msgs:?}") };
+        let offers: Vec<&str> = challenge.headers.all("WWW-Authenticate").collect();
+        assert_eq!(offers.len(), 1, "{user}: {offers:?}");
+        assert!(offers[0].contains("algorithm=MD5"), "{offers:?}");
+    }
+    w.input(AGENT, &register("alice", AGENT, "sip:alice@10.1.0.20:5070", 1, None));
+    let msgs = w.take(AGENT);
+    let [Message::Response(challenge)] = &msgs[..] else { panic!("{msgs:?}") };
+    let auth = digest::respond(
+        challenge.headers.get("WWW-Authenticate").unwrap(),
+        ClientSecret::Password { user: "alice", password: "hunter-27-x" },
+        "REGISTER",
+        "sip:203.0.113.1",
+        "c0ffee",
+        1,
+    )
+    .unwrap();
+    w.input(AGENT, &register("alice", AGENT, "sip:alice@10.1.0.20:5070", 2, Some(&auth)));
+    assert_eq!(w.statuses_to(AGENT), [200]);
+    assert_eq!(w.core.registrations(), 1);
+}
+
 #[test]
 fn a_group_hunts_past_the_busy_agent() {
     let mut w = world_with(agents());

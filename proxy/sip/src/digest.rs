@@ -259,6 +259,15 @@ impl Credentials {
         &self.realm
     }
 
+    /// Whether these credentials can verify an answer to an `algorithm` challenge (a user
+    /// stored with an MD5 HA1 only cannot answer SHA-256).
+    pub fn supports(&self, algorithm: Algorithm) -> bool {
+        match algorithm {
+            Algorithm::Md5 => self.md5.is_some(),
+            Algorithm::Sha256 => self.sha256.is_some(),
+        }
+    }
+
     fn ha1(&self, algorithm: Algorithm) -> Option<Hex> {
         match algorithm {
             Algorithm::Md5 => self.md5.as_ref().map(|b| Hex::encode(b)),

@@ -9,15 +9,14 @@
 //!     └────────────► tonewall serve ──RTP, masked──► agent socket (this test)
 //! ```
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{assert_no_digit_heard, carrier_rtp, log, metric, scrape, sipp_agent_xml, spawn, write_pcap};
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
-use tonewall_dsp::synth::{self, Rng};
-use tonewall_dsp::{Detector, DetectorConfig, Digit, DtmfEvent, Law};
-use tonewall_media::rfc4733::{EventSender, SenderConfig};
-use tonewall_media::rtp::{self, RtpHeader};
+use tonewall_media::rtp::RtpHeader;
 
 /// The ports one run uses (two runs go in parallel, on different ports).
 #[derive(Clone, Copy)]
@@ -52,102 +51,6 @@ const DELAYED: Ports = Ports {
     agent_media: 28400,
     relay: 28500,
 };
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(name: &'static str, cmd: &mut Command, log: &Path) -> Proc {
-    let out = std::fs::File::create(log.join(format!("{name}.log"))).expect("log");
-    let err = out.try_clone().expect("log");
-    let child = cmd
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .unwrap_or_else(|e| panic!("{name} must be installed (.ci/run installs it): {e}"));
-    Proc(child)
-}
-
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tonewall-kamailio-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("dir");
-    d
-}
-
-/// A pcap (Ethernet/IPv4/UDP) of the carrier's RTP, one packet per `(ms, rtp)` entry; sipp's
-/// `play_pcap_audio` sends the UDP payloads with this timing from its media port.
-fn write_pcap(path: &Path, packets: &[(u64, Vec<u8>)]) {
-    let mut f = Vec::new();
-    f.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    f.extend_from_slice(&2u16.to_le_bytes());
-    f.extend_from_slice(&4u16.to_le_bytes());
-    f.extend_from_slice(&[0; 8]);
-    f.extend_from_slice(&65535u32.to_le_bytes());
-    f.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
-    for (ms, rtp) in packets {
-        let udp_len = 8 + rtp.len();
-        let ip_len = 20 + udp_len;
-        let mut frame = vec![0u8; 12];
-        frame.extend_from_slice(&[0x08, 0x00]);
-        frame.extend_from_slice(&[0x45, 0, (ip_len >> 8) as u8, ip_len as u8, 0, 0, 0x40, 0, 64, 17, 0, 0]);
-        frame.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
-        frame.extend_from_slice(&6000u16.to_be_bytes());
-        frame.extend_from_slice(&6000u16.to_be_bytes());
-        frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
-        frame.extend_from_slice(&[0, 0]);
-        frame.extend_from_slice(rtp);
-        f.extend_from_slice(&((ms / 1000) as u32).to_le_bytes());
-        f.extend_from_slice(&(((ms % 1000) * 1000) as u32).to_le_bytes());
-        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        f.extend_from_slice(&frame);
-    }
-    std::fs::write(path, f).expect("pcap");
-}
-
-fn key(c: char) -> Digit {
-    Digit::from_char(c).expect("key")
-}
-
-/// 3 s of carrier audio with '4' and '7' in-band, and '2' as telephone-events at 2 s.
-fn carrier_rtp() -> Vec<(u64, Vec<u8>)> {
-    let mut rng = Rng::new(4702);
-    let mut buf = vec![0.0; synth::ms(3000.0)];
-    synth::add_noise(&mut buf, -40.0, &mut rng);
-    for (k, at) in [('4', 500.0), ('7', 1000.0)] {
-        let s = synth::ms(at);
-        synth::add_dtmf(&mut buf[s..s + synth::ms(100.0)], key(k), -8.0, 0.0, (0.0, 0.0), &mut rng);
-    }
-    let audio: Vec<u8> = synth::to_i16(&buf).iter().map(|&x| Law::Ulaw.encode(x)).collect();
-    let mut wire: Vec<(u64, u8, bool, u32, Vec<u8>)> = audio
-        .chunks(160)
-        .enumerate()
-        .filter(|(i, _)| !(100..105).contains(i))
-        .map(|(i, c)| (i as u64 * 20, 0, i == 0, 160 * i as u32, c.to_vec()))
-        .collect();
-    let mut tx = EventSender::new(SenderConfig::default());
-    tx.press(key('2'), 2000 * 8, 800).expect("press");
-    while let Some(at) = tx.next_send() {
-        let e = tx.poll_packet(at).expect("due");
-        wire.push((2000 + at / 8, 101, e.marker, e.timestamp, e.payload().to_vec()));
-    }
-    wire.sort_by_key(|w| w.0);
-    wire.iter()
-        .enumerate()
-        .map(|(i, (ms, pt, marker, ts, payload))| {
-            let mut p = vec![0u8; 12];
-            rtp::write_header(&mut p, *marker, *pt, 1000 + i as u16, *ts, 0x4242);
-            p.extend_from_slice(payload);
-            (*ms, p)
-        })
-        .collect()
-}
 
 /// The carrier's SDP: the offer in its INVITE, or its answer in the ACK of a delayed offer.
 const CARRIER_SDP: &str = "v=0
@@ -202,55 +105,6 @@ Max-Forwards: 70
         request("ACK", 1, "[peer_tag_param]", answer),
         pcap.display(),
         request("BYE", 2, "[peer_tag_param]", None),
-    )
-}
-
-/// The agent (sipp uas): its 200 names this test's socket as its media port. With `offer` (a
-/// delayed offer) the 200 offers what a phone offers, G.711 and telephone-event; otherwise it
-/// answers PCMU.
-fn uas_xml(agent_media: u16, offer: bool) -> String {
-    let formats = if offer {
-        "0 8 101\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16"
-    } else {
-        "0\na=rtpmap:0 PCMU/8000"
-    };
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="agent">
-  <recv request="INVITE" crlf="true"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Record-Route:]
-Contact: <sip:agent@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=agent 7 7 IN IP4 127.0.0.1
-s=-
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio {agent_media} RTP/AVP {formats}
-]]></send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-</scenario>
-"#
     )
 }
 
@@ -327,22 +181,6 @@ fn wait_for_ng(port: u16) {
     panic!("tonewall serve did not answer ng on port {port}");
 }
 
-fn metric(body: &str, name: &str) -> u64 {
-    body.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} in metrics"))
-}
-
-fn scrape(p: Ports) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", p.metrics)).expect("metrics");
-    s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").expect("write");
-    let mut body = String::new();
-    s.read_to_string(&mut body).expect("read");
-    body
-}
-
 #[test]
 fn kamailio_drives_a_tonewall_media_node_and_the_agent_gets_no_digit() {
     call(EARLY, false);
@@ -359,11 +197,11 @@ fn a_delayed_offer_still_masks_the_carriers_direction() {
 fn call(p: Ports, delayed: bool) {
     let (ng, metrics, kamailio, uas, uac_port, uac_media, agent_media) =
         (p.ng, p.metrics, p.kamailio, p.uas, p.uac, p.uac_media, p.agent_media);
-    let dir = workdir(if delayed { "delayed" } else { "early" });
+    let dir = common::workdir(if delayed { "kamailio-delayed" } else { "kamailio-early" });
     let pcap = dir.join("carrier.pcap");
     write_pcap(&pcap, &carrier_rtp());
     std::fs::write(dir.join("uac.xml"), uac_xml(delayed, &pcap)).expect("xml");
-    std::fs::write(dir.join("uas.xml"), uas_xml(agent_media, delayed)).expect("xml");
+    std::fs::write(dir.join("uas.xml"), sipp_agent_xml(agent_media, delayed)).expect("xml");
     std::fs::write(dir.join("kamailio.cfg"), kamailio_cfg(p, delayed)).expect("cfg");
     std::fs::write(
         dir.join("tonewall.toml"),
@@ -443,7 +281,7 @@ fn call(p: Ports, delayed: bool) {
             break;
         }
     }
-    let logs = |name: &str| std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+    let logs = |name: &str| log(&dir, name);
     let status = done.expect("the call ends within 20 s");
     assert!(status.success(), "sipp uac failed:\n{}\nkamailio:\n{}", logs("uac"), logs("kamailio"));
     assert!(!logs("kamailio").contains("ERROR"), "kamailio errors:\n{}", logs("kamailio"));
@@ -451,15 +289,9 @@ fn call(p: Ports, delayed: bool) {
     // The agent got the carrier's audio (minus the 5 packets the events replaced), only PCMU.
     assert!(pts.len() >= 140, "{} packets reached the agent", pts.len());
     assert!(pts.iter().all(|&pt| pt == 0), "only PCMU reaches the agent: {pts:?}");
-    let mut d = Detector::new(&DetectorConfig::max_sensitivity());
-    d.push(&heard.iter().map(|&c| Law::Ulaw.decode(c)).collect::<Vec<_>>());
-    d.finish();
-    assert!(
-        std::iter::from_fn(|| d.poll_event()).all(|e| !matches!(e, DtmfEvent::DigitStart { .. })),
-        "the agent hears no digit"
-    );
+    assert_no_digit_heard(&heard);
     // Tonewall found the three presses, and the call was deleted at BYE.
-    let m = scrape(p);
+    let m = scrape(p.metrics);
     assert_eq!(metric(&m, "tonewall_dtmf_digits_total{transport=\"inband\"}"), 2, "{m}");
     assert_eq!(metric(&m, "tonewall_dtmf_digits_total{transport=\"rfc4733\"}"), 1, "{m}");
     assert_eq!(metric(&m, "tonewall_relay_sessions"), 0, "{m}");

@@ -79,6 +79,9 @@ fn ha1_matches_from_password_and_from_hex() {
         .unwrap();
     assert_eq!(b.ha1(Algorithm::Md5).unwrap().as_str(), md5);
     assert_eq!(b.ha1(Algorithm::Sha256).unwrap().as_str(), sha);
+    assert!(b.supports(Algorithm::Md5) && b.supports(Algorithm::Sha256));
+    let md5_only = Credentials::from_ha1("Mufasa", "http-auth@example.org", Some(&md5), None).unwrap();
+    assert!(md5_only.supports(Algorithm::Md5) && !md5_only.supports(Algorithm::Sha256));
     assert_eq!(Credentials::from_ha1("u", "r", None, None).unwrap_err(), DigestError::NoHa1);
     assert_eq!(Credentials::from_ha1("u", "r", Some("abc"), None).unwrap_err(), DigestError::BadHa1);
     assert_eq!(Credentials::from_ha1("u", "r", None, Some(&md5)).unwrap_err(), DigestError::BadHa1);
