@@ -256,12 +256,13 @@ pub(crate) fn media_summary(report: &CallReport) -> String {
     for (i, (_, r)) in report.streams.iter().enumerate() {
         for (side, (q, c)) in ["carrier", "agent"].into_iter().zip(r.quality.iter().zip(&r.counters)) {
             let masked_ms = r.masked_samples[if side == "carrier" { 0 } else { 1 }] / 8;
+            // No packets, no figures: an estimate of nothing would read as a perfect call.
+            let mos = if q.packets > 0 { format!("MOS {:.2}", q.mos) } else { "MOS -".to_string() };
             line.push_str(&format!(
-                "; m{i} {side}: {} packets, {:.2}% lost, jitter {:.1} ms, MOS {:.2}, {} ms masked, {} spoofed",
+                "; m{i} {side}: {} packets, {:.2}% lost, jitter {:.1} ms, {mos}, {} ms masked, {} spoofed",
                 c.rtp_packets,
                 q.loss_fraction * 100.0,
                 q.jitter_ms,
-                q.mos,
                 masked_ms,
                 c.dropped[DropReason::Spoofed.index()],
             ));
