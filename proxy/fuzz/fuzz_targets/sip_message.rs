@@ -1,7 +1,7 @@
 //! SIP message parser, writer, typed views and the B2BUA's validation step on arbitrary bytes:
 //! no panic; whatever parses writes back to itself (`parse(write(m)) == m`); every header
 //! value's Via/NameAddr/URI view prints back to itself; answers to requests parse. Seed with
-//! `shared/testdata/sip-torture-rfc4475`. The invariants are shared with the property test
+//! `proxy/sip/tests/data/rfc4475`. The invariants are shared with the property test
 //! `proxy/sip/tests/message_props.rs`, which runs them in CI.
 #![no_main]
 

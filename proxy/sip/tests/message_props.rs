@@ -12,12 +12,7 @@ use std::path::PathBuf;
 use message_invariants::check;
 
 fn corpus() -> Vec<Vec<u8>> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = manifest
-        .ancestors()
-        .map(|a| a.join("shared/testdata/sip-torture-rfc4475"))
-        .find(|d| d.is_dir())
-        .expect("shared/testdata/sip-torture-rfc4475 beside the repository");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/rfc4475");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -2,9 +2,8 @@
 //! `validate::screen`, as Tonewall (a B2BUA) receiving it over UDP, with the outcome the RFC's
 //! text asks of such an element; and the typed views of the valid ones.
 //!
-//! The messages live in `shared/testdata/sip-torture-rfc4475/` beside the repository (CI lays
-//! `shared/` next to its clone). A missing directory fails the tests: it must not pass by
-//! testing nothing.
+//! The messages live in `tests/data/rfc4475/` (one file each, byte for byte from the RFC). A
+//! missing file fails the tests: they must not pass by testing nothing.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -85,14 +84,7 @@ const TABLE: &[(&str, Outcome)] = &[
 ];
 
 fn torture_dir() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("shared/testdata/sip-torture-rfc4475"))
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| {
-            panic!("no shared/testdata/sip-torture-rfc4475 beside any ancestor of {}", manifest.display())
-        })
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/rfc4475")
 }
 
 fn load(name: &str) -> Vec<u8> {

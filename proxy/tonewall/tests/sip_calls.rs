@@ -1108,12 +1108,8 @@ fn malformed_messages_leave_tonewall_answering() {
     assert_eq!(r.status(), Some(400), "{}", r.raw);
     assert_eq!(r.get("call-id"), "bad-cseq");
 
-    // /work/shared next to the main checkout (three levels up) or a worktree (four).
-    let torture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/testdata/sip-torture-rfc4475"))
-        .find(|d| d.is_dir())
-        .expect("the RFC 4475 messages in shared/testdata/sip-torture-rfc4475 above the checkout");
+    // The RFC 4475 messages, kept with the SIP crate's tests.
+    let torture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sip/tests/data/rfc4475");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&torture)
         .unwrap_or_else(|e| panic!("the RFC 4475 messages at {}: {e}", torture.display()))
         .flatten()
