@@ -726,6 +726,16 @@ impl B2bua {
         }
     }
 
+    /// Transactions alive now (those absorbing retransmissions included).
+    pub fn transactions(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// The transaction layer's live transactions, described (for diagnostics and tests).
+    pub fn describe_transactions(&self) -> Vec<String> {
+        self.tx.describe()
+    }
+
     /// Agents registered now.
     pub fn registrations(&self) -> usize {
         self.registrar.len()
@@ -1168,10 +1178,12 @@ impl B2bua {
 
     fn send_bye(&mut self, now: Duration, call_id: u64, side: Side) {
         let Some(call) = self.calls.get_mut(&call_id) else { return };
-        let leg = &mut call.legs[side.index()];
-        if leg.remote_tag.is_none() && side == Side::Agent {
+        if call.phase != Phase::Answered {
+            // Before the answer the legs end otherwise: the carrier's INVITE gets its final
+            // response and the agent's is cancelled (see `finish`).
             return;
         }
+        let leg = &mut call.legs[side.index()];
         let target = leg.target;
         let mut bye = leg.request(Method::Bye, None);
         bye.headers.push_front("Via", self.via(&target));
@@ -1186,6 +1198,15 @@ impl B2bua {
             self.by_call_id.remove(&leg.call_id);
         }
         self.invites.remove(&call.invite_tx);
+        if call.phase == Phase::Proceeding {
+            // The carrier's INVITE still waits for its final response (the call ended another
+            // way, e.g. a BYE in the early dialog): end it, or its transaction would never end.
+            // Nothing is sent if it has one already.
+            let resp = call.invite.response(487, reason_phrase(487), Some(&call.legs[0].local_tag));
+            if self.tx.respond(now, call.invite_tx, &resp) {
+                self.count_response(487);
+            }
+        }
         // An agent INVITE still running is cancelled (now, or after its first provisional).
         if let Some((client, invite)) = &call.agent_invite
             && self.pending.contains_key(client)

@@ -19,4 +19,7 @@ pub mod b2bua;
 pub mod dialog;
 pub mod routing;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use b2bua::{B2bua, CallEvent, CallRecord, CoreConfig, Listeners, Outcome, Side, SipCounters};

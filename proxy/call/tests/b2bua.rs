@@ -664,3 +664,24 @@ fn sip_info_digits_are_taken_answered_and_never_forwarded() {
     w.input(CARRIER, &info(5, "application/media_control+xml", "<x/>"));
     assert_eq!(w.request_to(AGENT).method, Method::Info);
 }
+
+#[test]
+fn a_bye_in_the_early_dialog_ends_the_invite_too() {
+    let mut w = world();
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+    let inv = w.request_to(AGENT);
+    w.input(AGENT, &agent_response(&inv, 180, ""));
+    let msgs = w.take(CARRIER);
+    let ringing = msgs.iter().find_map(|m| match m {
+        Message::Response(r) if r.status == 180 => Some(r.clone()),
+        _ => None,
+    });
+    let to = ringing.unwrap().headers.get("To").unwrap().to_string();
+    w.input(CARRIER, &carrier_in_dialog("BYE", 2, &to, "z9hG4bKeb", ""));
+    let mut st = w.statuses_to(CARRIER);
+    st.sort();
+    assert_eq!(st, vec![200, 487], "the BYE's 200 and the INVITE's final response");
+    assert_eq!(w.request_to(AGENT).method, Method::Cancel);
+    w.advance(Duration::from_secs(40));
+    assert_eq!(w.core.transactions(), 0, "nothing left waiting");
+}

@@ -291,6 +291,16 @@ impl Transactions {
         self.txs.len()
     }
 
+    /// Each live transaction's kind, state and armed timers (for diagnostics and tests).
+    pub fn describe(&self) -> Vec<String> {
+        self.txs
+            .iter()
+            .map(|(id, t)| {
+                format!("{id}: {:?} {:?} {:?} method {:?}", t.kind, t.state, t.deadlines, t.key.method)
+            })
+            .collect()
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.txs.is_empty()
