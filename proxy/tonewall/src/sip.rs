@@ -237,6 +237,7 @@ fn run(
     let mut core = B2bua::new(core_config, anchor, router, &mut rng);
     let mut plane = RelayPlane(&relay);
     let mut last_sync = Instant::now();
+    let mut log = String::new();
     loop {
         let now = start.elapsed();
         // Wake for the core's next timer, and at least every 100 ms for media timeouts.
@@ -276,8 +277,15 @@ fn run(
         flush(&mut core, &handle);
         while let Some(event) = core.poll_event(&mut plane) {
             if let CallEvent::Ended(record) = event {
-                call_ended(&record, &metrics, &call_end);
+                call_ended(&record, &metrics, &call_end, &mut log);
             }
+        }
+        // The call-end lines of this wake leave together: one write of stderr (unbuffered) per
+        // wake, not one per call, and none waits for a later wake.
+        if !log.is_empty() {
+            use std::io::Write as _;
+            let _ = std::io::stderr().lock().write_all(log.as_bytes());
+            log.clear();
         }
         if last_sync.elapsed() >= Duration::from_millis(200) {
             metrics.sync(&core);
@@ -295,7 +303,7 @@ fn flush(core: &mut B2bua, handle: &SignalHandle) {
 }
 
 /// One line per call end, figures only: no numbers, URIs, Call-IDs or digits.
-fn call_ended(record: &CallRecord, metrics: &SipMetrics, call_end: &CallEndMetrics) {
+fn call_ended(record: &CallRecord, metrics: &SipMetrics, call_end: &CallEndMetrics, log: &mut String) {
     metrics.calls.with_label_values(&[record.outcome.label(), &record.trunk]).inc();
     let mut line = format!(
         "sip call end: call {} trunk {} route {} outcome {} status {}",
@@ -322,6 +330,6 @@ fn call_ended(record: &CallRecord, metrics: &SipMetrics, call_end: &CallEndMetri
         line.push_str("; media ");
         line.push_str(&media_summary(media));
     }
-    // One write per call: stderr is unbuffered, and this line is the call's whole log.
-    eprintln!("{line}");
+    log.push_str(&line);
+    log.push('\n');
 }
