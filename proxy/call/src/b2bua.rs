@@ -248,6 +248,8 @@ struct Call {
     /// Our INVITE to the agent and its client transaction, while it runs.
     agent_invite: Option<(TxId, Request)>,
     provisional: bool,
+    /// The route's codec allowlist (empty: any): every offer crossing the call is cut to it.
+    codecs: Vec<String>,
     /// A relayed INVITE waiting for its ACK to complete (late offer): the 2xx from the other
     /// side, whose ACK carries the SDP of the ACK we receive.
     await_ack: Option<(Side, u32)>,
@@ -539,8 +541,11 @@ impl B2bua {
         let offered = !req.body.is_empty();
         let mut body = Vec::new();
         if offered {
+            let Ok(offer) = restrict_codecs(&resolved.codecs, &req.body) else {
+                return refuse(self, 488, "No Codec The Route Allows");
+            };
             let options = OfferOptions { offerer_side: Some(0), ..OfferOptions::default() };
-            match self.anchor.offer(now, plane, rng, &key, Side::Carrier.tag(), &req.body, options) {
+            match self.anchor.offer(now, plane, rng, &key, Side::Carrier.tag(), &offer, options) {
                 Ok(sdp) => body = sdp,
                 Err(e) => {
                     let (status, reason) = anchor_refusal(&e);
@@ -633,6 +638,7 @@ impl B2bua {
                 invite_tx: tx,
                 agent_invite: Some((client, invite)),
                 provisional: false,
+                codecs: resolved.codecs.clone(),
                 await_ack: None,
                 last_ack: [None, None],
                 invite_in_progress: true,
@@ -918,7 +924,11 @@ impl B2bua {
                 self.anchor.answer(now, plane, &key, to.tag(), &response.body, OfferOptions::default())
             } else if status >= 200 {
                 let options = OfferOptions { offerer_side: Some(to.index()), ..OfferOptions::default() };
-                self.anchor.offer(now, plane, rng, &key, to.tag(), &response.body, options)
+                let codecs = self.calls.get(&r.call).map(|c| c.codecs.clone()).unwrap_or_default();
+                match restrict_codecs(&codecs, &response.body) {
+                    Ok(offer) => self.anchor.offer(now, plane, rng, &key, to.tag(), &offer, options),
+                    Err(()) => Err(AnchorError::Unacceptable("no codec the route allows")),
+                }
             } else {
                 Ok(Vec::new())
             };
@@ -1126,13 +1136,16 @@ impl B2bua {
                 let mut body = req.body.clone();
                 if offered {
                     let key = Self::anchor_key(call_id);
+                    let Ok(offer) = restrict_codecs(&call.codecs, &req.body) else {
+                        return self.reply(now, tx, &req, 488, "No Codec The Route Allows");
+                    };
                     match self.anchor.offer(
                         now,
                         plane,
                         rng,
                         &key,
                         from.tag(),
-                        &req.body,
+                        &offer,
                         OfferOptions::default(),
                     ) {
                         Ok(sdp) => body = sdp,
@@ -1353,6 +1366,23 @@ fn is_dtmf_info(headers: &message::Headers) -> bool {
         let c = c.trim().to_ascii_lowercase();
         c.starts_with("application/dtmf-relay") || c.starts_with("application/dtmf")
     })
+}
+
+/// Cuts an SDP offer to a route's codecs (names compared without case): each audio section keeps
+/// only those. An empty list allows everything; a section left with nothing is refused (488).
+fn restrict_codecs(codecs: &[String], sdp: &[u8]) -> Result<Vec<u8>, ()> {
+    if codecs.is_empty() {
+        return Ok(sdp.to_vec());
+    }
+    // Unparsable SDP goes on to the anchor, which answers it with its own 400.
+    let Ok(mut parsed) = tonewall_media::sdp::Sdp::parse(sdp) else { return Ok(sdp.to_vec()) };
+    let names: Vec<&str> = codecs.iter().map(String::as_str).collect();
+    for m in parsed.media_mut().iter_mut().filter(|m| !m.is_rejected() && m.media_type() == "audio") {
+        m.keep_codecs(&names).map_err(|_| ())?;
+    }
+    let mut out = Vec::with_capacity(sdp.len());
+    parsed.write(&mut out);
+    Ok(out)
 }
 
 fn anchor_refusal(e: &AnchorError) -> (u16, &'static str) {

@@ -133,6 +133,7 @@ pub fn b2bua_script(script: &[(u8, u16, Vec<u8>)]) {
             name: "all".into(),
             pattern: regex_lite::Regex::new("^(?:.*)$").expect("regex"),
             to: Destination::Uri(format!("sip:agent@{}", PEERS[1])),
+            codecs: vec![],
         }],
         vec![],
     );

@@ -39,6 +39,10 @@ pub struct Route {
     pub pattern: Regex,
     /// Where matching calls go.
     pub to: Destination,
+    /// Codecs the route allows, by name (`PCMU`, `PCMA`, `telephone-event`…); every offer
+    /// crossing the call is cut to these. Empty: no restriction beyond the relay's own (G.711
+    /// toward a masked party).
+    pub codecs: Vec<String>,
 }
 
 /// How a group picks its agent.
@@ -96,6 +100,8 @@ pub struct Resolved {
     pub uri: String,
     /// Where to send it.
     pub target: Target,
+    /// The route's codec allowlist (empty: any).
+    pub codecs: Vec<String>,
 }
 
 /// Where a URI with an IP host points: its port (5060/5061 by default) and its transport.
@@ -135,15 +141,16 @@ impl Router {
             .find(|r| r.pattern.is_match(user))
             .ok_or(Refusal { status: 404, reason: "Not Found" })?;
         let name = route.name.clone();
+        let codecs = route.codecs.clone();
         match &route.to {
             Destination::Uri(uri) => {
                 let target = uri_target(uri).ok_or(Refusal { status: 500, reason: "Bad Route Target" })?;
-                Ok(Resolved { route: name, agent: None, uri: uri.clone(), target })
+                Ok(Resolved { route: name, agent: None, uri: uri.clone(), target, codecs })
             }
             Destination::Agent(agent) => {
                 let (uri, target) =
                     locate(agent).ok_or(Refusal { status: 480, reason: "Temporarily Unavailable" })?;
-                Ok(Resolved { route: name, agent: Some(agent.clone()), uri, target })
+                Ok(Resolved { route: name, agent: Some(agent.clone()), uri, target, codecs })
             }
             Destination::Group(group) => {
                 let group = self
@@ -168,7 +175,7 @@ impl Router {
                     let agent = agent.clone();
                     self.cursor.insert(group.name.clone(), i);
                     let _ = now;
-                    return Ok(Resolved { route: name, agent: Some(agent), uri, target });
+                    return Ok(Resolved { route: name, agent: Some(agent), uri, target, codecs });
                 }
                 Err(if registered {
                     Refusal { status: 486, reason: "Busy Here" }
@@ -214,16 +221,19 @@ mod tests {
                     name: "support".into(),
                     pattern: Regex::new("^(?:4[0-9]{3})$").unwrap(),
                     to: Destination::Group("sales".into()),
+                    codecs: vec![],
                 },
                 Route {
                     name: "pbx".into(),
                     pattern: Regex::new("^(?:9.*)$").unwrap(),
                     to: Destination::Uri("sip:pbx@10.0.0.9:5080;transport=tcp".into()),
+                    codecs: vec![],
                 },
                 Route {
                     name: "one".into(),
                     pattern: Regex::new("^(?:100)$").unwrap(),
                     to: Destination::Agent("a".into()),
+                    codecs: vec![],
                 },
             ],
             vec![group],

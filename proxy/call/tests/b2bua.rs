@@ -103,16 +103,31 @@ fn world_with(agents: Vec<Credentials>) -> World {
                 name: "support".into(),
                 pattern: Regex::new("^(?:4000)$").unwrap(),
                 to: Destination::Uri(format!("sip:agent@{AGENT}")),
+                codecs: vec![],
             },
             Route {
                 name: "alice".into(),
                 pattern: Regex::new("^(?:4001)$").unwrap(),
                 to: Destination::Agent("alice".into()),
+                codecs: vec![],
+            },
+            Route {
+                name: "alaw".into(),
+                pattern: Regex::new("^(?:4200)$").unwrap(),
+                to: Destination::Uri(format!("sip:agent@{AGENT}")),
+                codecs: vec!["pcma".into(), "telephone-event".into()],
+            },
+            Route {
+                name: "g729".into(),
+                pattern: Regex::new("^(?:4300)$").unwrap(),
+                to: Destination::Uri(format!("sip:agent@{AGENT}")),
+                codecs: vec!["G729".into()],
             },
             Route {
                 name: "team".into(),
                 pattern: Regex::new("^(?:4100)$").unwrap(),
                 to: Destination::Group("team".into()),
+                codecs: vec![],
             },
         ],
         vec![Group {
@@ -684,4 +699,23 @@ fn a_bye_in_the_early_dialog_ends_the_invite_too() {
     assert_eq!(w.request_to(AGENT).method, Method::Cancel);
     w.advance(Duration::from_secs(40));
     assert_eq!(w.core.transactions(), 0, "nothing left waiting");
+}
+
+#[test]
+fn offers_are_cut_to_the_codecs_the_route_allows() {
+    let mut w = world();
+    w.input(CARRIER, &invite("z9hG4bKc1", OFFER).replace("sip:4000@", "sip:4200@"));
+    let inv = w.request_to(AGENT);
+    let body = String::from_utf8(inv.body).unwrap();
+    let m = body.lines().find(|l| l.starts_with("m=audio")).unwrap();
+    assert!(m.ends_with("RTP/AVP 8"), "PCMA only (no PCMU; no telephone-event toward a masked agent): {m}");
+    assert!(!body.contains("PCMU"), "{body}");
+    // A route whose codecs the caller does not offer refuses the call, and anchors nothing.
+    w.input(
+        CARRIER,
+        &invite("z9hG4bKc2", OFFER).replace("sip:4000@", "sip:4300@").replace("carrier-call-1", "c2"),
+    );
+    assert!(w.statuses_to(CARRIER).contains(&488));
+    assert!(w.take(AGENT).is_empty());
+    assert_eq!(w.plane.live.len(), 1, "only the first call's media");
 }

@@ -122,6 +122,10 @@ pub struct RouteConfig {
     pub pattern: String,
     /// `agent:NAME`, `group:NAME`, or a SIP URI with an IP address (`sip:pbx@10.0.0.9:5060`).
     pub to: String,
+    /// Codecs the route allows (`["PCMU", "PCMA", "telephone-event"]`): every SDP offer of its
+    /// calls is cut to these. Empty (the default): no restriction beyond masking's G.711.
+    #[serde(default)]
+    pub codecs: Vec<String>,
 }
 
 /// `[[sip.groups]]`: agents that share calls.
@@ -427,6 +431,11 @@ impl Config {
         for r in &s.routes {
             if let Err(e) = regex_lite::Regex::new(&r.pattern) {
                 return Err(("sip", "match", format!("route pattern `{}`: {e}", r.pattern)));
+            }
+            if let Some(bad) = r.codecs.iter().find(|c| {
+                c.is_empty() || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            }) {
+                return Err(("sip", "codecs", format!("route `{}`: `{bad}` is not a codec name", r.pattern)));
             }
             if let Some(g) = r.to.strip_prefix("group:") {
                 if !s.groups.iter().any(|x| x.name == g) {

@@ -132,7 +132,12 @@ fn router(config: &Config) -> Router {
             } else {
                 Destination::Uri(r.to.clone())
             };
-            Some(Route { name: r.name.clone().unwrap_or_else(|| r.pattern.clone()), pattern, to })
+            Some(Route {
+                name: r.name.clone().unwrap_or_else(|| r.pattern.clone()),
+                pattern,
+                to,
+                codecs: r.codecs.clone(),
+            })
         })
         .collect();
     let groups = s
