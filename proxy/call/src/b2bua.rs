@@ -427,7 +427,7 @@ impl B2bua {
         source: Target,
         req: Request,
     ) {
-        let label = method_label(&req.method);
+        let label = req.method.label();
         *self.counters.requests.entry(label).or_default() += 1;
         match self.tx.receive_request(now, req, source) {
             Incoming::Absorbed => {}
@@ -776,7 +776,17 @@ impl B2bua {
         for route in invite.headers.all("Route") {
             cancel.headers.push("Route", route);
         }
-        let tx = self.tx.send_request(now, cancel, target);
+        self.send_own(now, cancel, target);
+    }
+
+    /// Sends a request of Tonewall's own whose answer changes nothing (BYE, CANCEL), with a new
+    /// top Via unless it carries one (a CANCEL repeats its INVITE's).
+    fn send_own(&mut self, now: Duration, mut request: Request, target: Target) {
+        if request.headers.get("Via").is_none() {
+            let via = self.via(&target);
+            request.headers.push_front("Via", via);
+        }
+        let tx = self.tx.send_request(now, request, target);
         self.pending.insert(tx, Pending::Own);
     }
 
@@ -867,10 +877,8 @@ impl B2bua {
         let mut ack = d.request(Method::Ack, Some(seq));
         ack.headers.push_front("Via", self.via(&target));
         self.tx.send_stateless(target, ack.to_bytes());
-        let mut bye = d.request(Method::Bye, None);
-        bye.headers.push_front("Via", self.via(&target));
-        let tx = self.tx.send_request(now, bye, target);
-        self.pending.insert(tx, Pending::Own);
+        let bye = d.request(Method::Bye, None);
+        self.send_own(now, bye, target);
     }
 
     fn on_relayed_response(
@@ -1198,10 +1206,8 @@ impl B2bua {
         }
         let leg = &mut call.legs[side.index()];
         let target = leg.target;
-        let mut bye = leg.request(Method::Bye, None);
-        bye.headers.push_front("Via", self.via(&target));
-        let tx = self.tx.send_request(now, bye, target);
-        self.pending.insert(tx, Pending::Own);
+        let bye = leg.request(Method::Bye, None);
+        self.send_own(now, bye, target);
     }
 
     /// Ends a call: media released, the agent freed, the record out.
@@ -1341,21 +1347,6 @@ impl B2bua {
 
 /// Methods Tonewall accepts.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK";
-
-fn method_label(m: &Method) -> &'static str {
-    match m {
-        Method::Invite => "INVITE",
-        Method::Ack => "ACK",
-        Method::Bye => "BYE",
-        Method::Cancel => "CANCEL",
-        Method::Options => "OPTIONS",
-        Method::Register => "REGISTER",
-        Method::Info => "INFO",
-        Method::Update => "UPDATE",
-        Method::Prack => "PRACK",
-        _ => "other",
-    }
-}
 
 fn is_sdp(headers: &message::Headers) -> bool {
     headers.get("Content-Type").is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("application/sdp"))

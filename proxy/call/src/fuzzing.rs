@@ -15,26 +15,36 @@ use tonewall_media::srtp::SrtpContext;
 use tonewall_sip::message::{self, Message, Method, Request, Response};
 use tonewall_sip::transaction::{Target, Transport};
 
-/// A media plane that hands out ports and remembers which sessions live.
+/// A media plane that hands out ports and records what the core asked of it: which sessions
+/// live, masking switched, SIP INFO digits handed in. For this module and the scenario tests.
 #[derive(Default)]
-struct Plane {
+pub struct Plane {
     next: u64,
-    live: Vec<u64>,
+    /// Sessions alive.
+    pub live: Vec<u64>,
+    /// (session, leg, on) for each masking change.
+    pub masking: Vec<(u64, LegId, bool)>,
+    /// (session, leg, digit) for each SIP INFO digit.
+    pub info: Vec<(u64, LegId, Digit)>,
 }
 
 impl MediaPlane for Plane {
     fn create(&mut self, _now: Duration, _sides: [usize; 2]) -> std::io::Result<(u64, [LegAddrs; 2])> {
         self.next += 1;
         self.live.push(self.next);
+        // The carrier side's ports on 203.0.113.1, the agent side's on 10.1.0.1, as the anchor
+        // configurations here advertise them.
         let port = 30000 + (self.next % 8000) as u16 * 4;
-        let addrs = |p: u16| LegAddrs {
-            rtp: SocketAddr::from(([127, 0, 0, 1], p)),
-            rtcp: SocketAddr::from(([127, 0, 0, 1], p + 1)),
+        let addrs = |ip: [u8; 4], p: u16| LegAddrs {
+            rtp: SocketAddr::from((ip, p)),
+            rtcp: SocketAddr::from((ip, p + 1)),
         };
-        Ok((self.next, [addrs(port), addrs(port + 2)]))
+        Ok((self.next, [addrs([203, 0, 113, 1], port), addrs([10, 1, 0, 1], port + 2)]))
     }
     fn signal(&mut self, _: u64, _: LegId, _: Remote) {}
-    fn set_masking(&mut self, _: u64, _: LegId, _: bool) {}
+    fn set_masking(&mut self, id: u64, from: LegId, on: bool) {
+        self.masking.push((id, from, on));
+    }
     fn remove(&mut self, id: u64) -> Option<SessionReport> {
         let had = self.live.contains(&id);
         self.live.retain(|&l| l != id);
@@ -51,7 +61,9 @@ impl MediaPlane for Plane {
         _: Option<Option<SrtpContext>>,
     ) {
     }
-    fn sip_info(&mut self, _: u64, _: LegId, _: Digit, _: Option<u32>) {}
+    fn sip_info(&mut self, id: u64, from: LegId, digit: Digit, _duration_ms: Option<u32>) {
+        self.info.push((id, from, digit));
+    }
 }
 
 /// A deterministic stand-in for the CSPRNG (keys made here protect nothing).

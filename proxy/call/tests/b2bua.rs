@@ -9,57 +9,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tonewall_call::routing::{Destination, Group, Route, Router, Strategy, Trunk};
 use tonewall_call::{B2bua, CallEvent, CoreConfig, Listeners, Outcome, Side};
-use tonewall_dsp::Digit;
-use tonewall_media::anchor::{Anchor, AnchorConfig, Cidr, LegAddrs, MediaPlane, SrtpPolicy};
-use tonewall_media::relay::{LegId, Remote, SessionReport};
-use tonewall_media::srtp::SrtpContext;
+use tonewall_media::anchor::{Anchor, AnchorConfig, Cidr, SrtpPolicy};
+use tonewall_media::relay::LegId;
 use tonewall_sip::digest::{self, ClientSecret, Credentials};
 use tonewall_sip::message::{Message, Method, Request, Response, parse};
 use tonewall_sip::transaction::{Target, Transport};
 
-#[derive(Default)]
-struct Plane {
-    next: u64,
-    live: Vec<u64>,
-    masking: Vec<(u64, LegId, bool)>,
-    info: Vec<(u64, LegId, Digit)>,
-}
-
-impl MediaPlane for Plane {
-    fn create(&mut self, _now: Duration, _sides: [usize; 2]) -> std::io::Result<(u64, [LegAddrs; 2])> {
-        self.next += 1;
-        self.live.push(self.next);
-        let p = 30000 + 4 * self.next as u16;
-        let a = |ip: [u8; 4], port: u16| LegAddrs {
-            rtp: SocketAddr::from((ip, port)),
-            rtcp: SocketAddr::from((ip, port + 1)),
-        };
-        Ok((self.next, [a([203, 0, 113, 1], p), a([10, 1, 0, 1], p + 2)]))
-    }
-    fn signal(&mut self, _id: u64, _leg: LegId, _remote: Remote) {}
-    fn set_masking(&mut self, id: u64, from: LegId, on: bool) {
-        self.masking.push((id, from, on));
-    }
-    fn remove(&mut self, id: u64) -> Option<SessionReport> {
-        let had = self.live.contains(&id);
-        self.live.retain(|&l| l != id);
-        had.then(SessionReport::default)
-    }
-    fn report(&mut self, id: u64) -> Option<SessionReport> {
-        self.live.contains(&id).then(SessionReport::default)
-    }
-    fn update_srtp(
-        &mut self,
-        _: u64,
-        _: LegId,
-        _: Option<Option<SrtpContext>>,
-        _: Option<Option<SrtpContext>>,
-    ) {
-    }
-    fn sip_info(&mut self, id: u64, from: LegId, digit: Digit, _duration_ms: Option<u32>) {
-        self.info.push((id, from, digit));
-    }
-}
+use tonewall_call::fuzzing::Plane;
 
 const CARRIER: &str = "192.0.2.10:5060";
 const AGENT: &str = "10.1.0.20:5070";

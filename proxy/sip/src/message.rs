@@ -108,9 +108,11 @@ impl Method {
         }
     }
 
-    /// The token as written on the wire.
-    pub fn as_str(&self) -> &str {
+    /// A bounded label for metrics: the method's name, or `other` for extension methods (whose
+    /// names a peer chooses, so they must not become label values).
+    pub fn label(&self) -> &'static str {
         match self {
+            Method::Other(_) => "other",
             Method::Invite => "INVITE",
             Method::Ack => "ACK",
             Method::Bye => "BYE",
@@ -125,7 +127,14 @@ impl Method {
             Method::Refer => "REFER",
             Method::Message => "MESSAGE",
             Method::Publish => "PUBLISH",
+        }
+    }
+
+    /// The token as written on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
             Method::Other(s) => s,
+            known => known.label(),
         }
     }
 }
@@ -405,31 +414,6 @@ impl Request {
         out
     }
 
-    /// The top Via.
-    pub fn top_via(&self) -> Option<Via> {
-        self.headers.values("Via").next().and_then(|v| Via::parse(v).ok())
-    }
-
-    /// The CSeq.
-    pub fn cseq(&self) -> Option<CSeq> {
-        self.headers.get("CSeq").and_then(CSeq::parse)
-    }
-
-    /// The Call-ID.
-    pub fn call_id(&self) -> &str {
-        self.headers.get("Call-ID").unwrap_or("")
-    }
-
-    /// The From header.
-    pub fn from(&self) -> Option<NameAddr> {
-        self.headers.get("From").and_then(|v| NameAddr::parse(v).ok())
-    }
-
-    /// The To header.
-    pub fn to(&self) -> Option<NameAddr> {
-        self.headers.get("To").and_then(|v| NameAddr::parse(v).ok())
-    }
-
     /// The response to this request that RFC 3261 §8.2.6.2 describes: Via, From, To (with
     /// `to_tag` added when the request's To has none), Call-ID and CSeq copied.
     pub fn response(&self, status: u16, reason: &str, to_tag: Option<&str>) -> Response {
@@ -466,27 +450,42 @@ impl Response {
         self.write(&mut out);
         out
     }
-
-    /// The top Via.
-    pub fn top_via(&self) -> Option<Via> {
-        self.headers.values("Via").next().and_then(|v| Via::parse(v).ok())
-    }
-
-    /// The CSeq.
-    pub fn cseq(&self) -> Option<CSeq> {
-        self.headers.get("CSeq").and_then(CSeq::parse)
-    }
-
-    /// The To header.
-    pub fn to(&self) -> Option<NameAddr> {
-        self.headers.get("To").and_then(|v| NameAddr::parse(v).ok())
-    }
-
-    /// The Call-ID.
-    pub fn call_id(&self) -> &str {
-        self.headers.get("Call-ID").unwrap_or("")
-    }
 }
+
+/// The typed views of the headers every message has, for requests and responses alike.
+macro_rules! header_views {
+    ($ty:ty) => {
+        impl $ty {
+            /// The top Via.
+            pub fn top_via(&self) -> Option<Via> {
+                self.headers.values("Via").next().and_then(|v| Via::parse(v).ok())
+            }
+
+            /// The CSeq.
+            pub fn cseq(&self) -> Option<CSeq> {
+                self.headers.get("CSeq").and_then(CSeq::parse)
+            }
+
+            /// The Call-ID.
+            pub fn call_id(&self) -> &str {
+                self.headers.get("Call-ID").unwrap_or("")
+            }
+
+            /// The From header.
+            pub fn from(&self) -> Option<NameAddr> {
+                self.headers.get("From").and_then(|v| NameAddr::parse(v).ok())
+            }
+
+            /// The To header.
+            pub fn to(&self) -> Option<NameAddr> {
+                self.headers.get("To").and_then(|v| NameAddr::parse(v).ok())
+            }
+        }
+    };
+}
+
+header_views!(Request);
+header_views!(Response);
 
 /// The standard reason phrase of a status code.
 pub fn reason_phrase(status: u16) -> &'static str {
