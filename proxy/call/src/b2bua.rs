@@ -13,8 +13,11 @@
 
 use crate::dialog::{Dialog, route_set};
 use crate::routing::{Refusal, Router};
+use hmac::{Hmac, KeyInit, Mac};
 use rand_core::CryptoRng;
-use std::collections::{HashMap, VecDeque};
+use sha2::Sha256;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -179,6 +182,9 @@ pub struct CoreConfig {
     pub guard: GuardConfig,
     /// Registration limits.
     pub registrar: RegistrarConfig,
+    /// How long an agent may ring before the call is given up (480 to the carrier, CANCEL to
+    /// the agent): the call-level bound RFC 3261's Timer C gives a proxy.
+    pub ring_timeout: Duration,
 }
 
 impl Default for CoreConfig {
@@ -191,6 +197,7 @@ impl Default for CoreConfig {
             agents: Vec::new(),
             guard: GuardConfig::default(),
             registrar: RegistrarConfig::default(),
+            ring_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -278,9 +285,16 @@ pub struct B2bua {
     next_call: u64,
     events: VecDeque<CallEvent>,
     counters: SipCounters,
-    /// Fresh identifiers without a CSPRNG call each: a random prefix and a counter.
-    id_prefix: String,
+    /// Fresh identifiers without a CSPRNG call each: HMAC-SHA-256 of a counter under a random
+    /// key, so that no one can tell the next branch, tag or Call-ID from the last.
+    id_key: Hmac<Sha256>,
     id_counter: u64,
+    /// Agent legs of calls that ended lately (Call-ID → where their INVITE went), so that a late
+    /// 2xx from one is ACKed and hung up; bounded (oldest forgotten first).
+    ended_legs: HashMap<String, Target>,
+    ended_order: VecDeque<String>,
+    /// When each unanswered call stops ringing (entries of calls gone are skipped when due).
+    rings: BinaryHeap<Reverse<(Duration, u64)>>,
     registrar: Registrar,
     guard: Guard,
     nonces: NonceSource,
@@ -297,7 +311,7 @@ impl B2bua {
         router: Router,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> B2bua {
-        let mut seed = [0u8; 8];
+        let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
@@ -317,6 +331,9 @@ impl B2bua {
             challenge_algorithms = vec![Algorithm::Sha256, Algorithm::Md5];
         }
         B2bua {
+            ended_legs: HashMap::new(),
+            ended_order: VecDeque::new(),
+            rings: BinaryHeap::new(),
             registrar: Registrar::new(config.registrar.clone()),
             guard: Guard::new(config.guard.clone()),
             nonces: NonceSource::new(secret),
@@ -333,10 +350,7 @@ impl B2bua {
             next_call: 1,
             events: VecDeque::new(),
             counters: SipCounters::default(),
-            id_prefix: seed.iter().fold(String::new(), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            }),
+            id_key: <Hmac<Sha256> as KeyInit>::new_from_slice(&seed).expect("HMAC takes any key length"),
             id_counter: 0,
         }
     }
@@ -358,7 +372,14 @@ impl B2bua {
 
     fn fresh(&mut self) -> String {
         self.id_counter += 1;
-        format!("{}{:x}", self.id_prefix, self.id_counter)
+        let mut mac = self.id_key.clone();
+        mac.update(&self.id_counter.to_le_bytes());
+        let bytes = mac.finalize().into_bytes();
+        // 96 bits: unguessable, and short enough for tags and branches.
+        bytes[..12].iter().fold(String::with_capacity(24), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
     }
 
     fn anchor_key(call: u64) -> Vec<u8> {
@@ -379,7 +400,7 @@ impl B2bua {
         let tag = self.fresh();
         match tonewall_sip::validate::screen(bytes, Some(&tag)) {
             Screened::Accept(Message::Request(req)) => self.on_request(now, plane, rng, source, req),
-            Screened::Accept(Message::Response(resp)) => self.on_response(now, plane, rng, resp),
+            Screened::Accept(Message::Response(resp)) => self.on_response(now, plane, rng, source, resp),
             Screened::Respond(resp) => {
                 if message::parse(bytes).is_err() {
                     self.counters.malformed += 1;
@@ -429,35 +450,50 @@ impl B2bua {
     ) {
         let label = req.method.label();
         *self.counters.requests.entry(label).or_default() += 1;
+        let ip = source.addr.ip();
+        let in_dialog = req.to().is_some_and(|t| t.tag().is_some());
+        // The guard comes before any state: a refused request leaves no transaction behind.
+        // Trunks are known and trusted for volume (their calls are capped by max_calls) and are
+        // never blocked (a spoofed source must not cut a carrier off); the per-source limits
+        // are for everyone else: scanners, floods, agents.
+        if req.method != Method::Ack && self.router.trunk_of(ip).is_none() {
+            let kind = match req.method {
+                Method::Invite if !in_dialog => Kind::Invite,
+                Method::Register => Kind::Register,
+                _ => Kind::Other,
+            };
+            match self.guard.check(now, ip, kind) {
+                Decision::Admit => {}
+                // A blocked scanner learns nothing: no answer at all.
+                Decision::Reject(RejectReason::Blocked) => return,
+                Decision::Reject(_) if kind == Kind::Invite => {
+                    let mut resp = req.response(503, "Rate Limited", Some(&self.fresh()));
+                    resp.headers.push("Retry-After", "5");
+                    self.count_response(503);
+                    let target = stateless_target(&resp, source);
+                    return self.tx.send_stateless(target, resp.to_bytes());
+                }
+                Decision::Reject(_) => return,
+            }
+        }
+        if in_dialog && req.method != Method::Ack && self.dialog_of(&req, ip).is_none() {
+            // No dialog of ours (or not from its peer): answered without a transaction, so a
+            // flood of invented dialogs holds no memory (RFC 3261 §12.2.2).
+            let resp = req.response(481, reason_phrase(481), None);
+            self.count_response(481);
+            let target = stateless_target(&resp, source);
+            return self.tx.send_stateless(target, resp.to_bytes());
+        }
         match self.tx.receive_request(now, req, source) {
             Incoming::Absorbed => {}
-            Incoming::AckOf2xx(_, ack) | Incoming::New(None, ack) => self.on_ack(now, plane, ack),
-            Incoming::New(Some(tx), req) => {
-                let in_dialog = req.to().is_some_and(|t| t.tag().is_some());
-                if in_dialog {
-                    return self.on_in_dialog(now, plane, rng, source, tx, req);
+            Incoming::AckOf2xx(_, ack) | Incoming::New(None, ack) => {
+                if self.dialog_of(&ack, ip).is_some() {
+                    self.on_ack(now, plane, ack)
                 }
-                let kind = match req.method {
-                    Method::Invite => Kind::Invite,
-                    Method::Register => Kind::Register,
-                    _ => Kind::Other,
-                };
-                // Trunks are known and trusted for volume (their calls are capped by
-                // max_calls); the per-source limits are for everyone else: scanners, floods,
-                // agents' REGISTERs.
-                let trusted = kind == Kind::Invite && self.router.trunk_of(source.addr.ip()).is_some();
-                let decision =
-                    if trusted { Decision::Admit } else { self.guard.check(now, source.addr.ip(), kind) };
-                match decision {
-                    Decision::Admit => {}
-                    // A blocked scanner learns nothing: no answer at all.
-                    Decision::Reject(RejectReason::Blocked) => return,
-                    Decision::Reject(_) if kind == Kind::Invite => {
-                        let mut resp = req.response(503, "Rate Limited", Some(&self.fresh()));
-                        resp.headers.push("Retry-After", "5");
-                        return self.respond(now, tx, &resp);
-                    }
-                    Decision::Reject(_) => return,
+            }
+            Incoming::New(Some(tx), req) => {
+                if in_dialog {
+                    return self.on_in_dialog(now, plane, rng, tx, req);
                 }
                 match req.method {
                     Method::Register => self.on_register(now, source, tx, req),
@@ -472,6 +508,29 @@ impl B2bua {
                 }
             }
         }
+    }
+
+    /// The call and side a request within a dialog belongs to: its Call-ID names a leg, its
+    /// To tag is ours on that leg, its From tag the peer's, and it comes from that leg's peer
+    /// (a trunk's network for the carrier, the agent's address for the agent). Anything else
+    /// is no dialog of ours: guessing a Call-ID is not enough to end or steer a call.
+    fn dialog_of(&self, req: &Request, source: std::net::IpAddr) -> Option<(u64, Side)> {
+        let &(call_id, side) = self.by_call_id.get(req.call_id())?;
+        let call = self.calls.get(&call_id)?;
+        let leg = &call.legs[side.index()];
+        let to_tag = req.to()?.tag().map(str::to_string);
+        let from_tag = req.from()?.tag().map(str::to_string);
+        if to_tag.as_deref() != Some(leg.local_tag.as_str()) {
+            return None;
+        }
+        if leg.remote_tag.is_some() && from_tag != leg.remote_tag {
+            return None;
+        }
+        let from_peer = match side {
+            Side::Carrier => self.router.trunk_of(source).is_some(),
+            Side::Agent => leg.target.addr.ip().to_canonical() == source.to_canonical(),
+        };
+        from_peer.then_some((call_id, side))
     }
 
     fn via(&mut self, target: &Target) -> String {
@@ -517,6 +576,10 @@ impl B2bua {
         };
         // validate::screen has checked the scheme, Max-Forwards and Require already.
         let Ok(uri) = Uri::parse(&req.uri) else { return refuse(self, 400, "Bad Request-URI") };
+        if self.by_call_id.contains_key(req.call_id()) {
+            // The same call arriving again by another path (RFC 3261 §8.2.2.2: merged request).
+            return refuse(self, 482, reason_phrase(482));
+        }
         if self.calls.len() >= self.config.max_calls {
             return refuse(self, 503, "Call Limit Reached");
         }
@@ -623,6 +686,7 @@ impl B2bua {
             }),
         );
         self.invites.insert(tx, call_id);
+        self.rings.push(Reverse((now + self.config.ring_timeout, call_id)));
         self.by_call_id.insert(carrier.call_id.clone(), (call_id, Side::Carrier));
         self.by_call_id.insert(b_call_id, (call_id, Side::Agent));
         self.calls.insert(
@@ -673,6 +737,9 @@ impl B2bua {
         if self.nonces.check(&auth.nonce, now) == NonceStatus::Forged {
             return challenge(self, false);
         }
+        // The digest-uri is not compared with the Request-URI: clients differ (sipp puts the
+        // server's address there), and the hash covers it anyway. Replays within the nonce's
+        // lifetime are the open risk (noted in `digest`).
         let verdict = match self.credentials.get(&user) {
             Some(creds) if auth.username == user.as_str() => {
                 digest::verify(&auth, creds, req.method.as_str(), &self.nonces, now)
@@ -763,7 +830,8 @@ impl B2bua {
     }
 
     /// Sends CANCEL for the agent's INVITE (its transaction stays to collect the 487).
-    fn cancel_agent(&mut self, now: Duration, invite: &Request, target: Target) {
+    fn cancel_agent(&mut self, now: Duration, invite_tx: TxId, invite: &Request, target: Target) {
+        self.tx.cancelled(now, invite_tx);
         let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
         for name in ["Via", "From", "To", "Call-ID"] {
             if let Some(v) = invite.headers.values(name).next() {
@@ -795,10 +863,14 @@ impl B2bua {
         now: Duration,
         plane: &mut impl MediaPlane,
         rng: &mut (impl CryptoRng + ?Sized),
+        source: Target,
         resp: Response,
     ) {
-        match self.tx.receive_response(now, resp) {
-            Received::Response { tx, response, retransmission } => {
+        match self.tx.receive_response_from(now, resp, source.addr.ip()) {
+            Received::Response { response, retransmission: true, .. } => {
+                self.on_2xx_again(now, &response);
+            }
+            Received::Response { tx, response, retransmission: false } => {
                 let Some(pending) = self.pending.get(&tx).cloned() else { return };
                 match pending {
                     Pending::Own => {
@@ -811,45 +883,49 @@ impl B2bua {
                             self.pending.remove(&tx);
                         }
                         if response.status < 200 && !cancelled {
-                            self.cancel_agent(now, &invite, target);
+                            self.cancel_agent(now, tx, &invite, target);
                             self.pending.insert(tx, Pending::Abandoned { invite, target, cancelled: true });
                         } else if (200..300).contains(&response.status) {
                             self.ack_and_bye_stray(now, &response, target);
                         }
                     }
-                    Pending::Relay(r) => {
-                        if retransmission {
-                            // The other side lost our ACK: resend it.
-                            let side = r.from.other();
-                            if let Some(call) = self.calls.get(&r.call)
-                                && let Some(ack) = call.last_ack[side.index()].clone()
-                            {
-                                let target = call.legs[side.index()].target;
-                                self.tx.send_stateless(target, ack);
-                            }
-                            return;
-                        }
-                        self.on_relayed_response(now, plane, rng, tx, r, response);
-                    }
+                    Pending::Relay(r) => self.on_relayed_response(now, plane, rng, tx, r, response),
                 }
             }
             Received::Stray(resp) => {
-                // A 2xx for an INVITE we already gave up on (e.g. answered after CANCEL):
-                // acknowledge and hang up so the agent is not left in a call.
+                // A 2xx for an INVITE of a call that has ended (answered after its CANCEL, or
+                // after the carrier went): acknowledged and hung up so the agent is not left
+                // in a call. Only for agent legs we placed and only toward where we sent them:
+                // a forged 2xx must not turn Tonewall into a packet cannon.
                 let is_invite = resp.cseq().is_some_and(|c| c.method == Method::Invite);
                 if is_invite
                     && (200..300).contains(&resp.status)
-                    && let Some(target) = resp
-                        .headers
-                        .values("Contact")
-                        .next()
-                        .and_then(|c| NameAddr::parse(c).ok())
-                        .and_then(|c| crate::routing::uri_target(&c.uri))
+                    && let Some(&target) = self.ended_legs.get(resp.call_id())
+                    && target.addr.ip().to_canonical() == source.addr.ip().to_canonical()
                 {
                     self.ack_and_bye_stray(now, &resp, target);
                 }
             }
             Received::Absorbed => {}
+        }
+    }
+
+    /// A 2xx to an INVITE came again (RFC 6026: the client transaction passes copies up). Our
+    /// ACK was lost: resend it. From a different phone (a fork answering too), it gets an ACK
+    /// and a BYE: the call already has its agent.
+    fn on_2xx_again(&mut self, now: Duration, response: &Response) {
+        let Some(&(call_id, side)) = self.by_call_id.get(response.call_id()) else { return };
+        let Some(call) = self.calls.get(&call_id) else { return };
+        let leg = &call.legs[side.index()];
+        let to_tag = response.to().and_then(|t| t.tag().map(str::to_string));
+        if to_tag.is_some() && to_tag == leg.remote_tag {
+            if let Some(ack) = call.last_ack[side.index()].clone() {
+                let target = leg.target;
+                self.tx.send_stateless(target, ack);
+            }
+        } else {
+            let target = leg.target;
+            self.ack_and_bye_stray(now, response, target);
         }
     }
 
@@ -943,15 +1019,17 @@ impl B2bua {
             match result {
                 Ok(sdp) => body = sdp,
                 Err(e) if status >= 200 => {
-                    // The answer cannot be anchored: end the other leg and fail this one.
-                    let (st, reason) = anchor_refusal(&e);
+                    // The 2xx's SDP cannot be anchored: that leg is ACKed and hung up at once (it
+                    // answered), the request fails, and the call ends.
+                    let (st, _) = anchor_refusal(&e);
                     self.ack_side(now, r.call, to, &response, None);
-                    self.send_bye(now, r.call, to);
-                    let resp = self.response_to(&r, st, reason, Vec::new());
+                    self.bye_leg(now, r.call, to);
+                    let resp = self.response_to(&r, st, Vec::new());
                     self.respond(now, r.server, &resp);
-                    if initial {
-                        self.finish(now, r.call, Outcome::Failed, st, None);
+                    if !initial {
+                        self.send_bye(now, r.call, r.from);
                     }
+                    self.finish(now, r.call, Outcome::Failed, st, None);
                     return;
                 }
                 Err(_) => {}
@@ -983,16 +1061,24 @@ impl B2bua {
         {
             c.invite_in_progress = false;
         }
-        let mut out = self.response_to(&r, status, &response.reason, body);
+        let mut out = self.response_to(&r, status, body);
         if is_invite && status < 300 {
             let target = self.calls[&r.call].legs[r.from.index()].target;
             out.headers.push("Contact", self.contact(&target));
-        }
-        // Headers the other side may rely on, carried across (no addresses among them).
-        for name in ["Allow", "Supported", "Require", "Retry-After", "Unsupported", "Warning"] {
-            for v in response.headers.all(name) {
-                out.headers.push(name, v);
+            out.headers.push("Allow", ALLOW);
+            if initial && status > 100 {
+                // The UAS copies the Record-Route of the dialog-creating request into its
+                // responses (RFC 3261 §12.1.1), so the carrier's proxies stay on the path.
+                for rr in r.request.headers.all("Record-Route") {
+                    out.headers.push("Record-Route", rr);
+                }
             }
+        }
+        // Only what carries no address, no product name and no extension Tonewall does not
+        // itself support: the retry hint. (Warning, Server, Supported, Require and the reason
+        // phrase are the agent side's and stay there.)
+        for v in response.headers.all("Retry-After") {
+            out.headers.push("Retry-After", v);
         }
         self.respond(now, r.server, &out);
         if initial && status >= 300 {
@@ -1006,15 +1092,15 @@ impl B2bua {
     }
 
     /// The response to a relayed request, on its own side's dialog (our tag toward it).
-    fn response_to(&self, r: &Relayed, status: u16, reason: &str, body: Vec<u8>) -> Response {
+    fn response_to(&self, r: &Relayed, status: u16, body: Vec<u8>) -> Response {
         let tag = self.calls.get(&r.call).map(|c| c.legs[r.from.index()].local_tag.clone());
         let status = match status {
             // An agent's authentication challenge means nothing to the carrier.
             401 | 407 => 503,
             s => s,
         };
-        let reason = if matches!(status, 503) && reason.is_empty() { reason_phrase(503) } else { reason };
-        let mut resp = r.request.response(status, reason, tag.as_deref());
+        // The standard phrase: the other side's own text may name its hosts or people.
+        let mut resp = r.request.response(status, reason_phrase(status), tag.as_deref());
         if !body.is_empty() {
             resp.headers.push("Content-Type", "application/sdp");
             resp.body = body;
@@ -1091,14 +1177,12 @@ impl B2bua {
         now: Duration,
         plane: &mut impl MediaPlane,
         rng: &mut (impl CryptoRng + ?Sized),
-        source: Target,
         tx: TxId,
         req: Request,
     ) {
         let Some(&(call_id, from)) = self.by_call_id.get(req.call_id()) else {
             return self.reply(now, tx, &req, 481, reason_phrase(481));
         };
-        let _ = source;
         match req.method {
             Method::Bye => {
                 self.reply(now, tx, &req, 200, "OK");
@@ -1120,6 +1204,23 @@ impl B2bua {
                     }
                     Err(_) => self.reply(now, tx, &req, 400, "Bad DTMF Body"),
                 }
+            }
+            Method::Info | Method::Message | Method::Notify | Method::Other(_) if from == Side::Carrier => {
+                // Default deny toward the agent: a caller's body in a format Tonewall does not
+                // read (a vendor's digit INFO, KPML in a NOTIFY, a MESSAGE) could carry a card
+                // number, so none crosses. DTMF INFO is taken above.
+                let mut resp =
+                    req.response(415, reason_phrase(415), Some(&self.calls[&call_id].legs[0].local_tag));
+                resp.headers.push("Accept", "application/dtmf-relay, application/dtmf, application/sdp");
+                self.respond(now, tx, &resp);
+            }
+            Method::Invite | Method::Update
+                if from == Side::Carrier && !req.body.is_empty() && !is_sdp(&req.headers) =>
+            {
+                let mut resp =
+                    req.response(415, reason_phrase(415), Some(&self.calls[&call_id].legs[0].local_tag));
+                resp.headers.push("Accept", "application/sdp");
+                self.respond(now, tx, &resp);
             }
             Method::Invite
             | Method::Update
@@ -1197,13 +1298,17 @@ impl B2bua {
         }
     }
 
+    /// Hangs up `side` of an answered call (before the answer the legs end otherwise: the
+    /// carrier's INVITE gets its final response and the agent's is cancelled; see `finish`).
     fn send_bye(&mut self, now: Duration, call_id: u64, side: Side) {
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
-        if call.phase != Phase::Answered {
-            // Before the answer the legs end otherwise: the carrier's INVITE gets its final
-            // response and the agent's is cancelled (see `finish`).
-            return;
+        if self.calls.get(&call_id).is_some_and(|c| c.phase == Phase::Answered) {
+            self.bye_leg(now, call_id, side);
         }
+    }
+
+    /// Sends BYE on `side`'s dialog, whatever the call's phase (a leg that answered).
+    fn bye_leg(&mut self, now: Duration, call_id: u64, side: Side) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
         let leg = &mut call.legs[side.index()];
         let target = leg.target;
         let bye = leg.request(Method::Bye, None);
@@ -1214,9 +1319,42 @@ impl B2bua {
     fn finish(&mut self, now: Duration, call_id: u64, outcome: Outcome, status: u16, ended_by: Option<Side>) {
         let Some(call) = self.calls.remove(&call_id) else { return };
         for leg in &call.legs {
-            self.by_call_id.remove(&leg.call_id);
+            // Only this call's own entries (a Call-ID reused by another call stays its own).
+            if self.by_call_id.get(&leg.call_id).is_some_and(|&(c, _)| c == call_id) {
+                self.by_call_id.remove(&leg.call_id);
+            }
+        }
+        self.ended_legs.insert(call.legs[1].call_id.clone(), call.legs[1].target);
+        self.ended_order.push_back(call.legs[1].call_id.clone());
+        while self.ended_order.len() > ENDED_LEGS {
+            if let Some(old) = self.ended_order.pop_front() {
+                self.ended_legs.remove(&old);
+            }
         }
         self.invites.remove(&call.invite_tx);
+        // Requests of the call still crossing (a re-INVITE, an UPDATE) get their final answer
+        // now: their transactions must end, and their senders learn the dialog is gone.
+        let crossing: Vec<(TxId, Relayed)> = self
+            .pending
+            .iter()
+            .filter_map(|(tx, p)| match p {
+                Pending::Relay(r) if r.call == call_id && r.server != call.invite_tx => {
+                    Some((*tx, r.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        for (client, r) in crossing {
+            self.pending.remove(&client);
+            // Its copy on the other leg is left to end by itself (the BYE follows), within 64·T1.
+            self.tx.cancelled(now, client);
+            let status = if r.request.method == Method::Invite { 487 } else { 481 };
+            let resp =
+                r.request.response(status, reason_phrase(status), Some(&call.legs[r.from.index()].local_tag));
+            if self.tx.respond(now, r.server, &resp) {
+                self.count_response(status);
+            }
+        }
         if call.phase == Phase::Proceeding {
             // The carrier's INVITE still waits for its final response (the call ended another
             // way, e.g. a BYE in the early dialog): end it, or its transaction would never end.
@@ -1232,7 +1370,7 @@ impl B2bua {
         {
             let target = call.legs[1].target;
             if call.provisional {
-                self.cancel_agent(now, invite, target);
+                self.cancel_agent(now, *client, invite, target);
             }
             self.pending.insert(
                 *client,
@@ -1279,12 +1417,29 @@ impl B2bua {
         if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
             self.registrar.expire(now);
         }
+        while let Some(&Reverse((at, call_id))) = self.rings.peek() {
+            if at > now {
+                break;
+            }
+            self.rings.pop();
+            let Some(call) = self.calls.get(&call_id) else { continue };
+            if call.phase != Phase::Proceeding {
+                continue;
+            }
+            // Rang too long: the carrier hears 480 (from `finish`), the agent is cancelled.
+            let resp = call.invite.response(480, "No Answer", Some(&call.legs[0].local_tag));
+            let invite_tx = call.invite_tx;
+            if self.tx.respond(now, invite_tx, &resp) {
+                self.count_response(480);
+            }
+            self.finish(now, call_id, Outcome::Timeout, 480, None);
+        }
         while let Some(event) = self.tx.poll_event() {
             match event {
                 TxEvent::Timeout(client) => {
                     let Some(Pending::Relay(r)) = self.pending.remove(&client) else { continue };
                     let initial = self.calls.get(&r.call).is_some_and(|c| c.invite_tx == r.server);
-                    let resp = self.response_to(&r, 408, reason_phrase(408), Vec::new());
+                    let resp = self.response_to(&r, 408, Vec::new());
                     self.respond(now, r.server, &resp);
                     if initial {
                         self.finish(now, r.call, Outcome::Timeout, 408, None);
@@ -1308,11 +1463,15 @@ impl B2bua {
 
     /// When [`B2bua::handle_timeout`] has work next.
     pub fn poll_timeout(&mut self) -> Option<Duration> {
-        let reg = self.registrar.poll_timeout();
-        match (self.tx.poll_timeout(), reg) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        // Rings of calls that were answered or ended are dropped here, not left to wake us.
+        while let Some(&Reverse((_, call_id))) = self.rings.peek() {
+            if self.calls.get(&call_id).is_some_and(|c| c.phase == Phase::Proceeding) {
+                break;
+            }
+            self.rings.pop();
         }
+        let ring = self.rings.peek().map(|Reverse((at, _))| *at);
+        [self.tx.poll_timeout(), self.registrar.poll_timeout(), ring].into_iter().flatten().min()
     }
 
     /// The next message to send.
@@ -1344,6 +1503,9 @@ impl B2bua {
         self.finish(now, call_id, Outcome::Timeout, 200, None);
     }
 }
+
+/// How many ended calls' agent legs are remembered for late 2xx responses.
+const ENDED_LEGS: usize = 4096;
 
 /// Methods Tonewall accepts.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK";

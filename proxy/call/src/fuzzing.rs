@@ -151,6 +151,7 @@ pub fn b2bua_script(script: &[(u8, u16, Vec<u8>)]) {
     );
     let config = CoreConfig {
         listeners: Listeners(vec![(Transport::Udp, "203.0.113.1:5060".parse().expect("addr"))]),
+        ring_timeout: Duration::from_secs(30),
         ..CoreConfig::default()
     };
     let mut core = B2bua::new(config, anchor, router, &mut rng);
@@ -189,8 +190,9 @@ pub fn b2bua_script(script: &[(u8, u16, Vec<u8>)]) {
         assert!(core.calls() <= invites, "a call without an INVITE");
         assert!(plane.live.len() <= core.calls(), "media left behind by an ended call");
     }
-    // Silence: every transaction ends within 64 × T1 (plus Timer D's 32 s).
-    let end = now + Duration::from_secs(70);
+    // Silence: every call stops ringing within its ring timeout (30 s here), and every
+    // transaction ends within 64 × T1 after that (CANCELled INVITEs, Timer D's 32 s).
+    let end = now + Duration::from_secs(100);
     while let Some(at) = core.poll_timeout().filter(|&t| t <= end) {
         now = at.max(now);
         core.handle_timeout(now, &mut plane);

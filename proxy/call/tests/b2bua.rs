@@ -631,9 +631,11 @@ fn sip_info_digits_are_taken_answered_and_never_forwarded() {
     assert_eq!(digits, vec!['4', '1']);
     w.input(CARRIER, &info(4, "application/dtmf-relay", "Signal=\r\n"));
     assert_eq!(w.statuses_to(CARRIER), vec![400]);
-    // Any other INFO crosses to the agent like any request in the dialog.
-    w.input(CARRIER, &info(5, "application/media_control+xml", "<x/>"));
-    assert_eq!(w.request_to(AGENT).method, Method::Info);
+    // Any other body from the caller stays at Tonewall: it could carry digits in a format
+    // Tonewall does not read (default deny toward the agent).
+    w.input(CARRIER, &info(5, "application/vnd.nortelnetworks.digits", "d=4111111111"));
+    assert_eq!(w.statuses_to(CARRIER), vec![415]);
+    assert!(w.take(AGENT).is_empty());
 }
 
 #[test]
@@ -674,4 +676,144 @@ fn offers_are_cut_to_the_codecs_the_route_allows() {
     assert!(w.statuses_to(CARRIER).contains(&488));
     assert!(w.take(AGENT).is_empty());
     assert_eq!(w.plane.live.len(), 1, "only the first call's media");
+}
+
+/// From the review of the first version: what a stranger on the network could do with guessed
+/// identifiers, and what an impatient or lossy peer met.
+mod hardening {
+    use super::*;
+
+    const STRANGER: &str = "198.51.100.7:5060";
+
+    #[test]
+    fn a_forged_200_from_a_stranger_is_ignored() {
+        let mut w = world();
+        w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+        let inv = w.request_to(AGENT);
+        w.take(CARRIER);
+        // The stranger somehow knows the branch and Call-ID: still not the agent's address.
+        w.input(STRANGER, &agent_response(&inv, 200, &ANSWER.replace("10.1.0.20", "198.51.100.7")));
+        assert!(w.take(CARRIER).is_empty(), "no 200 reaches the carrier");
+        assert!(w.take(STRANGER).is_empty(), "no ACK goes to the stranger");
+        assert!(!w.events.iter().any(|e| matches!(e, CallEvent::Answered { .. })));
+    }
+
+    #[test]
+    fn ids_are_not_guessable_from_the_last_ones() {
+        let mut w = world();
+        w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+        let a = w.request_to(AGENT);
+        w.input(CARRIER, &invite("z9hG4bKinv2", OFFER).replace("carrier-call-1", "carrier-call-2"));
+        let b = w.request_to(AGENT);
+        let (ca, cb) = (a.call_id().to_string(), b.call_id().to_string());
+        let common = ca.chars().zip(cb.chars()).take_while(|(x, y)| x == y).count();
+        assert!(common < 4, "Call-IDs share no prefix a counter would leave: {ca} {cb}");
+        assert!(ca.len() >= 24, "96 bits at least: {ca}");
+    }
+
+    #[test]
+    fn requests_in_a_dialog_need_its_tags_and_its_peer() {
+        let mut w = world();
+        let (_, to) = answered_call(&mut w);
+        let before = w.core.transactions();
+        // Right Call-ID, wrong To tag: no dialog of ours.
+        let forged = carrier_in_dialog("BYE", 2, "<sip:4000@203.0.113.1>;tag=guess", "z9hG4bKf1", "");
+        w.input(CARRIER, &forged);
+        assert_eq!(w.statuses_to(CARRIER), vec![481]);
+        // Right tags, from a stranger's address: neither.
+        w.input(STRANGER, &carrier_in_dialog("BYE", 3, &to, "z9hG4bKf2", ""));
+        assert_eq!(w.statuses_to(STRANGER), vec![481]);
+        assert!(w.take(AGENT).is_empty(), "the agent's leg is untouched");
+        assert_eq!(w.core.calls(), 1);
+        assert_eq!(w.core.transactions(), before, "answered statelessly: nothing kept");
+    }
+
+    #[test]
+    fn an_agent_may_ring_past_timer_b_until_the_ring_timeout() {
+        let mut w = world();
+        w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+        let inv = w.request_to(AGENT);
+        w.input(AGENT, &agent_response(&inv, 180, ""));
+        w.take(CARRIER);
+        w.advance(Duration::from_secs(60));
+        assert!(w.statuses_to(CARRIER).is_empty(), "still ringing after 60 s (Timer B stops at the 180)");
+        assert_eq!(w.core.calls(), 1);
+        w.advance(Duration::from_secs(61));
+        let st = w.statuses_to(CARRIER);
+        assert!(!st.is_empty() && st.iter().all(|&s| s == 480), "the ring timeout (120 s) gives up: {st:?}");
+        let sent = w.take(AGENT);
+        assert!(
+            !sent.is_empty()
+                && sent.iter().all(|m| matches!(m, Message::Request(r) if r.method == Method::Cancel)),
+            "and the agent is cancelled (with its retransmissions): {sent:?}"
+        );
+        w.advance(Duration::from_secs(40));
+        assert_eq!(w.core.transactions(), 0, "the unanswered CANCELled INVITE ends after 64·T1");
+    }
+
+    #[test]
+    fn a_lost_ack_is_resent_and_a_second_answering_fork_is_hung_up() {
+        let mut w = world();
+        let (inv, _) = answered_call(&mut w);
+        w.input(AGENT, &agent_response(&inv, 200, ANSWER));
+        assert_eq!(w.request_to(AGENT).method, Method::Ack, "the 200 came again: our ACK is resent");
+        let fork = agent_response(&inv, 200, ANSWER).replace("tag=a1", "tag=fork2");
+        w.input(AGENT, &fork);
+        let methods: Vec<Method> = w
+            .take(AGENT)
+            .into_iter()
+            .filter_map(|m| if let Message::Request(r) = m { Some(r.method) } else { None })
+            .collect();
+        assert_eq!(methods, vec![Method::Ack, Method::Bye], "the other phone is ACKed and hung up");
+    }
+
+    #[test]
+    fn the_carrier_keeps_its_route_and_learns_nothing_of_the_agent() {
+        let mut w = world();
+        w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+        let inv = w.request_to(AGENT);
+        w.take(CARRIER);
+        let ok = agent_response(&inv, 200, ANSWER).replace(
+            "Content-Type",
+            "Warning: 399 pbx-7.internal \"agent 10.1.0.20 busy\"\r\nSupported: 100rel, replaces\r\nServer: AgentPhone 1.0\r\nContent-Type",
+        );
+        w.input(AGENT, &ok);
+        let msgs = w.take(CARRIER);
+        let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+        assert_eq!(ok.headers.get("Record-Route"), Some("<sip:192.0.2.10;lr>"), "RFC 3261 §12.1.1");
+        let text = String::from_utf8(ok.to_bytes()).unwrap();
+        for leak in ["pbx-7", "AgentPhone", "100rel", "Warning"] {
+            assert!(!text.contains(leak), "{leak} crossed:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_reinvite_crossing_when_the_call_ends_gets_its_final_answer() {
+        let mut w = world();
+        let (inv, to) = answered_call(&mut w);
+        w.input(CARRIER, &carrier_in_dialog("INVITE", 2, &to, "z9hG4bKre1", OFFER));
+        w.request_to(AGENT);
+        w.take(CARRIER);
+        let bye = format!(
+            "BYE sip:tonewall@10.1.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {AGENT};branch=z9hG4bKab\r\nMax-Forwards: 70\r\n\
+             From: {};tag=a1\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n",
+            inv.headers.get("To").unwrap(),
+            inv.headers.get("From").unwrap(),
+            inv.call_id()
+        );
+        w.input(AGENT, &bye);
+        assert!(w.statuses_to(CARRIER).contains(&487), "the re-INVITE is answered");
+        w.advance(Duration::from_secs(70));
+        assert_eq!(w.core.transactions(), 0);
+    }
+
+    #[test]
+    fn the_same_call_id_twice_is_a_merged_request() {
+        let mut w = world();
+        w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+        w.take(CARRIER);
+        w.input(CARRIER, &invite("z9hG4bKinv2", OFFER));
+        assert!(w.statuses_to(CARRIER).contains(&482));
+        assert_eq!(w.core.calls(), 1);
+    }
 }

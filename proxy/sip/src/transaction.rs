@@ -213,6 +213,8 @@ struct Tx {
     deadlines: [Option<(Timer, Duration)>; 2],
     /// For an accepted server INVITE: the Call-ID and CSeq its 2xx's ACK carries.
     ack_key: Option<(String, u32)>,
+    /// A client INVITE the call layer has cancelled: its lifetime (Timer B) stays armed.
+    cancelled: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -388,6 +390,7 @@ impl Transactions {
             interval: self.config.t1,
             deadlines: [None, None],
             ack_key: None,
+            cancelled: false,
         };
         if invite {
             // 100 Trying at once: a B2BUA always takes time to reach the other leg (§17.2.1).
@@ -491,6 +494,7 @@ impl Transactions {
             interval: t1,
             deadlines: [None, None],
             ack_key: None,
+            cancelled: false,
         };
         let id = self.insert(tx);
         self.send(target, bytes);
@@ -501,12 +505,55 @@ impl Transactions {
         TxId(id)
     }
 
+    /// The call layer sent a CANCEL for client INVITE transaction `tx`: if no final response
+    /// comes within 64·T1 the transaction ends as timed out (RFC 3261 §9.1), even in
+    /// Proceeding, where Timer B no longer runs.
+    pub fn cancelled(&mut self, now: Duration, tx: TxId) {
+        let t1 = self.config.t1;
+        if let Some(t) = self.txs.get_mut(&tx.0)
+            && t.kind == Kind::ClientInvite
+            && matches!(t.state, State::Calling | State::Proceeding)
+            && !t.cancelled
+        {
+            t.cancelled = true;
+            self.arm(tx.0, 1, Timer::B, now + 64 * t1);
+        }
+    }
+
     /// Sends bytes outside any transaction (an ACK for a 2xx, a stateless reply).
     pub fn send_stateless(&mut self, target: Target, bytes: Vec<u8>) {
         self.send(target, bytes);
     }
 
-    /// A response arrived.
+    /// A response arrived from `source`: taken only if it comes from the address its request
+    /// went to (its IP: a peer may answer from another port), so that no one else can answer
+    /// for a peer by guessing a branch. Anything else is [`Received::Stray`].
+    pub fn receive_response_from(
+        &mut self,
+        now: Duration,
+        response: Response,
+        source: std::net::IpAddr,
+    ) -> Received {
+        let from_target = response
+            .top_via()
+            .zip(response.cseq())
+            .and_then(|(via, cseq)| {
+                let key = Key {
+                    client: true,
+                    branch: via.branch().unwrap_or("").to_string(),
+                    sent_by: String::new(),
+                    method: key_method(&cseq.method),
+                };
+                self.by_key.get(&key).and_then(|id| self.txs.get(id))
+            })
+            .is_none_or(|tx| tx.target.addr.ip().to_canonical() == source.to_canonical());
+        if !from_target {
+            return Received::Stray(response);
+        }
+        self.receive_response(now, response)
+    }
+
+    /// A response arrived (from a source already checked, or in tests).
     pub fn receive_response(&mut self, now: Duration, response: Response) -> Received {
         let Some(via) = response.top_via() else { return Received::Stray(response) };
         let Some(cseq) = response.cseq() else { return Received::Stray(response) };
@@ -524,8 +571,13 @@ impl Transactions {
         match (tx.kind, tx.state) {
             (Kind::ClientInvite, State::Calling | State::Proceeding) => {
                 if status < 200 {
+                    // Timer A stops, and so does B: it bounds Calling only (§17.1.1.2). How long
+                    // a phone may ring is the call layer's decision.
                     tx.state = State::Proceeding;
-                    tx.deadlines[0] = None; // Timer A stops; B keeps running.
+                    tx.deadlines[0] = None;
+                    if !tx.cancelled {
+                        tx.deadlines[1] = None;
+                    }
                 } else if status < 300 {
                     tx.state = State::Accepted;
                     tx.deadlines = [None, None];

@@ -420,6 +420,13 @@ impl Config {
 
     fn validate_sip(&self) -> Result<(), (&'static str, &'static str, String)> {
         let s = &self.sip;
+        for (key, list) in [("udp", &s.udp), ("tcp", &s.tcp), ("tls", &s.tls)] {
+            if let Some(a) = list.iter().find(|a| a.ip().is_unspecified()) {
+                // Via, Contact and the agent leg's From name the listening address: 0.0.0.0
+                // there would send the other side's requests nowhere.
+                return Err(("sip", key, format!("{a}: listen on the address peers reach, not a wildcard")));
+            }
+        }
         if !s.tls.is_empty() && (s.tls_cert.is_none() || s.tls_key.is_none()) {
             return Err(("sip", "tls", "TLS listeners need tls_cert and tls_key".into()));
         }
