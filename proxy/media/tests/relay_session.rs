@@ -697,3 +697,36 @@ mod sip_info {
         assert_eq!(reported(&out.events), vec![('0', Transport::InBand)]);
     }
 }
+
+#[test]
+fn a_packet_of_another_ssrc_is_dropped_until_that_ssrc_proves_a_new_source() {
+    let mut s = session();
+    let audio = caller_audio(1000, &[], 7);
+    let mut packets = audio_packets(&audio, 100, 8000);
+    // Single packets of another stream, from the latched address, interleaved with the caller's:
+    // a tone burst that would otherwise reach the agent between two masked packets.
+    let tone = caller_audio(20, &[(key('5'), 0, 20)], 8);
+    for (n, at) in [(0u16, 205u64), (5, 405), (9, 605)] {
+        let mut p = packet(0, false, 7000 + n, 99_000, &tone);
+        p[8..12].copy_from_slice(&0xbad5_5e1du32.to_be_bytes());
+        packets.push((at, p));
+    }
+    packets.sort_by_key(|p| p.0);
+    let out = run(&mut s, CARRIER, &packets);
+    assert_eq!(out.drops, vec![DropReason::WrongSsrc; 3], "each stray packet dropped and counted");
+    assert_eq!(out.packets.len(), 50, "the caller's stream is untouched");
+    assert!(out.packets.iter().all(|p| RtpHeader::parse(p).expect("rtp").ssrc == SSRC));
+
+    // A real change of source (a new SSRC sending in sequence) takes over after one packet.
+    let more = caller_audio(200, &[], 9);
+    let next: Vec<(u64, Vec<u8>)> = audio_packets(&more, 500, 50_000)
+        .into_iter()
+        .map(|(at, mut p)| {
+            p[8..12].copy_from_slice(&0x0000_beefu32.to_be_bytes());
+            (1000 + at, p)
+        })
+        .collect();
+    let out = run(&mut s, CARRIER, &next);
+    assert_eq!(out.drops, vec![DropReason::WrongSsrc], "only the first packet waits on probation");
+    assert_eq!(out.packets.len(), next.len() - 1);
+}

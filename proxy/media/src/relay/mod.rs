@@ -102,11 +102,15 @@ pub enum DropReason {
     Unauthenticated,
     /// SRTP/SRTCP already received (RFC 3711 §3.3.2 replay protection).
     Replayed,
+    /// RTP of another SSRC than the stream's, not (yet) a new source: a new SSRC is taken only
+    /// once two of its packets arrive in sequence (RFC 3550 §A.1's probation), so a stray or
+    /// injected packet of another stream never reaches the other side.
+    WrongSsrc,
 }
 
 impl DropReason {
     /// Every reason, in [`DropReason::index`] order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::Spoofed,
         DropReason::Malformed,
         DropReason::DtmfEvent,
@@ -115,6 +119,7 @@ impl DropReason {
         DropReason::Unmaskable,
         DropReason::Unauthenticated,
         DropReason::Replayed,
+        DropReason::WrongSsrc,
     ];
 
     /// Position in [`DropReason::ALL`] and in [`LegCounters::dropped`].
@@ -133,6 +138,7 @@ impl DropReason {
             DropReason::Unmaskable => "unmaskable",
             DropReason::Unauthenticated => "unauthenticated",
             DropReason::Replayed => "replayed",
+            DropReason::WrongSsrc => "wrong_ssrc",
         }
     }
 }
@@ -293,6 +299,44 @@ struct Leg {
     srtp_in: Option<Box<SrtpContext>>,
     /// Protects what the relay sends the party (the relay's key for this leg).
     srtp_out: Option<Box<SrtpContext>>,
+    /// The SSRC of the RTP stream arriving on this leg, once one has been seen.
+    ssrc: Option<u32>,
+    /// Another SSRC on probation: its last sequence number and how many in a row so far.
+    candidate: Option<(u32, u16, u8)>,
+}
+
+/// Packets of a new SSRC in sequence before it replaces the stream's (RFC 3550 §A.1).
+const SSRC_PROBATION: u8 = 2;
+
+impl Leg {
+    /// Whether an RTP packet's SSRC belongs to the stream: the first seen, or a new one that has
+    /// passed probation (then it is the stream's from now on).
+    fn ssrc_admits(&mut self, ssrc: u32, seq: u16) -> bool {
+        match self.ssrc {
+            None => {
+                self.ssrc = Some(ssrc);
+                true
+            }
+            Some(current) if current == ssrc => {
+                self.candidate = None;
+                true
+            }
+            Some(_) => {
+                let count = match self.candidate {
+                    Some((c, last, n)) if c == ssrc && seq == last.wrapping_add(1) => n + 1,
+                    _ => 1,
+                };
+                if count >= SSRC_PROBATION {
+                    self.ssrc = Some(ssrc);
+                    self.candidate = None;
+                    true
+                } else {
+                    self.candidate = Some((ssrc, seq, count));
+                    false
+                }
+            }
+        }
+    }
 }
 
 /// One media stream of a call between leg A and leg B.
@@ -320,6 +364,8 @@ impl MediaSession {
             relayed_sr: None,
             srtp_in: None,
             srtp_out: None,
+            ssrc: None,
+            candidate: None,
         };
         let mut s = MediaSession {
             legs: [leg(), leg()],
@@ -494,6 +540,9 @@ impl MediaSession {
             let Ok(header) = RtpHeader::parse(packet) else {
                 return Verdict::Drop(DropReason::Malformed);
             };
+            if !self.legs[i].ssrc_admits(header.ssrc, header.seq) {
+                return Verdict::Drop(DropReason::WrongSsrc);
+            }
             self.learn(leg, component, mux, source, admit);
             let l = &mut self.legs[i];
             l.counters.rtp_packets += 1;
