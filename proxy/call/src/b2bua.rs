@@ -717,10 +717,11 @@ impl B2bua {
     /// REGISTER from an agent (RFC 3261 §10.3), with digest authentication (RFC 8760).
     fn on_register(&mut self, now: Duration, source: Target, tx: TxId, req: Request) {
         let user = req.to().and_then(|t| Uri::parse(&t.uri).ok()).and_then(|u| u.user).unwrap_or_default();
+        // Each nonce is salted with a MAC of the client's address: a nonce fetched from one
+        // address is refused from another, so no one can spend failures (or replay a REGISTER)
+        // in another address's name.
+        let salt = self.address_salt(source.addr.ip());
         let challenge = |this: &mut Self, stale: bool| {
-            let mut salt = [0u8; 8];
-            salt.copy_from_slice(&this.id_counter.to_le_bytes());
-            this.id_counter += 1;
             let nonce = this.nonces.nonce(now, salt);
             let mut resp = req.response(401, reason_phrase(401), Some(&this.fresh()));
             for &algorithm in &this.challenge_algorithms {
@@ -734,7 +735,9 @@ impl B2bua {
         let Some(auth) = req.headers.get("Authorization").and_then(|a| Authorization::parse(a).ok()) else {
             return challenge(self, false);
         };
-        if self.nonces.check(&auth.nonce, now) == NonceStatus::Forged {
+        if self.nonces.check(&auth.nonce, now) == NonceStatus::Forged
+            || NonceSource::salt_of(&auth.nonce) != Some(salt)
+        {
             return challenge(self, false);
         }
         // The digest-uri is not compared with the Request-URI: clients differ (sipp puts the
@@ -807,6 +810,20 @@ impl B2bua {
     /// The transaction layer's live transactions, described (for diagnostics and tests).
     pub fn describe_transactions(&self) -> Vec<String> {
         self.tx.describe()
+    }
+
+    /// Eight bytes of a MAC of an address under the core's secret key.
+    fn address_salt(&self, ip: std::net::IpAddr) -> [u8; 8] {
+        let mut mac = self.id_key.clone();
+        mac.update(b"nonce-salt");
+        match ip.to_canonical() {
+            std::net::IpAddr::V4(a) => mac.update(&a.octets()),
+            std::net::IpAddr::V6(a) => mac.update(&a.octets()),
+        }
+        let out = mac.finalize().into_bytes();
+        let mut salt = [0u8; 8];
+        salt.copy_from_slice(&out[..8]);
+        salt
     }
 
     /// Agents registered now.

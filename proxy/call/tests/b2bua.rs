@@ -817,3 +817,30 @@ mod hardening {
         assert_eq!(w.core.calls(), 1);
     }
 }
+
+#[test]
+fn a_nonce_fetched_from_one_address_is_refused_from_another() {
+    let mut w = world_with(agents());
+    w.input(AGENT, &register("alice", AGENT, "sip:alice@10.1.0.20", 1, None));
+    let msgs = w.take(AGENT);
+    let [Message::Response(ch)] = &msgs[..] else { panic!() };
+    let offer = ch.headers.get("WWW-Authenticate").unwrap().to_string();
+    // Even with the right password, the answer spent from another address only gets a new
+    // challenge: no registration, and no failure charged to either address.
+    let auth = digest::respond(
+        &offer,
+        ClientSecret::Password { user: "alice", password: ALICE_PASSWORD },
+        "REGISTER",
+        "sip:203.0.113.1",
+        "c",
+        1,
+    )
+    .unwrap();
+    const ELSEWHERE: &str = "10.1.0.99:5070";
+    w.input(ELSEWHERE, &register("alice", ELSEWHERE, "sip:alice@10.1.0.99", 2, Some(&auth)));
+    assert_eq!(w.statuses_to(ELSEWHERE), vec![401]);
+    assert_eq!(w.core.registrations(), 0);
+    // From the address that fetched it, it works.
+    w.input(AGENT, &register("alice", AGENT, "sip:alice@10.1.0.20", 3, Some(&auth)));
+    assert_eq!(w.statuses_to(AGENT), vec![200]);
+}

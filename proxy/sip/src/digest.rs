@@ -364,6 +364,14 @@ impl NonceSource {
         Hex::encode(&raw).as_str().to_owned()
     }
 
+    /// The salt a nonce was issued with (unchecked: call [`NonceSource::check`] too). A caller
+    /// that salts each nonce with something of the client's (its address) can tell a nonce
+    /// fetched by someone else.
+    pub fn salt_of(nonce: &str) -> Option<[u8; 8]> {
+        let raw = decode_hex::<NONCE_BYTES>(nonce)?;
+        raw[8..16].try_into().ok()
+    }
+
     /// Whether `nonce` was issued by this source, and whether it is still fresh at `now`.
     pub fn check(&self, nonce: &str, now: Duration) -> NonceStatus {
         let Some(raw) = decode_hex::<NONCE_BYTES>(nonce) else {

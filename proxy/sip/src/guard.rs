@@ -13,10 +13,10 @@
 //! Both per-source tables are bounded by [`GuardConfig::max_sources`]: when full, the eighth of
 //! entries seen longest ago is dropped in one sweep, so a flood from spoofed addresses costs
 //! amortised O(1) per packet and bounded memory. Blocks live in their own table, so such a flood
-//! does not evict them; only authentication failures add to that table. A failure needs a nonce,
-//! which anyone can fetch from their own address and then use from a spoofed one (nonces are not
-//! bound to addresses), so a caller must never block addresses it cannot afford to lose: the
-//! B2BUA exempts its trunks from every check here.
+//! does not evict them; only authentication failures add to that table. A failure needs a nonce;
+//! the B2BUA salts each with a MAC of the client's address (`NonceSource::salt_of`), so one
+//! fetched from one address is refused from another, and it exempts its trunks from every check
+//! here all the same (a caller must never block addresses it cannot afford to lose).
 //!
 //! What it does not do: global (all-sources) rate limits, allow-lists (a contact centre's agents
 //! often share one NAT address: size the per-source limits for that, or exempt the address
