@@ -222,6 +222,8 @@ struct Relayed {
     request: Request,
     /// Whether it carried an SDP offer (else the answerer offers and the ACK answers).
     offered: bool,
+    /// A re-INVITE's copy as sent on the other leg (to CANCEL it there if the sender cancels).
+    sent: Option<Request>,
 }
 
 #[derive(Clone, Debug)]
@@ -683,6 +685,8 @@ impl B2bua {
                 server: tx,
                 request: req.clone(),
                 offered,
+                // The initial INVITE is cancelled through the call's own copy (`agent_invite`).
+                sent: None,
             }),
         );
         self.invites.insert(tx, call_id);
@@ -1293,22 +1297,41 @@ impl B2bua {
                 if matches!(req.method, Method::Invite | Method::Update) {
                     out.headers.push("Contact", self.contact(&target));
                 }
-                for name in
-                    ["Content-Type", "Event", "Subscription-State", "Supported", "Require", "Session-Expires"]
-                {
+                // What the body needs to be read, nothing else: no extension Tonewall does not
+                // itself support (Require, Supported) crosses.
+                for name in ["Content-Type", "Event", "Subscription-State"] {
                     if let Some(v) = req.headers.get(name) {
                         out.headers.push(name, v);
                     }
                 }
                 out.body = body;
+                let sent = is_invite.then(|| out.clone());
                 let client = self.tx.send_request(now, out, target);
                 self.pending.insert(
                     client,
-                    Pending::Relay(Relayed { call: call_id, from, server: tx, request: req, offered }),
+                    Pending::Relay(Relayed { call: call_id, from, server: tx, request: req, offered, sent }),
                 );
             }
             Method::Prack => self.reply(now, tx, &req, 200, "OK"),
-            Method::Cancel | Method::Register | Method::Subscribe | Method::Publish => {
+            Method::Cancel => {
+                // A re-INVITE cancelled by its sender: the copy on the other leg is cancelled
+                // too, and its 487 comes back as the answer to the original (RFC 3261 §9.2).
+                let Some(invite_tx) = self.tx.invite_for_cancel(&req) else {
+                    return self.reply(now, tx, &req, 481, reason_phrase(481));
+                };
+                self.reply(now, tx, &req, 200, "OK");
+                let crossing = self.pending.iter().find_map(|(client, p)| match p {
+                    Pending::Relay(r) if r.server == invite_tx => r.sent.clone().map(|s| (*client, s)),
+                    _ => None,
+                });
+                if let Some((client, sent)) = crossing
+                    && let Some(call) = self.calls.get(&call_id)
+                {
+                    let target = call.legs[from.other().index()].target;
+                    self.cancel_agent(now, client, &sent, target);
+                }
+            }
+            Method::Register | Method::Subscribe | Method::Publish => {
                 self.reply(now, tx, &req, 405, reason_phrase(405))
             }
             Method::Ack => {}

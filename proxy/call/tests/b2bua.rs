@@ -844,3 +844,26 @@ fn a_nonce_fetched_from_one_address_is_refused_from_another() {
     w.input(AGENT, &register("alice", AGENT, "sip:alice@10.1.0.20", 3, Some(&auth)));
     assert_eq!(w.statuses_to(AGENT), vec![200]);
 }
+
+#[test]
+fn a_cancelled_reinvite_is_cancelled_on_the_other_leg_and_its_487_comes_back() {
+    let mut w = world();
+    let (_, to) = answered_call(&mut w);
+    let hold = OFFER.replace("a=sendrecv", "a=sendonly");
+    w.input(CARRIER, &carrier_in_dialog("INVITE", 2, &to, "z9hG4bKre1", &hold));
+    let re = w.request_to(AGENT);
+    w.take(CARRIER);
+    w.input(AGENT, &agent_response(&re, 180, ""));
+    w.take(CARRIER);
+    let cancel = carrier_in_dialog("CANCEL", 2, &to, "z9hG4bKre1", "");
+    w.input(CARRIER, &cancel);
+    assert_eq!(w.statuses_to(CARRIER), vec![200], "the CANCEL is answered");
+    let c = w.request_to(AGENT);
+    assert_eq!(
+        (c.method.clone(), c.top_via().unwrap().branch()),
+        (Method::Cancel, re.top_via().unwrap().branch())
+    );
+    w.input(AGENT, &agent_response(&re, 487, ""));
+    assert_eq!(w.statuses_to(CARRIER), vec![487], "the re-INVITE's answer");
+    assert_eq!(w.core.calls(), 1, "the call itself goes on");
+}
