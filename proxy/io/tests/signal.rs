@@ -545,6 +545,41 @@ fn connections_are_bounded() {
 }
 
 #[test]
+fn one_source_cannot_take_every_connection() {
+    let config = SignalConfig {
+        tcp: vec![addr(V4)],
+        max_connections: 10,
+        max_connections_per_source: 2,
+        ..SignalConfig::default()
+    };
+    let (handle, rx) = start(config);
+    let server = bound(&handle, Transport::Tcp, V4);
+    let mut a = connect(server);
+    let mut b = connect(server);
+    a.write_all(&sip("a", "")).unwrap();
+    b.write_all(&sip("b", "")).unwrap();
+    recv(&rx);
+    recv(&rx);
+    let mut c = connect(server);
+    assert!(closes(&mut c), "a third connection from 127.0.0.1 is closed at once");
+    // Another address is served while 127.0.0.1 holds its two.
+    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    other.bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into()).unwrap();
+    other.connect(&server.into()).unwrap();
+    let mut other: TcpStream = other.into();
+    other.set_read_timeout(Some(WAIT)).unwrap();
+    other.write_all(&sip("other", "")).unwrap();
+    let got = recv(&rx);
+    assert_eq!(got.source.ip(), std::net::IpAddr::from([127, 0, 0, 2]));
+    // A slot of 127.0.0.1's comes back when one of its connections closes.
+    drop(a);
+    wait_for("the slot to be freed", || handle.stats().open_connections.load(Ordering::Relaxed) == 2);
+    let mut d = connect(server);
+    d.write_all(&sip("d", "")).unwrap();
+    assert_eq!(recv(&rx).bytes, sip("d", ""));
+}
+
+#[test]
 fn idle_connections_are_closed() {
     let config = SignalConfig {
         tcp: vec![addr(V4)],

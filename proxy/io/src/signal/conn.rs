@@ -23,6 +23,7 @@ pub(super) struct Limits {
     pub max_message: usize,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    pub max_connections_per_source: usize,
     pub max_pending_write: usize,
 }
 
@@ -40,11 +41,15 @@ struct Table {
     by_id: HashMap<ConnId, Entry>,
     /// The newest live connection to each peer, for reuse by sends without a usable `conn`.
     by_peer: HashMap<(Transport, SocketAddr), ConnId>,
+    /// Accepted connections open per source address.
+    accepted_from: HashMap<std::net::IpAddr, usize>,
 }
 
 struct Entry {
     transport: Transport,
     peer: SocketAddr,
+    /// It connected to us (counted against its source's limit).
+    accepted: bool,
     writer: Writer,
 }
 
@@ -132,17 +137,30 @@ impl Shared {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes a slot for a new connection to or from `peer`, or `None` at `max_connections`.
-    pub fn register(self: &Arc<Self>, transport: Transport, peer: SocketAddr) -> Option<Registration> {
+    /// Takes a slot for a new connection to or from `peer` (`accepted`: it connected to us),
+    /// or `None` at `max_connections` or, for accepted ones, `max_connections_per_source`.
+    pub fn register(
+        self: &Arc<Self>,
+        transport: Transport,
+        peer: SocketAddr,
+        accepted: bool,
+    ) -> Option<Registration> {
         let mut table = self.table();
         if table.by_id.len() >= self.limits.max_connections {
             return None;
+        }
+        if accepted {
+            let n = table.accepted_from.entry(peer.ip()).or_default();
+            if *n >= self.limits.max_connections_per_source {
+                return None;
+            }
+            *n += 1;
         }
         let id = ConnId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = unbounded_channel();
         let writer =
             Writer { tx, pending: Arc::new(AtomicUsize::new(0)), limit: self.limits.max_pending_write };
-        table.by_id.insert(id, Entry { transport, peer, writer: writer.clone() });
+        table.by_id.insert(id, Entry { transport, peer, accepted, writer: writer.clone() });
         table.by_peer.insert((transport, peer), id);
         self.stats.open_connections.store(table.by_id.len() as u64, Ordering::Relaxed);
         Some(Registration { id, writer, rx, shared: Arc::clone(self) })
@@ -152,6 +170,14 @@ impl Shared {
     pub fn remove(&self, id: ConnId) {
         let mut table = self.table();
         if let Some(entry) = table.by_id.remove(&id) {
+            if entry.accepted
+                && let Some(n) = table.accepted_from.get_mut(&entry.peer.ip())
+            {
+                *n -= 1;
+                if *n == 0 {
+                    table.accepted_from.remove(&entry.peer.ip());
+                }
+            }
             let key = (entry.transport, entry.peer);
             if table.by_peer.get(&key) == Some(&id) {
                 table.by_peer.remove(&key);

@@ -95,6 +95,7 @@ pub(super) fn start(config: SignalConfig) -> io::Result<(SignalHandle, Receiver<
         max_message: config.max_message,
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,
+        max_connections_per_source: config.max_connections_per_source,
         max_pending_write: config.max_pending_write,
     };
     let shared = Arc::new(Shared::new(limits, Arc::clone(&stats), inbound_tx));
@@ -163,9 +164,9 @@ async fn accept(shared: Arc<Shared>, listener: TcpListener, transport: Transport
                 continue;
             }
         };
-        let Some(registration) = shared.register(transport, peer) else {
+        let Some(registration) = shared.register(transport, peer, true) else {
             SignalStats::add(&shared.stats.refused);
-            eprintln!("tonewall signal: {transport} {peer}: refused, max_connections reached");
+            eprintln!("tonewall signal: {transport} {peer}: refused, connection limit reached");
             continue;
         };
         SignalStats::add(&shared.stats.accepted);
@@ -274,7 +275,7 @@ impl Dispatcher {
             }
             _ => None,
         };
-        let Some(registration) = self.shared.register(message.transport, message.dest) else {
+        let Some(registration) = self.shared.register(message.transport, message.dest, false) else {
             SignalStats::add(&self.shared.stats.refused);
             return self.fail(&message, format_args!("max_connections reached"));
         };

@@ -120,6 +120,9 @@ pub struct SignalConfig {
     /// Most TCP and TLS connections open at once, accepted and dialled together; further
     /// accepts are closed at once and further dials fail.
     pub max_connections: usize,
+    /// Most connections accepted from one IP address at once, so that one host cannot take
+    /// every slot (agents behind one NAT share an address: size it for the largest such site).
+    pub max_connections_per_source: usize,
     /// Most bytes queued for one connection and not yet taken by the kernel; sends beyond it
     /// are dropped and counted, so a peer that stops reading cannot grow our memory.
     pub max_pending_write: usize,
@@ -142,6 +145,7 @@ impl Default for SignalConfig {
             // 95–120 s for CRLF pings), so a flow that keeps itself alive stays open.
             idle_timeout: Duration::from_secs(300),
             max_connections: 10_000,
+            max_connections_per_source: 1_000,
             max_pending_write: 1024 * 1024,
             inbound_queue: 8192,
         }
