@@ -57,6 +57,9 @@ pub struct Sip {
     pub realm: String,
     /// Calls at once; INVITEs beyond get 503.
     pub max_calls: usize,
+    /// Seconds an agent may ring before the call is given up (480 to the carrier, CANCEL to the
+    /// agent).
+    pub ring_timeout_s: u64,
     /// INVITEs per second per source address (with a burst of twice that); more get 503.
     pub invite_rate: f64,
     /// REGISTERs per second per source address; more are dropped.
@@ -86,6 +89,7 @@ impl Default for Sip {
             tls_roots: None,
             realm: "tonewall".into(),
             max_calls: 10_000,
+            ring_timeout_s: 120,
             invite_rate: 100.0,
             register_rate: 20.0,
             auth_failures_before_block: 5,
@@ -358,7 +362,9 @@ impl Config {
             figment = figment.merge(Toml::string(&t));
             text = Some((path, t));
         }
-        figment = figment.merge(Env::prefixed("TONEWALL_").split("__"));
+        // Only `TONEWALL_<SECTION>__<KEY>` variables: others that merely share the prefix (a
+        // script's TONEWALL_BIN, say) are not configuration.
+        figment = figment.merge(Env::prefixed("TONEWALL_").filter(|k| k.as_str().contains("__")).split("__"));
         let config: Config = figment.extract().map_err(|e| ConfigError(format!("environment: {e}")))?;
         config.validate().map_err(|(section, key, what)| {
             let at = match &text {
@@ -475,6 +481,9 @@ impl Config {
             if !hex_ok(&a.ha1_sha256, 64) || !hex_ok(&a.ha1_md5, 32) {
                 return Err(("sip", "user", format!("agent `{}`: ha1 values are hex digests", a.user)));
             }
+        }
+        if !(1..=3600).contains(&s.ring_timeout_s) {
+            return Err(("sip", "ring_timeout_s", "must be between 1 second and 1 hour".into()));
         }
         if !(s.invite_rate > 0.0 && s.register_rate > 0.0) {
             return Err(("sip", "invite_rate", "rates must be positive".into()));

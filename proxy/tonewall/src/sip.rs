@@ -206,6 +206,7 @@ pub fn start(
     let core_config = CoreConfig {
         listeners: Listeners(bound.iter().map(|(t, a)| (to_sip(*t), *a)).collect()),
         max_calls: s.max_calls,
+        ring_timeout: Duration::from_secs(s.ring_timeout_s),
         realm: s.realm.clone(),
         agents: credentials(config)?,
         guard: GuardConfig {

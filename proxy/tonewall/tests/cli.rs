@@ -252,3 +252,19 @@ fn mask_leaves_a_clean_channel_untouched() {
     let right_changed = (0..frames).filter(|&f| rec.raw(&a, 1, f) != rec.raw(&b, 1, f)).count();
     assert!(right_changed > 2000, "the caller channel was not masked ({right_changed})");
 }
+
+/// `TONEWALL_<SECTION>__<KEY>` variables configure; others that share the prefix (a script's
+/// `TONEWALL_BIN`) do not, and do not stop the start either.
+#[test]
+fn only_section_variables_of_the_environment_configure() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tonewall"))
+        .arg("serve")
+        .env("TONEWALL_BIN", "/usr/local/bin/tonewall")
+        .env("TONEWALL_MEDIA__PORT_MIN", "40000")
+        .output()
+        .expect("tonewall runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("media.port_max: port range 40000–39999"), "the section variable was read: {err}");
+    assert!(!err.contains("BIN"), "TONEWALL_BIN is not configuration: {err}");
+}

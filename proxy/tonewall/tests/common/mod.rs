@@ -40,6 +40,9 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // Its children first: Kamailio forks its workers, which would outlive their parent and
+        // keep the test's ports (and a share of the machine) after the test.
+        let _ = Command::new("pkill").args(["-KILL", "-P", &self.0.id().to_string()]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
