@@ -44,6 +44,9 @@ pub struct Sip {
     pub tcp: Vec<SocketAddr>,
     /// TLS listen addresses (needs `tls_cert` and `tls_key`).
     pub tls: Vec<SocketAddr>,
+    /// The address peers reach Tonewall's SIP at, written in Via and Contact, when it is not the
+    /// bound one (behind 1:1 NAT, or listening on a wildcard address).
+    pub advertised: Option<IpAddr>,
     /// PEM certificate chain for TLS.
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key for TLS.
@@ -83,6 +86,7 @@ impl Default for Sip {
             udp: vec![lo],
             tcp: vec![lo],
             tls: Vec::new(),
+            advertised: None,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -427,10 +431,14 @@ impl Config {
     fn validate_sip(&self) -> Result<(), (&'static str, &'static str, String)> {
         let s = &self.sip;
         for (key, list) in [("udp", &s.udp), ("tcp", &s.tcp), ("tls", &s.tls)] {
-            if let Some(a) = list.iter().find(|a| a.ip().is_unspecified()) {
+            if let Some(a) = list.iter().find(|a| a.ip().is_unspecified() && s.advertised.is_none()) {
                 // Via, Contact and the agent leg's From name the listening address: 0.0.0.0
                 // there would send the other side's requests nowhere.
-                return Err(("sip", key, format!("{a}: listen on the address peers reach, not a wildcard")));
+                return Err((
+                    "sip",
+                    key,
+                    format!("{a}: a wildcard address needs sip.advertised (the address peers reach)"),
+                ));
             }
         }
         if !s.tls.is_empty() && (s.tls_cert.is_none() || s.tls_key.is_none()) {
@@ -617,5 +625,8 @@ mod tests {
         assert_eq!(e, "F:2: 5 ms is outside 12–100 ms");
         let e = load("[media\n").expect_err("syntax");
         assert!(e.starts_with("F:1: "), "{e}");
+        let e = load("[sip]\nudp = [\"0.0.0.0:5060\"]\n").expect_err("wildcard");
+        assert_eq!(e, "F:2: 0.0.0.0:5060: a wildcard address needs sip.advertised (the address peers reach)");
+        load("[sip]\nudp = [\"0.0.0.0:5060\"]\nadvertised = \"192.0.2.10\"\n").expect("advertised");
     }
 }

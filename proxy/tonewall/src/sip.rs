@@ -204,7 +204,16 @@ pub fn start(
         burst: (per_second * 2.0).ceil() as u32,
     };
     let core_config = CoreConfig {
-        listeners: Listeners(bound.iter().map(|(t, a)| (to_sip(*t), *a)).collect()),
+        // What Via, Contact and the agent leg's From say: the bound address, or the advertised
+        // one (1:1 NAT, or a wildcard bind), same port.
+        listeners: Listeners(
+            bound
+                .iter()
+                .map(|(t, a)| {
+                    (to_sip(*t), std::net::SocketAddr::new(s.advertised.unwrap_or(a.ip()), a.port()))
+                })
+                .collect(),
+        ),
         max_calls: s.max_calls,
         ring_timeout: Duration::from_secs(s.ring_timeout_s),
         realm: s.realm.clone(),
