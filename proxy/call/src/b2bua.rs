@@ -1451,6 +1451,14 @@ impl B2bua {
         self.anchor.delete(plane, &Self::anchor_key(call_id)).ok()
     }
 
+    /// The transport could not reach `target` (the I/O shell's notice): what was waiting on it
+    /// fails now, as if its timer had run out (a call to an unreachable agent gets its 408 at
+    /// once).
+    pub fn transport_failed(&mut self, now: Duration, plane: &mut impl MediaPlane, target: Target) {
+        self.tx.transport_failed(target.transport, target.addr);
+        self.handle_timeout(now, plane);
+    }
+
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Duration, plane: &mut impl MediaPlane) {
         self.tx.handle_timeout(now);

@@ -867,3 +867,27 @@ fn a_cancelled_reinvite_is_cancelled_on_the_other_leg_and_its_487_comes_back() {
     assert_eq!(w.statuses_to(CARRIER), vec![487], "the re-INVITE's answer");
     assert_eq!(w.core.calls(), 1, "the call itself goes on");
 }
+
+#[test]
+fn an_unreachable_agent_fails_the_call_at_once() {
+    let mut w = world();
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+    let _ = w.request_to(AGENT);
+    w.take(CARRIER);
+    // The I/O shell reports the agent unreachable (a refused connection, say): no 32 s wait.
+    let agent = Target { transport: Transport::Udp, addr: AGENT.parse().unwrap(), conn: None };
+    w.core.transport_failed(w.now, &mut w.plane, agent);
+    w.drain();
+    assert_eq!(w.statuses_to(CARRIER), vec![408]);
+    let Some(CallEvent::Ended(record)) = w.events.pop() else { panic!() };
+    assert_eq!(record.outcome, Outcome::Timeout);
+    assert!(w.plane.live.is_empty());
+    // A failure toward someone else touches nothing.
+    w.input(CARRIER, &invite("z9hG4bKinv2", OFFER).replace("carrier-call-1", "c2"));
+    w.take(CARRIER);
+    let other = Target { transport: Transport::Udp, addr: "10.9.9.9:5060".parse().unwrap(), conn: None };
+    w.core.transport_failed(w.now, &mut w.plane, other);
+    w.drain();
+    assert!(w.statuses_to(CARRIER).is_empty());
+    assert_eq!(w.core.calls(), 1);
+}

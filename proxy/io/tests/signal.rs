@@ -324,12 +324,16 @@ fn tcp_dials_out_once_and_reuses_the_connection() {
 }
 
 #[test]
-fn tcp_dial_failure_is_counted() {
-    let (handle, _rx) = start(SignalConfig::default());
+fn tcp_dial_failure_is_counted_and_told() {
+    let (handle, rx) = start(SignalConfig::default());
     // A port nothing listens on: bind one, note it, close it.
     let dest = TcpListener::bind(V4).unwrap().local_addr().unwrap();
     handle.send(Outbound::new(Transport::Tcp, dest, sip("lost", "")));
     wait_for("the failed dial to be counted", || handle.stats().send_failures.load(Ordering::Relaxed) == 1);
+    // The core hears of it at once, so it need not wait out its transaction timers.
+    let notice = recv(&rx);
+    assert!(notice.send_failed && notice.bytes.is_empty());
+    assert_eq!((notice.transport, notice.source), (Transport::Tcp, dest));
     wait_for("the slot to be freed", || handle.stats().open_connections.load(Ordering::Relaxed) == 0);
 }
 
@@ -472,15 +476,18 @@ fn tls_dial_to_an_untrusted_server_fails() {
         handle.stats().tls_handshake_failures.load(Ordering::Relaxed) == 1
     });
     assert_eq!(handle.stats().send_failures.load(Ordering::Relaxed), 1);
+    let notice = recv(&rx);
+    assert!(notice.send_failed && notice.source == dest && notice.transport == Transport::Tls);
     assert_quiet(&rx);
 }
 
 #[test]
 fn tls_dial_without_roots_is_refused() {
-    let (handle, _rx) = start(SignalConfig::default());
+    let (handle, rx) = start(SignalConfig::default());
     handle.send(Outbound::new(Transport::Tls, addr("127.0.0.1:5061"), sip("x", "")));
     wait_for("the failure to be counted", || handle.stats().send_failures.load(Ordering::Relaxed) == 1);
     assert_eq!(handle.stats().dialled.load(Ordering::Relaxed), 0);
+    assert!(recv(&rx).send_failed);
 }
 
 #[test]
@@ -536,6 +543,7 @@ fn connections_are_bounded() {
     let agent = TcpListener::bind(V4).unwrap();
     handle.send(Outbound::new(Transport::Tcp, agent.local_addr().unwrap(), sip("out", "")));
     wait_for("the refused dial", || handle.stats().refused.load(Ordering::Relaxed) == 2);
+    assert!(recv(&rx).send_failed, "the core is told");
     // Once one closes, a new one is served.
     drop(a);
     wait_for("the slot to be freed", || handle.stats().open_connections.load(Ordering::Relaxed) == 1);

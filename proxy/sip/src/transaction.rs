@@ -656,6 +656,21 @@ impl Transactions {
         }
     }
 
+    /// Sending to `addr` over `transport` failed (a refused connection, a failed handshake):
+    /// every client transaction still waiting on that peer ends as timed out (RFC 3261 §17.1.4),
+    /// now rather than at Timer B or F.
+    pub fn transport_failed(&mut self, transport: Transport, addr: SocketAddr) {
+        let failed: Vec<u64> = self
+            .txs
+            .iter()
+            .filter(|(_, t)| t.target.transport == transport && t.target.addr == addr)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in failed {
+            self.transport_error(TxId(id));
+        }
+    }
+
     /// The earliest time [`Transactions::handle_timeout`] has work.
     pub fn poll_timeout(&mut self) -> Option<Duration> {
         while let Some(Reverse((at, id, timer))) = self.heap.peek().copied() {

@@ -271,7 +271,11 @@ fn run(
                         addr: msg.source,
                         conn: msg.conn.map(ConnId::get),
                     };
-                    core.handle_input(start.elapsed(), &mut plane, &mut rng, source, &msg.bytes);
+                    if msg.send_failed {
+                        core.transport_failed(start.elapsed(), &mut plane, source);
+                    } else {
+                        core.handle_input(start.elapsed(), &mut plane, &mut rng, source, &msg.bytes);
+                    }
                     handled += 1;
                 }
                 flush(&mut core, &handle);

@@ -106,6 +106,11 @@ impl Registration {
 }
 
 impl Registration {
+    /// Tells the core that sending to `dest` failed (see [`Inbound::send_failed`]).
+    pub fn notify_failure(&self, transport: Transport, dest: SocketAddr) {
+        self.shared.notify_failure(transport, dest);
+    }
+
     /// The counters, for tasks that hold only the registration.
     pub fn stats(&self) -> &SignalStats {
         &self.shared.stats
@@ -129,6 +134,24 @@ pub(super) struct ConnInfo {
 impl Shared {
     pub fn new(limits: Limits, stats: Arc<SignalStats>, inbound: SyncSender<Inbound>) -> Self {
         Shared { limits, stats, inbound, table: Mutex::new(Table::default()), next_id: AtomicU64::new(1) }
+    }
+
+    /// Queues a [`Inbound::send_failed`] notice for the core (dropped if its queue is full:
+    /// the transaction's own timer still ends it).
+    pub fn notify_failure(&self, transport: Transport, dest: SocketAddr) {
+        let unspecified: SocketAddr =
+            if dest.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+        let notice = Inbound {
+            transport,
+            local: unspecified,
+            source: dest,
+            conn: None,
+            bytes: Vec::new(),
+            send_failed: true,
+        };
+        if self.inbound.try_send(notice).is_err() {
+            SignalStats::add(&self.stats.inbound_dropped);
+        }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -270,6 +293,7 @@ where
                             source: info.peer,
                             conn: Some(id),
                             bytes,
+                            send_failed: false,
                         };
                         shared.deliver_waiting(message).await;
                     }

@@ -147,8 +147,14 @@ async fn receive_udp(shared: Arc<Shared>, socket: Arc<UdpSocket>, local: SocketA
             SignalStats::add(&shared.stats.inbound_dropped);
             continue;
         }
-        let message =
-            Inbound { transport: Transport::Udp, local, source, conn: None, bytes: payload.to_vec() };
+        let message = Inbound {
+            transport: Transport::Udp,
+            local,
+            source,
+            conn: None,
+            bytes: payload.to_vec(),
+            send_failed: false,
+        };
         shared.deliver_or_drop(message);
     }
 }
@@ -223,6 +229,9 @@ impl Dispatcher {
     fn fail(&self, message: &Outbound, why: std::fmt::Arguments<'_>) {
         SignalStats::add(&self.shared.stats.send_failures);
         eprintln!("tonewall signal: {} send to {} failed: {why}", message.transport, message.dest);
+        if message.transport.is_stream() {
+            self.shared.notify_failure(message.transport, message.dest);
+        }
     }
 
     fn send_udp(&self, message: Outbound) {
@@ -323,6 +332,7 @@ async fn dial(
             };
             let info = ConnInfo { transport, local: unknown, peer: dest };
             conn::log(&info, registration.id, format_args!("connect failed: {why}"));
+            registration.notify_failure(transport, dest);
             return registration.abandon();
         }
     };
@@ -338,6 +348,7 @@ async fn dial(
                     _ => "timed out".to_string(),
                 };
                 conn::log(&info, registration.id, format_args!("TLS handshake failed: {why}"));
+                registration.notify_failure(transport, dest);
                 registration.abandon();
             }
         },

@@ -167,6 +167,11 @@ pub struct Inbound {
     pub conn: Option<ConnId>,
     /// The whole message.
     pub bytes: Vec<u8>,
+    /// Not a message but a notice: a send to `source` over `transport` failed (the connection
+    /// was refused, its TLS handshake failed, no slot or no trust roots), and `bytes` is empty.
+    /// A core treats its transactions toward that address as failed at once (RFC 3261 §17.1.4)
+    /// instead of waiting out their timers.
+    pub send_failed: bool,
 }
 
 /// Message bytes may hold credentials or captured digits: `Debug` shows only their length.
