@@ -1083,8 +1083,10 @@ impl B2bua {
             c.invite_in_progress = false;
         }
         let mut out = self.response_to(&r, status, body);
-        if is_invite && status < 300 {
-            let target = self.calls[&r.call].legs[r.from.index()].target;
+        if is_invite
+            && status < 300
+            && let Some(target) = self.calls.get(&r.call).map(|c| c.legs[r.from.index()].target)
+        {
             out.headers.push("Contact", self.contact(&target));
             out.headers.push("Allow", ALLOW);
             if initial && status > 100 {
@@ -1230,16 +1232,16 @@ impl B2bua {
                 // Default deny toward the agent: a caller's body in a format Tonewall does not
                 // read (a vendor's digit INFO, KPML in a NOTIFY, a MESSAGE) could carry a card
                 // number, so none crosses. DTMF INFO is taken above.
-                let mut resp =
-                    req.response(415, reason_phrase(415), Some(&self.calls[&call_id].legs[0].local_tag));
+                let tag = self.calls.get(&call_id).map(|c| c.legs[0].local_tag.clone());
+                let mut resp = req.response(415, reason_phrase(415), tag.as_deref());
                 resp.headers.push("Accept", "application/dtmf-relay, application/dtmf, application/sdp");
                 self.respond(now, tx, &resp);
             }
             Method::Invite | Method::Update
                 if from == Side::Carrier && !req.body.is_empty() && !is_sdp(&req.headers) =>
             {
-                let mut resp =
-                    req.response(415, reason_phrase(415), Some(&self.calls[&call_id].legs[0].local_tag));
+                let tag = self.calls.get(&call_id).map(|c| c.legs[0].local_tag.clone());
+                let mut resp = req.response(415, reason_phrase(415), tag.as_deref());
                 resp.headers.push("Accept", "application/sdp");
                 self.respond(now, tx, &resp);
             }
