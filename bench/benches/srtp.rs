@@ -14,29 +14,10 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use tonewall_bench::libsrtp::{MAX_TRAILER, Session};
-use tonewall_media::srtp::{Direction, MasterKey, SrtpContext, Suite};
+use tonewall_bench::libsrtp::Session;
+use tonewall_media::srtp::{Direction, SrtpContext, Suite};
 
-const PACKET: usize = 172;
-const BUF: usize = PACKET + MAX_TRAILER;
-
-fn plain(seq: u16) -> [u8; BUF] {
-    let mut p = [0u8; BUF];
-    p[0] = 0x80;
-    p[2..4].copy_from_slice(&seq.to_be_bytes());
-    p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p[8..12].copy_from_slice(&0x1234_5678u32.to_be_bytes());
-    for (i, b) in p[12..PACKET].iter_mut().enumerate() {
-        *b = (i as u8).wrapping_mul(29) ^ 0x55;
-    }
-    p
-}
-
-fn key(suite: Suite) -> MasterKey {
-    let n = suite.master_key_len() + suite.master_salt_len();
-    let bytes: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(73).wrapping_add(5)).collect();
-    MasterKey::from_key_salt(suite, &bytes).expect("key length")
-}
+use tonewall_bench::srtp_fixture::{PACKET, key, plain};
 
 /// Both implementations give the same SRTP for the same packet, and read each other's.
 fn check_same_output(suite: Suite) {

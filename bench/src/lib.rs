@@ -14,6 +14,7 @@ pub mod audio;
 pub mod libsrtp;
 pub mod relay;
 pub mod spandsp;
+pub mod srtp_fixture;
 
 use tonewall_dsp::simd::{BASIS, BLOCK, Kernel};
 use tonewall_dsp::{Detector, DetectorConfig, DtmfEvent, G711, Law, Masker, MaskerConfig};
