@@ -31,8 +31,15 @@ impl PortPool {
             let p = self.next;
             // In u32: at the top of the range p + 3 would overflow a u16.
             self.next = if u32::from(p) + 3 > u32::from(self.hi) { self.lo } else { p + 2 };
-            let Ok(rtp) = UdpSocket::bind(SocketAddr::new(self.ip, p)) else { continue };
-            let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(self.ip, p + 1)) else { continue };
+            // A busy port is skipped; anything else (out of descriptors, no such address)
+            // would fail on every port, and is what the caller needs to hear.
+            let bind = |port| match UdpSocket::bind(SocketAddr::new(self.ip, port)) {
+                Ok(s) => Ok(Some(s)),
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => Ok(None),
+                Err(e) => Err(e),
+            };
+            let Some(rtp) = bind(p)? else { continue };
+            let Some(rtcp) = bind(p + 1)? else { continue };
             return Ok((rtp, rtcp));
         }
         Err(io::Error::new(io::ErrorKind::AddrInUse, "no free RTP port pair in the configured range"))

@@ -51,6 +51,8 @@ impl Default for RelayConfig {
 
 struct WorkerHandle {
     commands: Sender<Command>,
+    /// Where new sessions' sockets go, to land in the worker's own descriptor table.
+    fds_out: std::os::unix::net::UnixDatagram,
     waker: Arc<Waker>,
     /// Set when the worker has been woken and has not yet taken its commands: a burst of
     /// commands (a call's setup is several) costs one wake, not one each.
@@ -100,6 +102,8 @@ impl Relay {
             let (tx, rx) = mpsc::channel();
             let stats = Arc::new(WorkerStats::default());
             let woken = Arc::new(AtomicBool::new(false));
+            let (fds_out, fds_in) = std::os::unix::net::UnixDatagram::pair()?;
+            let (ready_tx, ready_rx) = mpsc::sync_channel(1);
             let (worker, waker) = Worker::new(
                 rx,
                 events_tx.clone(),
@@ -108,10 +112,20 @@ impl Relay {
                 recordings.clone(),
                 config.coalesce,
                 Arc::clone(&woken),
+                fds_in,
+                ready_tx,
             )?;
+            // What the worker keeps; once it has a table of its own, this table's copies of
+            // them are left over, and closed (so a worker that is gone refuses sockets
+            // rather than queueing them for nobody).
+            let copies = worker.descriptors();
             let thread =
                 std::thread::Builder::new().name(format!("relay-{i}")).spawn(move || worker.run())?;
-            workers.push(WorkerHandle { commands: tx, waker, woken, stats, thread: Some(thread) });
+            // One worker at a time, so no worker's copy of the table holds another's.
+            if ready_rx.recv_timeout(Duration::from_secs(5)) == Ok(true) {
+                copies.into_iter().for_each(crate::sys::close_copy);
+            }
+            workers.push(WorkerHandle { commands: tx, fds_out, waker, woken, stats, thread: Some(thread) });
         }
         let pool = |ip| Mutex::new(PortPool::new(ip, config.ports));
         let ports = [pool(config.addresses[0]), pool(config.addresses[1])];
@@ -158,17 +172,22 @@ impl Relay {
         config: SessionConfig,
         sides: [usize; 2],
     ) -> io::Result<(SessionId, [LegPorts; 2])> {
+        use std::os::fd::AsFd;
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let mut sockets: [[Option<UdpSocket>; 2]; 2] = Default::default();
+        let mut sockets: Vec<UdpSocket> = Vec::with_capacity(4);
         let mut ports = Vec::with_capacity(2);
         for leg in 0..2 {
             let pool = &self.ports[sides[leg].min(1)];
             let (rtp, rtcp) = pool.lock().map_err(|_| io::Error::other("port pool poisoned"))?.pair()?;
             ports.push(LegPorts { rtp: rtp.local_addr()?, rtcp: rtcp.local_addr()? });
-            sockets[leg] = [Some(rtp), Some(rtcp)];
+            sockets.extend([rtp, rtcp]);
         }
+        // The sockets go to the worker's own descriptor table; this table's copies close when
+        // `sockets` drops, so they count against this table's limit only for this moment.
+        let fds: Vec<_> = sockets.iter().map(|s| s.as_fd()).collect();
+        crate::sys::send_fds(&self.worker(id).fds_out, id.0, &fds)?;
         let session = Box::new(MediaSession::new(self.now(), config));
-        self.send(id, Command::Add { id, session, sockets });
+        self.send(id, Command::Add { id, session });
         Ok((id, [ports[0], ports[1]]))
     }
 

@@ -1,7 +1,9 @@
-//! Platform calls the standard library does not offer: batched receive (`recvmmsg`).
+//! Platform calls the standard library does not offer: batched receive and send (`recvmmsg`,
+//! `sendmmsg`), a descriptor table per relay worker (`unshare(CLONE_FILES)`), and passing
+//! sockets between threads' tables (`SCM_RIGHTS`).
 //!
-//! The only `unsafe` in this crate. Linux only, which is where the relay runs; elsewhere the
-//! batch degrades to one `recv_from` per call.
+//! The only `unsafe` in this crate. Linux first, which is where the relay runs; elsewhere the
+//! batch degrades to one `recv_from` per call and workers share the process's table.
 
 #![allow(unsafe_code)]
 
@@ -271,4 +273,192 @@ mod tests {
             assert_eq!(batch.lens[0], BUF + 1);
         }
     }
+}
+
+/// Gives the calling thread a descriptor table of its own and closes in it every descriptor
+/// except the standard streams and `keep`.
+///
+/// Why: `RLIMIT_NOFILE` caps descriptor numbers per *table*, and the threads of a process
+/// share one table. A relay worker holds four sockets per call, so a relay whose workers share
+/// the process's table stops at a quarter of the limit's calls (5 000 under a hard limit of
+/// 20 000, common in containers, where it cannot be raised). With a table per worker each
+/// worker has the whole limit for its own sessions.
+///
+/// After this call the thread must use only descriptors it opens itself, `keep`, and 0–2;
+/// descriptors other threads open later do not exist here, and the ones it inherited are
+/// closed. Sockets reach it with [`send_fds`]. Returns `Ok(false)` where a private table is
+/// not possible (not Linux, or refused by a sandbox): the thread then keeps sharing the
+/// process's table, and everything still works within the process's limit.
+pub(crate) fn own_fd_table(keep: &[std::os::fd::RawFd]) -> io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: unshare(CLONE_FILES) copies the calling thread's descriptor table and
+        // touches no memory of ours.
+        if unsafe { libc::unshare(libc::CLONE_FILES) } != 0 {
+            return Ok(false);
+        }
+        let mut keep: Vec<libc::c_uint> =
+            keep.iter().filter(|&&fd| fd > 2).map(|&fd| fd as libc::c_uint).collect();
+        keep.sort_unstable();
+        keep.dedup();
+        let mut from: libc::c_uint = 3;
+        for &k in &keep {
+            close_range(from, k)?;
+            from = k + 1;
+        }
+        close_range(from, libc::c_uint::MAX)?;
+        Ok(true)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = keep;
+        Ok(false)
+    }
+}
+
+/// Closes descriptors `from..to` (`to` excluded) of the calling thread's private table.
+#[cfg(target_os = "linux")]
+fn close_range(from: libc::c_uint, to: libc::c_uint) -> io::Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    // SAFETY: only called on a table this thread alone uses, on descriptors no object of
+    // this thread owns (see `own_fd_table`).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, from, to - 1, 0 as libc::c_uint) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(e);
+    }
+    // Before Linux 5.9: close what the table holds in the range, one by one.
+    let open: Vec<libc::c_uint> = std::fs::read_dir("/proc/thread-self/fd")?
+        .filter_map(|d| d.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| (from..to).contains(fd))
+        .collect();
+    for fd in open {
+        // SAFETY: as above; the directory's own descriptor, listed too, is already closed.
+        unsafe { libc::close(fd as libc::c_int) };
+    }
+    Ok(())
+}
+
+/// Closes this thread's copy of a descriptor another thread now owns in its private table
+/// (see [`own_fd_table`]): the copy is left over from before that thread's table was split,
+/// and no object here owns it.
+pub(crate) fn close_copy(fd: std::os::fd::RawFd) {
+    // SAFETY: the caller passes a number no object of this table owns (the object moved to
+    // the thread that split its table off); closing it ends only this table's reference.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+/// Most descriptors one [`send_fds`] message carries.
+pub(crate) const MAX_FDS: usize = 4;
+
+/// Control-message room for [`MAX_FDS`] descriptors, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct CmsgBuf([u8; 64]);
+
+/// Sends `fds` with a tag over a Unix datagram socket (`SCM_RIGHTS`): the receiver gets
+/// descriptors of its own for the same sockets, in its own table. The message holds a
+/// reference while in flight, so the sender may close its copies at once.
+pub(crate) fn send_fds(
+    socket: &std::os::unix::net::UnixDatagram,
+    tag: u64,
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    assert!(fds.len() <= MAX_FDS, "at most {MAX_FDS} descriptors per message");
+    let mut payload = tag.to_le_bytes();
+    let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
+    let mut cbuf = CmsgBuf([0; 64]);
+    let bytes = size_of_val(fds) as libc::c_uint;
+    // SAFETY: msghdr is plain old data; the pointers set below point at `iov`, `payload` and
+    // `cbuf`, alive for the call; CMSG_SPACE(4 fds) = 32 ≤ 64, so the header and data fit.
+    let r = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.0.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(bytes) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(bytes) as _;
+        let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+        for (i, fd) in fds.iter().enumerate() {
+            data.add(i).write_unaligned(fd.as_raw_fd());
+        }
+        libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Receives one [`send_fds`] message if one is waiting (non-blocking): its tag, with the
+/// descriptors appended to `fds` (close-on-exec). `Ok(None)`: nothing waiting.
+pub(crate) fn recv_fds(
+    socket: &mio::net::UnixDatagram,
+    fds: &mut Vec<std::os::fd::OwnedFd>,
+) -> io::Result<Option<u64>> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut payload = [0u8; 8];
+    let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
+    let mut cbuf = CmsgBuf([0; 64]);
+    // SAFETY: as in `send_fds`; the kernel writes at most `msg_controllen` bytes of control
+    // data into `cbuf` and at most 8 bytes into `payload`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.0.as_mut_ptr().cast();
+    msg.msg_controllen = cbuf.0.len() as _;
+    #[cfg(target_os = "linux")]
+    let flags = libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC;
+    #[cfg(not(target_os = "linux"))]
+    let flags = libc::MSG_DONTWAIT;
+    // SAFETY: `msg` points at live buffers of the stated sizes.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, flags) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock { Ok(None) } else { Err(e) };
+    }
+    // SAFETY: the kernel filled `msg`'s control area; the CMSG_* walk stays inside it, and
+    // every descriptor an SCM_RIGHTS message carries is a new one in this table, ours to own.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+                let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / size_of::<libc::c_int>();
+                for i in 0..count {
+                    fds.push(std::os::fd::OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    if n as usize != payload.len() || msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "truncated descriptor message"));
+    }
+    Ok(Some(u64::from_le_bytes(payload)))
+}
+
+/// Sets the soft limit on descriptor numbers (`RLIMIT_NOFILE`) to `want`, or as close as the
+/// hard limit allows; returns the soft limit now in force. `tonewall serve` raises it to the
+/// hard limit at start, as servers that hold a socket per port do: the soft default (often
+/// 1 024) would cap a relay at a few hundred calls.
+pub fn set_fd_soft_limit(want: u64) -> io::Result<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into `lim`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
+    // SAFETY: setrlimit reads one rlimit from `lim`.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lim.rlim_cur as u64)
 }

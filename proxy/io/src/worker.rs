@@ -30,13 +30,42 @@ pub(crate) type SrtpUpdate = (Option<Option<SrtpContext>>, Option<Option<SrtpCon
 
 /// What a worker can be asked to do.
 pub(crate) enum Command {
-    Add { id: SessionId, session: Box<MediaSession>, sockets: [[Option<std::net::UdpSocket>; 2]; 2] },
-    Signal { id: SessionId, leg: LegId, remote: Remote },
-    Mask { id: SessionId, from: LegId, on: bool },
-    SipInfo { id: SessionId, from: LegId, digit: Digit, duration_ms: Option<u32> },
-    Srtp { id: SessionId, leg: LegId, keys: Box<SrtpUpdate> },
-    Record { id: SessionId, writer: Box<tonewall_media::recording::Writer> },
-    Report { id: SessionId, remove: bool, reply: Sender<Option<SessionReport>> },
+    /// The session's four sockets (leg A RTP, RTCP, leg B RTP, RTCP) arrive separately, on the
+    /// worker's descriptor socket, tagged with the id (see [`sys::send_fds`]).
+    Add {
+        id: SessionId,
+        session: Box<MediaSession>,
+    },
+    Signal {
+        id: SessionId,
+        leg: LegId,
+        remote: Remote,
+    },
+    Mask {
+        id: SessionId,
+        from: LegId,
+        on: bool,
+    },
+    SipInfo {
+        id: SessionId,
+        from: LegId,
+        digit: Digit,
+        duration_ms: Option<u32>,
+    },
+    Srtp {
+        id: SessionId,
+        leg: LegId,
+        keys: Box<SrtpUpdate>,
+    },
+    Record {
+        id: SessionId,
+        writer: Box<tonewall_media::recording::Writer>,
+    },
+    Report {
+        id: SessionId,
+        remove: bool,
+        reply: Sender<Option<SessionReport>>,
+    },
     Stop,
 }
 
@@ -79,6 +108,8 @@ struct Entry {
 }
 
 const WAKER: Token = Token(usize::MAX);
+/// The socket sessions' descriptors arrive on.
+const FDS: Token = Token(usize::MAX - 1);
 /// Receive batches per socket per round: 4 × 16 datagrams.
 const MAX_ROUNDS: usize = 4;
 const TICK: Duration = Duration::from_millis(10);
@@ -103,6 +134,12 @@ pub(crate) struct Worker {
     coalesce: Duration,
     /// Cleared before each drain of the command queue (see `Relay::send`).
     woken: Arc<std::sync::atomic::AtomicBool>,
+    /// Where the control side sends each new session's sockets (see [`sys::send_fds`]).
+    fds_in: mio::net::UnixDatagram,
+    /// Descriptors received, by session, until that session's `Add` command is taken.
+    arrived: std::collections::HashMap<SessionId, Vec<std::os::fd::OwnedFd>>,
+    /// Told once the worker's descriptor table is settled: `true` if it has one of its own.
+    ready: Option<std::sync::mpsc::SyncSender<bool>>,
 }
 
 /// A wake that handled fewer datagrams than this is "quiet": the worker waits
@@ -118,9 +155,14 @@ impl Worker {
         recordings: Option<Sender<RecordingMsg>>,
         coalesce: Duration,
         woken: Arc<std::sync::atomic::AtomicBool>,
+        fds_in: std::os::unix::net::UnixDatagram,
+        ready: std::sync::mpsc::SyncSender<bool>,
     ) -> io::Result<(Worker, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        fds_in.set_nonblocking(true)?;
+        let mut fds_in = mio::net::UnixDatagram::from_std(fds_in);
+        poll.registry().register(&mut fds_in, FDS, Interest::READABLE)?;
         let worker = Worker {
             poll,
             recordings,
@@ -136,6 +178,9 @@ impl Worker {
             epoch,
             coalesce,
             woken,
+            fds_in,
+            arrived: Default::default(),
+            ready: Some(ready),
         };
         Ok((worker, waker))
     }
@@ -144,7 +189,22 @@ impl Worker {
         self.epoch.elapsed()
     }
 
+    /// The descriptors the worker keeps when it takes a table of its own: its poller and its
+    /// descriptor socket.
+    pub(crate) fn descriptors(&self) -> [std::os::fd::RawFd; 2] {
+        use std::os::fd::AsRawFd;
+        [self.poll.as_raw_fd(), self.fds_in.as_raw_fd()]
+    }
+
     pub(crate) fn run(mut self) -> io::Result<()> {
+        // A table of its own: this worker's sockets count against the descriptor limit apart
+        // from every other worker's (see `sys::own_fd_table`). It keeps only its poller and
+        // its descriptor socket; the waker's eventfd stays open in the control side's table,
+        // which is enough for the poller to keep watching it.
+        let private = sys::own_fd_table(&self.descriptors())?;
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(private);
+        }
         let mut events = Events::with_capacity(1024);
         let mut batch = RecvBatch::new();
         loop {
@@ -168,7 +228,7 @@ impl Worker {
             let backlog = std::mem::take(&mut self.backlog);
             let before = self.stats.received.load(Ordering::Relaxed);
             for key in backlog.iter().copied().chain(events.iter().map(|e| e.token().0)) {
-                if key == WAKER.0 {
+                if key == WAKER.0 || key == FDS.0 {
                     continue;
                 }
                 self.drain_socket(now, key, &mut batch);
@@ -296,11 +356,20 @@ impl Worker {
     /// Applies queued commands; false when told to stop.
     fn handle_commands(&mut self, now: Duration) -> io::Result<bool> {
         self.woken.store(false, Ordering::SeqCst);
+        // Every waiting descriptor message first: a session's sockets are sent before its
+        // `Add`, and a sender blocked on a full queue needs it emptied to go on.
+        self.take_descriptors();
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
-                Command::Add { id, session, sockets } => {
+                Command::Add { id, session } => {
+                    if self.arrived.get(&id).is_none() {
+                        // Sent before the command, so normally here; a sender that found the
+                        // queue full got in after this wake's first look.
+                        self.take_descriptors();
+                    }
+                    let fds = self.arrived.remove(&id).unwrap_or_default();
                     // A socket the poller refuses fails this session only, not the worker.
-                    if let Err(e) = self.add(now, id, session, sockets) {
+                    if let Err(e) = self.add(now, id, session, fds) {
                         eprintln!("relay: session {} not started: {e}", id.0);
                     }
                 }
@@ -345,13 +414,40 @@ impl Worker {
         Ok(true)
     }
 
+    /// Reads every descriptor message waiting.
+    fn take_descriptors(&mut self) {
+        let mut fds = Vec::with_capacity(sys::MAX_FDS);
+        loop {
+            match sys::recv_fds(&self.fds_in, &mut fds) {
+                Ok(Some(tag)) => {
+                    self.arrived.insert(SessionId(tag), std::mem::take(&mut fds));
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    // A message cut short: its descriptors (closed with `fds`) are lost, and
+                    // its session starts without ports (its `Add` says so).
+                    eprintln!("relay: session sockets not received: {e}");
+                    fds.clear();
+                }
+            }
+        }
+    }
+
     fn add(
         &mut self,
         _now: Duration,
         id: SessionId,
         session: Box<MediaSession>,
-        sockets: [[Option<std::net::UdpSocket>; 2]; 2],
+        fds: Vec<std::os::fd::OwnedFd>,
     ) -> io::Result<()> {
+        if fds.len() != sys::MAX_FDS {
+            return Err(io::Error::other(format!("{} of its 4 sockets arrived", fds.len())));
+        }
+        let mut fds = fds.into_iter().map(std::net::UdpSocket::from);
+        let mut sockets: [[Option<std::net::UdpSocket>; 2]; 2] = Default::default();
+        for leg in &mut sockets {
+            *leg = [fds.next(), fds.next()];
+        }
         let k = self.sessions.insert(Entry { id, session, socks: [[None; 2]; 2], scheduled: None });
         if let Err(e) = self.register(k, sockets) {
             // Undo what was registered: the ports close with their sockets.

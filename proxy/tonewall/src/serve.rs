@@ -23,6 +23,8 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         _ => None,
     };
     let relay_config = config.relay();
+    // Every call holds four sockets: take all the descriptors the hard limit allows.
+    let fd_limit = tonewall_io::sys::set_fd_soft_limit(u64::MAX).unwrap_or(1024);
     let (relay, events) = Relay::start(relay_config.clone()).map_err(|e| format!("media relay: {e}"))?;
     let relay = Arc::new(relay);
 
@@ -78,6 +80,11 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         relay_config.workers,
         metrics_addr.map_or("off".to_string(), |a| format!("http://{a}/metrics")),
     );
+    if crate::sip::enabled(&config) {
+        for warning in capacity_warnings(&config, &relay_config, fd_limit) {
+            eprintln!("tonewall serve: warning: {warning}");
+        }
+    }
     match config.ng.listen {
         Some(addr) => crate::ng::serve(addr, &relay, &config, key, Some(call_end), ng_timeouts_rx),
         None => loop {
@@ -129,5 +136,59 @@ fn handle_event(
             RelayEvent::MediaResumed => timeouts.with_label_values(&["resumed"]).inc(),
             _ => {}
         }
+    }
+}
+
+/// What would stop the relay short of `[sip] max_calls`: descriptors (four sockets a call, in
+/// each worker's own table, up to the descriptor limit) and the port range (two RTP/RTCP pairs
+/// a call). Said once at start, so a full relay is not the first sign.
+fn capacity_warnings(config: &Config, relay: &tonewall_io::RelayConfig, fd_limit: u64) -> Vec<String> {
+    let want = config.sip.max_calls as u64;
+    let mut out = vec![];
+    // A few descriptors of each table are not sockets (poller, descriptor socket, stdio).
+    let by_fds = relay.workers.max(1) as u64 * fd_limit.saturating_sub(16) / 4;
+    if by_fds < want {
+        out.push(format!(
+            "the descriptor limit ({fd_limit} per media worker) holds about {by_fds} calls on {} worker(s), \
+             fewer than [sip] max_calls = {want}: raise the hard limit (ulimit -Hn, systemd LimitNOFILE) \
+             or set [media] workers",
+            relay.workers.max(1)
+        ));
+    }
+    let pairs = (u64::from(relay.ports.1) + 1).saturating_sub(u64::from(relay.ports.0)) / 2;
+    let by_ports = if relay.addresses[0] == relay.addresses[1] { pairs / 2 } else { pairs };
+    if by_ports < want {
+        out.push(format!(
+            "the media port range {}–{} holds {by_ports} calls, fewer than [sip] max_calls = {want}",
+            relay.ports.0, relay.ports.1
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_warnings_name_the_limit_that_binds() {
+        let mut config = Config::default();
+        config.sip.max_calls = 10_000;
+        let mut relay = config.relay();
+        relay.workers = 2;
+        relay.ports = (20000, 59999);
+        relay.addresses = [[127, 0, 0, 1].into(), [127, 0, 0, 1].into()];
+        // 2 × (20 000 − 16) / 4 = 9 992 calls: short by a few.
+        let w = capacity_warnings(&config, &relay, 20_000);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("about 9992 calls on 2 worker(s)"), "{w:?}");
+        relay.workers = 3;
+        assert!(capacity_warnings(&config, &relay, 20_000).is_empty());
+        // One address for both legs: its 20 000 pairs make 10 000 calls; a narrower range not.
+        relay.ports = (20000, 49999);
+        let w = capacity_warnings(&config, &relay, 20_000);
+        assert!(w.len() == 1 && w[0].contains("holds 7500 calls"), "{w:?}");
+        relay.addresses[1] = [127, 0, 0, 2].into();
+        assert!(capacity_warnings(&config, &relay, 20_000).is_empty());
     }
 }

@@ -1,0 +1,68 @@
+//! Each relay worker keeps its sessions' sockets in a descriptor table of its own, so the
+//! relay holds more sockets than one table may: here the soft descriptor limit is lowered to
+//! 300 and the relay carries 100 sessions (400 sockets) on two workers, with media on the
+//! first and the last. A process-wide table would refuse the 75th session.
+//!
+//! A test binary of its own: the limit is process-wide.
+
+use std::net::UdpSocket;
+use std::time::Duration;
+use tonewall_io::{Relay, RelayConfig};
+use tonewall_media::relay::{LegId, PayloadTypes, Remote};
+use tonewall_media::rtp;
+
+const LIMIT: u64 = 300;
+const SESSIONS: usize = 100;
+
+fn remote(s: &UdpSocket) -> Remote {
+    Remote {
+        rtp: Some(s.local_addr().expect("addr")),
+        rtcp: None,
+        rtcp_mux: false,
+        pts: PayloadTypes { telephone_event: None, red: None },
+    }
+}
+
+/// Descriptors open in this process's (the control side's) table.
+fn open_here() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("/proc").count()
+}
+
+#[test]
+fn workers_hold_more_sockets_than_one_table_may() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    assert_eq!(tonewall_io::sys::set_fd_soft_limit(LIMIT).expect("setrlimit"), LIMIT);
+    let config = RelayConfig { workers: 2, ports: (43000, 43999), ..RelayConfig::default() };
+    let (relay, _events) = Relay::start(config).expect("relay");
+    let carrier = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let agent = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    agent.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+
+    for round in 0..2 {
+        let mut sessions = vec![];
+        for _ in 0..SESSIONS {
+            let (id, ports) = relay.create().expect("a session's sockets beyond the shared limit");
+            relay.signal(id, LegId::A, remote(&carrier));
+            relay.signal(id, LegId::B, remote(&agent));
+            sessions.push((id, ports));
+        }
+        // 400 sockets are open, none of them here.
+        assert!(open_here() < 60, "round {round}: {} descriptors in the control side's table", open_here());
+        for &(id, ports) in [sessions[0], sessions[SESSIONS - 1]].iter() {
+            let mut p = vec![0u8; 12 + 160];
+            rtp::write_header(&mut p, true, 0, 1, 160, 0xabc);
+            carrier.send_to(&p, ports[0].rtp).expect("send");
+            let mut r = [0u8; 2048];
+            let (n, from) = agent.recv_from(&mut r).expect("the agent receives the session's media");
+            assert_eq!((n, from), (p.len(), ports[1].rtp), "session {id:?}");
+        }
+        // Removing the sessions closes their sockets in the workers' tables: the second round
+        // finds room again, and the ports are free.
+        for (id, ports) in sessions {
+            assert!(relay.remove(id).is_some());
+            UdpSocket::bind(ports[0].rtp).expect("port released");
+        }
+    }
+}
