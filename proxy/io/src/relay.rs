@@ -2,7 +2,7 @@
 
 use crate::ports::PortPool;
 use crate::recorder::{self, RecorderStats};
-use crate::worker::{Command, EventSink, SessionId, Worker, WorkerStats};
+use crate::worker::{Command, EventSink, Links, SessionId, Worker, WorkerStats};
 use mio::Waker;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -104,17 +104,16 @@ impl Relay {
             let woken = Arc::new(AtomicBool::new(false));
             let (fds_out, fds_in) = std::os::unix::net::UnixDatagram::pair()?;
             let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-            let (worker, waker) = Worker::new(
-                rx,
-                events_tx.clone(),
-                Arc::clone(&stats),
-                epoch,
-                recordings.clone(),
-                config.coalesce,
-                Arc::clone(&woken),
+            let links = Links {
+                commands: rx,
+                events_out: events_tx.clone(),
+                stats: Arc::clone(&stats),
+                recordings: recordings.clone(),
+                woken: Arc::clone(&woken),
                 fds_in,
-                ready_tx,
-            )?;
+                ready: ready_tx,
+            };
+            let (worker, waker) = Worker::new(links, epoch, config.coalesce)?;
             // What the worker keeps; once it has a table of its own, this table's copies of
             // them are left over, and closed (so a worker that is gone refuses sockets
             // rather than queueing them for nobody).

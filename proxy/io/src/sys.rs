@@ -210,71 +210,6 @@ pub fn recv_batch(socket: &mio::net::UdpSocket, batch: &mut RecvBatch) -> io::Re
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sends_a_batch_to_several_peers() {
-        let tx = mio::net::UdpSocket::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-        let rx: Vec<_> = (0..3).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind")).collect();
-        let payloads: Vec<Vec<u8>> = (0..7u8).map(|i| vec![i; 20 + i as usize]).collect();
-        let msgs: Vec<(&[u8], SocketAddr)> = payloads
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.as_slice(), rx[i % 3].local_addr().expect("addr")))
-            .collect();
-        assert_eq!(send_batch(&tx, &msgs), (7, 0));
-        for (i, p) in payloads.iter().enumerate() {
-            let mut b = [0u8; 64];
-            rx[i % 3].set_read_timeout(Some(std::time::Duration::from_millis(200))).expect("timeout");
-            let (n, from) = rx[i % 3].recv_from(&mut b).expect("received");
-            assert_eq!((&b[..n], from), (&p[..], tx.local_addr().expect("addr")));
-        }
-        // IPv6 destinations, when the host has ::1.
-        if let (Ok(tx6), Ok(rx6)) = (
-            mio::net::UdpSocket::bind("[::1]:0".parse().expect("addr")),
-            std::net::UdpSocket::bind("[::1]:0"),
-        ) {
-            assert_eq!(send_batch(&tx6, &[(b"six", rx6.local_addr().expect("addr"))]), (1, 0));
-            let mut b = [0u8; 8];
-            let (n, _) = rx6.recv_from(&mut b).expect("received");
-            assert_eq!(&b[..n], b"six");
-        }
-    }
-
-    #[test]
-    fn receives_a_batch_with_sources() {
-        let rx = mio::net::UdpSocket::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-        let tx4 = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let to = rx.local_addr().expect("addr");
-        let mut batch = RecvBatch::new();
-        assert_eq!(recv_batch(&rx, &mut batch).expect("recv"), 0, "nothing waiting");
-        for i in 0..20u8 {
-            tx4.send_to(&[i; 10], to).expect("send");
-        }
-        let mut got = vec![];
-        while got.len() < 20 {
-            let n = recv_batch(&rx, &mut batch).expect("recv");
-            assert!(n <= BATCH);
-            for i in 0..n {
-                assert_eq!(batch.from[i], Some(tx4.local_addr().expect("addr")));
-                got.push(batch.bufs[i][..batch.lens[i]].to_vec());
-            }
-        }
-        assert_eq!(got, (0..20u8).map(|i| vec![i; 10]).collect::<Vec<_>>());
-        // IPv6, and an oversized datagram is flagged.
-        if let Ok(rx6) = mio::net::UdpSocket::bind("[::1]:0".parse().expect("addr")) {
-            let tx6 = std::net::UdpSocket::bind("[::1]:0").expect("bind");
-            tx6.send_to(&[1; BUF + 100], rx6.local_addr().expect("addr")).expect("send");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            assert_eq!(recv_batch(&rx6, &mut batch).expect("recv"), 1);
-            assert_eq!(batch.from[0], Some(tx6.local_addr().expect("addr")));
-            assert_eq!(batch.lens[0], BUF + 1);
-        }
-    }
-}
-
 /// Gives the calling thread a descriptor table of its own and closes in it every descriptor
 /// except the standard streams and `keep`.
 ///
@@ -460,5 +395,70 @@ pub fn set_fd_soft_limit(want: u64) -> io::Result<u64> {
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sends_a_batch_to_several_peers() {
+        let tx = mio::net::UdpSocket::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let rx: Vec<_> = (0..3).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind")).collect();
+        let payloads: Vec<Vec<u8>> = (0..7u8).map(|i| vec![i; 20 + i as usize]).collect();
+        let msgs: Vec<(&[u8], SocketAddr)> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_slice(), rx[i % 3].local_addr().expect("addr")))
+            .collect();
+        assert_eq!(send_batch(&tx, &msgs), (7, 0));
+        for (i, p) in payloads.iter().enumerate() {
+            let mut b = [0u8; 64];
+            rx[i % 3].set_read_timeout(Some(std::time::Duration::from_millis(200))).expect("timeout");
+            let (n, from) = rx[i % 3].recv_from(&mut b).expect("received");
+            assert_eq!((&b[..n], from), (&p[..], tx.local_addr().expect("addr")));
+        }
+        // IPv6 destinations, when the host has ::1.
+        if let (Ok(tx6), Ok(rx6)) = (
+            mio::net::UdpSocket::bind("[::1]:0".parse().expect("addr")),
+            std::net::UdpSocket::bind("[::1]:0"),
+        ) {
+            assert_eq!(send_batch(&tx6, &[(b"six", rx6.local_addr().expect("addr"))]), (1, 0));
+            let mut b = [0u8; 8];
+            let (n, _) = rx6.recv_from(&mut b).expect("received");
+            assert_eq!(&b[..n], b"six");
+        }
+    }
+
+    #[test]
+    fn receives_a_batch_with_sources() {
+        let rx = mio::net::UdpSocket::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let tx4 = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let to = rx.local_addr().expect("addr");
+        let mut batch = RecvBatch::new();
+        assert_eq!(recv_batch(&rx, &mut batch).expect("recv"), 0, "nothing waiting");
+        for i in 0..20u8 {
+            tx4.send_to(&[i; 10], to).expect("send");
+        }
+        let mut got = vec![];
+        while got.len() < 20 {
+            let n = recv_batch(&rx, &mut batch).expect("recv");
+            assert!(n <= BATCH);
+            for i in 0..n {
+                assert_eq!(batch.from[i], Some(tx4.local_addr().expect("addr")));
+                got.push(batch.bufs[i][..batch.lens[i]].to_vec());
+            }
+        }
+        assert_eq!(got, (0..20u8).map(|i| vec![i; 10]).collect::<Vec<_>>());
+        // IPv6, and an oversized datagram is flagged.
+        if let Ok(rx6) = mio::net::UdpSocket::bind("[::1]:0".parse().expect("addr")) {
+            let tx6 = std::net::UdpSocket::bind("[::1]:0").expect("bind");
+            tx6.send_to(&[1; BUF + 100], rx6.local_addr().expect("addr")).expect("send");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert_eq!(recv_batch(&rx6, &mut batch).expect("recv"), 1);
+            assert_eq!(batch.from[0], Some(tx6.local_addr().expect("addr")));
+            assert_eq!(batch.lens[0], BUF + 1);
+        }
+    }
 }

@@ -146,18 +146,22 @@ pub(crate) struct Worker {
 /// [`crate::RelayConfig::coalesce`] before the next poll.
 const QUIET: u64 = 8;
 
+/// What connects a worker to the control side.
+pub(crate) struct Links {
+    pub commands: Receiver<Command>,
+    pub events_out: EventSink,
+    pub stats: Arc<WorkerStats>,
+    pub recordings: Option<Sender<RecordingMsg>>,
+    pub woken: Arc<std::sync::atomic::AtomicBool>,
+    /// The receiving end of the socket new sessions' descriptors come on.
+    pub fds_in: std::os::unix::net::UnixDatagram,
+    /// Told once the worker's descriptor table is settled.
+    pub ready: std::sync::mpsc::SyncSender<bool>,
+}
+
 impl Worker {
-    pub(crate) fn new(
-        commands: Receiver<Command>,
-        events_out: EventSink,
-        stats: Arc<WorkerStats>,
-        epoch: Instant,
-        recordings: Option<Sender<RecordingMsg>>,
-        coalesce: Duration,
-        woken: Arc<std::sync::atomic::AtomicBool>,
-        fds_in: std::os::unix::net::UnixDatagram,
-        ready: std::sync::mpsc::SyncSender<bool>,
-    ) -> io::Result<(Worker, Arc<Waker>)> {
+    pub(crate) fn new(links: Links, epoch: Instant, coalesce: Duration) -> io::Result<(Worker, Arc<Waker>)> {
+        let Links { commands, events_out, stats, recordings, woken, fds_in, ready } = links;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         fds_in.set_nonblocking(true)?;
@@ -362,7 +366,7 @@ impl Worker {
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
                 Command::Add { id, session } => {
-                    if self.arrived.get(&id).is_none() {
+                    if !self.arrived.contains_key(&id) {
                         // Sent before the command, so normally here; a sender that found the
                         // queue full got in after this wake's first look.
                         self.take_descriptors();
