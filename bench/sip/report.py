@@ -185,14 +185,16 @@ def table(path):
         if cps:
             print()
         print("| target | calls asked | peak up | failed | failure % | SUT PSS before MiB | PSS peak MiB "
-              "| KiB/call (PSS) | RSS peak MiB (sum) | VmHWM MiB (sum) | SUT CPU ms/call | setup p50/p99 ms | load 1m |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| KiB/call (PSS) | RSS peak MiB (sum) | VmHWM MiB (sum) | kernel slab MiB | SUT CPU ms/call "
+              "| setup p50/p99 ms | load 1m |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in conc:
             c = r["carrier"]
             print(f"| {r['target']} | {r['calls']} | {c['peak_concurrent']} | {c['failed']} | {r['failure_pct']:.3f} "
                   f"| {r['pss_kib_before'] / 1024:.1f} | {r['pss_kib_peak'] / 1024:.1f} | {r['pss_kib_per_call']:.1f} "
-                  f"| {r['rss_kib_peak'] / 1024:.1f} | {r['hwm_kib'] / 1024:.1f} | {fmt(r['sut_cpu_ms_per_call'], 3)} "
-                  f"| {setup(r)} | {r['loadavg_start'][0]:.2f} |")
+                  f"| {r['rss_kib_peak'] / 1024:.1f} | {r['hwm_kib'] / 1024:.1f} "
+                  f"| {fmt(r['kernel_kib_peak'] / 1024 if 'kernel_kib_peak' in r else None)} "
+                  f"| {fmt(r['sut_cpu_ms_per_call'], 3)} | {setup(r)} | {r['loadavg_start'][0]:.2f} |")
 
 
 def main():

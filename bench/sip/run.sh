@@ -73,10 +73,17 @@ need python3 python3
 # sipp, rtpengine and Tonewall each hold a few descriptors per call: take the hard limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+TONEWALL_ENV=() # config overrides for one mode (TONEWALL_<SECTION>__<KEY>=value)
 SUT_PIDS=() # the SUT's top processes (Kamailio's main process: its children are found at each read)
 SUT_NAMES=()
 AGENT_PID=
 STEP_DIR=
+
+# the kernel's unreclaimable slab (sockets, their inodes and files, epoll items): what the
+# sockets of held calls cost beyond the SUT's own memory (machine-wide, so an idle machine)
+kernel_kib() {
+    awk '/^SUnreclaim:/ {print $2}' /proc/meminfo
+}
 
 # utime+stime in clock ticks of one process and its children (Kamailio forks its workers)
 tree_pids() {
@@ -194,7 +201,8 @@ start_tonewall() { # dir
         echo "tonewall: no binary at $TONEWALL_BIN (cargo build --release -p tonewall, or set TONEWALL_BIN)" >&2
         return 1
     fi
-    "${PRIO[@]}" taskset -c "$SUT_CORE" "$TONEWALL_BIN" serve --config "$HERE/tonewall.toml" >"$d/tonewall.log" 2>&1 &
+    env "${TONEWALL_ENV[@]}" "${PRIO[@]}" taskset -c "$SUT_CORE" "$TONEWALL_BIN" serve --config "$HERE/tonewall.toml" \
+        >"$d/tonewall.log" 2>&1 &
     SUT_PIDS+=($!)
     SUT_NAMES+=(tonewall)
     if ! wait_udp_port $SUT_PORT $! 10; then
@@ -232,11 +240,12 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 carrier() {
     local target=$1 rate=$2 calls=$3 call_ms=$4 limit=$5 kind=$6 d=$STEP_DIR
     local timeout=$((calls / rate + call_ms / 1000 + 60))
-    local load0 sut0 agent0 t0 sut1 agent1 t1 uac_pid mem0 peak_rss=0 peak_pss=0 m
+    local load0 sut0 agent0 t0 sut1 agent1 t1 uac_pid mem0 peak_rss=0 peak_pss=0 m k kern0 peak_kern=0
     load0=$(loadavg)
     local drops0 carrier_drops=0 cd
     drops0="$(udp_drops $SUT_PORT) $(udp_drops $AGENT_PORT)"
     mem0=$(mem_kib "${SUT_PIDS[@]}")
+    kern0=$(kernel_kib)
     sut0=$(cpu_ticks "${SUT_PIDS[@]}")
     agent0=$(cpu_ticks $AGENT_PID)
     local per=()
@@ -261,6 +270,8 @@ carrier() {
         m=$(mem_kib "${SUT_PIDS[@]}")
         ((${m% *} > peak_rss)) && peak_rss=${m% *}
         ((${m#* } > peak_pss)) && peak_pss=${m#* }
+        k=$(kernel_kib)
+        ((k - kern0 > peak_kern)) && peak_kern=$((k - kern0))
         # the carrier's socket goes with it: its last count before it exits (up to a second short)
         cd=$(udp_drops $CARRIER_PORT)
         ((cd > carrier_drops)) && carrier_drops=$cd
@@ -286,7 +297,7 @@ carrier() {
 \"sut_ticks_by_process\":{${per_json%,}},\"agent_ticks\":$((agent1 - agent0)),
 \"carrier_ticks\":$(cat "$d/uac_cpu_ticks" 2>/dev/null || echo null),\"sut_alive_after\":$alive,
 \"rss_kib_before\":${mem0% *},\"pss_kib_before\":${mem0#* },\"rss_kib_peak\":$peak_rss,\"pss_kib_peak\":$peak_pss,
-\"hwm_kib\":$(hwm_kib "${SUT_PIDS[@]}"),\"sip_drops\":{\"sut\":$((dr[2] - dr[0])),\"agent\":$((dr[3] - dr[1])),
+\"hwm_kib\":$(hwm_kib "${SUT_PIDS[@]}"),\"kernel_kib_peak\":$peak_kern,\"sip_drops\":{\"sut\":$((dr[2] - dr[0])),\"agent\":$((dr[3] - dr[1])),
 \"carrier\":$carrier_drops},\"nproc\":$(nproc),\"loadavg_start\":[${load0// /,}],
 \"loadavg_end\":[$(loadavg | tr ' ' ',')],\"sut_core\":$SUT_CORE,\"sipp_core\":$SIPP_CORE,\"nice\":\"${NICE:-}\",
 \"commit\":\"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
@@ -322,10 +333,19 @@ run_concurrent() { # target, calls
     local hold_ms=$(((n / CONC_RATE + CONC_HOLD_S) * 1000))
     echo "== $target, $n concurrent calls (ramp at $CONC_RATE/s, each ${hold_ms} ms), media $MEDIA (load average: $(loadavg))" >&2
     check_ports_free
+    # Tonewall holds 4 sockets a call in its relay workers' own descriptor tables: enough
+    # workers that each table's share fits the hard limit, and the agent-facing ports on an
+    # address of their own, so each leg has a whole port range (the carrier's sipp streams
+    # from ports counted up from 16000 on 127.0.0.1)
+    local workers=$(((4 * n) / ($(ulimit -Hn) - 64) + 1))
+    TONEWALL_ENV=(TONEWALL_MEDIA__WORKERS=$workers TONEWALL_MEDIA__AGENT_ADDRESS=127.0.0.2
+        TONEWALL_MEDIA__PORT_MIN=40000 TONEWALL_MEDIA__PORT_MAX=65535 TONEWALL_SIP__MAX_CALLS=$((n + 100)))
     if ! start_sut "$target" "$STEP_DIR"; then
+        TONEWALL_ENV=()
         stop_all
         return 3
     fi
+    TONEWALL_ENV=()
     start_agent "$STEP_DIR"
     carrier "$target" "$CONC_RATE" "$n" "$hold_ms" $((n + 10)) concurrent
     stop_all
