@@ -1,5 +1,5 @@
 //! Tonewall's I/O layer: the media relay's worker threads, sockets and clock, and the SIP
-//! transports ([`signal`]: UDP, TCP and TLS on one tokio thread).
+//! transports ([`signal`]: TCP and TLS on one tokio thread, UDP there or on the core thread).
 //!
 //! ```text
 //!  control (ng, SIP) ── Relay::create / signal / set_masking / sip_info / remove ──► commands + waker

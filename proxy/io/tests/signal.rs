@@ -632,3 +632,60 @@ fn dropping_the_last_handle_closes_the_listeners() {
     drop(clone);
     wait_for("the listener to close", || TcpStream::connect(server).is_err());
 }
+
+/// `start_direct`: the core thread reads and writes UDP itself (v4 and v6), keep-alives and
+/// oversized datagrams stay out, a stream message wakes its wait, and UDP through the signal
+/// thread's handle is refused (counted) since that thread holds no UDP socket.
+#[test]
+fn direct_udp_is_served_by_the_core_and_streams_wake_it() {
+    let config = SignalConfig {
+        udp: vec![addr(V4), addr(V6)],
+        tcp: vec![addr(V4)],
+        max_message: 2000,
+        ..SignalConfig::default()
+    };
+    let (handle, inbound, mut io) = signal::start_direct(config).unwrap();
+    // Everything the core sees through CoreIo: (source, local, bytes).
+    let take = |io: &mut signal::CoreIo| {
+        let mut got = vec![];
+        let deadline = Instant::now() + WAIT;
+        while got.is_empty() && Instant::now() < deadline {
+            io.wait(Some(Duration::from_millis(100))).unwrap();
+            io.receive(|source, local, bytes| got.push((source, local, bytes.to_vec())));
+        }
+        got
+    };
+    for like in [V4, V6] {
+        let local = bound(&handle, Transport::Udp, like);
+        let peer = UdpSocket::bind(like).unwrap();
+        peer.set_read_timeout(Some(WAIT)).unwrap();
+        peer.send_to(b"\r\n\r\n", local).unwrap();
+        peer.send_to(&vec![b'x'; 2001], local).unwrap();
+        peer.send_to(&sip("in", "hello"), local).unwrap();
+        let got = take(&mut io);
+        assert_eq!(got, vec![(peer.local_addr().unwrap(), local, sip("in", "hello"))]);
+        io.send_udp(&Outbound::new(Transport::Udp, peer.local_addr().unwrap(), sip("out", "back")));
+        let mut buf = [0u8; 4096];
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&sip("out", "back")[..], local));
+    }
+    assert_eq!(handle.stats().inbound_dropped.load(Ordering::Relaxed), 2);
+    assert_eq!(handle.stats().received.load(Ordering::Relaxed), 2);
+    assert_eq!(handle.stats().sent.load(Ordering::Relaxed), 2);
+
+    // A TCP message arrives on the receiver, and its arrival ends a long wait at once.
+    let mut stream = connect(bound(&handle, Transport::Tcp, V4));
+    stream.write_all(&sip("tcp", "over a stream")).unwrap();
+    let t0 = Instant::now();
+    io.wait(Some(Duration::from_secs(30))).unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(20), "the stream message did not wake the wait");
+    io.clear_wake();
+    let m = recv(&inbound);
+    assert_eq!((m.transport, m.bytes), (Transport::Tcp, sip("tcp", "over a stream")));
+
+    let failures = handle.stats().send_failures.load(Ordering::Relaxed);
+    handle.send(Outbound::new(Transport::Udp, addr("127.0.0.1:9"), sip("x", "y")));
+    wait_for("the refused UDP send to be counted", || {
+        handle.stats().send_failures.load(Ordering::Relaxed) == failures + 1
+    });
+}

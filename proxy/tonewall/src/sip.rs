@@ -18,11 +18,11 @@ use crate::ng::{CallEndMetrics, RelayPlane, media_summary};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use regex_lite::Regex;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use tonewall_call::routing::{Destination, Group, Route, Router, Strategy, Trunk};
 use tonewall_call::{B2bua, CallEvent, CallRecord, CoreConfig, Listeners};
-use tonewall_io::signal::{self, ConnId, Inbound, Outbound, SignalConfig, SignalHandle};
+use tonewall_io::signal::{self, ConnId, CoreIo, Inbound, Outbound, SignalConfig, SignalHandle};
 use tonewall_io::{Relay, SessionId};
 use tonewall_media::anchor::{Anchor, Cidr};
 use tonewall_sip::digest::Credentials;
@@ -197,7 +197,7 @@ pub fn start(
         tls_roots: s.tls_roots.clone(),
         ..SignalConfig::default()
     };
-    let (handle, inbound) = signal::start(signal_config).map_err(|e| format!("sip: {e}"))?;
+    let (handle, inbound, io) = signal::start_direct(signal_config).map_err(|e| format!("sip: {e}"))?;
     let bound = handle.local_addrs();
     let rate = |per_second: f64| RateLimit {
         per_second: per_second.ceil() as u32,
@@ -230,23 +230,33 @@ pub fn start(
     let router = router(config);
     std::thread::Builder::new()
         .name("sip".into())
-        .spawn(move || run(core_config, anchor, router, relay, handle, inbound, metrics, call_end, timeouts))
+        .spawn(move || {
+            let links = Links { handle, io, inbound, timeouts };
+            run(core_config, anchor, router, relay, links, metrics, call_end)
+        })
         .map_err(|e| format!("sip thread: {e}"))?;
     Ok(bound)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the SIP thread reads and writes: its UDP sockets directly, stream messages and media
+/// timeouts from the other threads, and the signal thread for sending on streams.
+struct Links {
+    handle: SignalHandle,
+    io: CoreIo,
+    inbound: Receiver<Inbound>,
+    timeouts: Receiver<SessionId>,
+}
+
 fn run(
     core_config: CoreConfig,
     anchor: Anchor,
     router: Router,
     relay: Arc<Relay>,
-    handle: SignalHandle,
-    inbound: Receiver<Inbound>,
+    links: Links,
     metrics: SipMetrics,
     call_end: CallEndMetrics,
-    timeouts: Receiver<SessionId>,
 ) {
+    let Links { handle, mut io, inbound, timeouts } = links;
     let start = Instant::now();
     let mut rng = rand::rng();
     let mut core = B2bua::new(core_config, anchor, router, &mut rng);
@@ -260,40 +270,43 @@ fn run(
             .poll_timeout()
             .map_or(Duration::from_millis(100), |t| t.saturating_sub(now))
             .min(Duration::from_millis(100));
-        match inbound.recv_timeout(wait) {
-            Ok(first) => {
-                // Take whatever else is queued before the timers: a burst is handled in one go,
-                // and its replies leave together (one wake of the transport thread, not one each).
-                let mut handled = 0;
-                for msg in std::iter::once(first).chain(inbound.try_iter()) {
-                    let source = Target {
-                        transport: to_sip(msg.transport),
-                        addr: msg.source,
-                        conn: msg.conn.map(ConnId::get),
-                    };
-                    if msg.send_failed {
-                        core.transport_failed(start.elapsed(), &mut plane, source);
-                    } else {
-                        core.handle_input(start.elapsed(), &mut plane, &mut rng, source, &msg.bytes);
-                    }
-                    handled += 1;
-                }
-                flush(&mut core, &handle);
-                if handled < QUIET {
-                    // A quiet wake: let messages gather for a moment so that the next wake
-                    // serves many (a cross-thread wake costs more than handling a message).
-                    std::thread::sleep(COALESCE);
-                }
+        if let Err(e) = io.wait(Some(wait)) {
+            eprintln!("sip: waiting for messages failed: {e}");
+            std::thread::sleep(COALESCE);
+        }
+        // Everything waiting is handled before the timers: a burst is handled in one go, and
+        // its replies leave together.
+        let now = start.elapsed();
+        let mut handled = io.receive(|source, _local, bytes| {
+            let source = Target { transport: Transport::Udp, addr: source, conn: None };
+            core.handle_input(now, &mut plane, &mut rng, source, bytes);
+        });
+        io.clear_wake();
+        for msg in inbound.try_iter() {
+            let source = Target {
+                transport: to_sip(msg.transport),
+                addr: msg.source,
+                conn: msg.conn.map(ConnId::get),
+            };
+            if msg.send_failed {
+                core.transport_failed(start.elapsed(), &mut plane, source);
+            } else {
+                core.handle_input(start.elapsed(), &mut plane, &mut rng, source, &msg.bytes);
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            handled += 1;
+        }
+        flush(&mut core, &handle, &io);
+        if handled > 0 && handled < QUIET {
+            // A quiet wake: let messages gather for a moment so that the next wake serves many
+            // (a wake costs more than handling a message).
+            std::thread::sleep(COALESCE);
         }
         let now = start.elapsed();
         while let Ok(session) = timeouts.try_recv() {
             core.media_timeout(now, session.0);
         }
         core.handle_timeout(now, &mut plane);
-        flush(&mut core, &handle);
+        flush(&mut core, &handle, &io);
         while let Some(event) = core.poll_event(&mut plane) {
             if let CallEvent::Ended(record) = event {
                 call_ended(&record, &metrics, &call_end, &mut log);
@@ -313,11 +326,16 @@ fn run(
     }
 }
 
-fn flush(core: &mut B2bua, handle: &SignalHandle) {
+/// Sends what the core has to send: UDP from this thread, streams through the signal thread.
+fn flush(core: &mut B2bua, handle: &SignalHandle, io: &CoreIo) {
     while let Some(t) = core.poll_transmit() {
         let mut out = Outbound::new(to_io(t.target.transport), t.target.addr, t.bytes);
         out.conn = t.target.conn.map(ConnId::from_raw);
-        handle.send(out);
+        if out.transport == signal::Transport::Udp {
+            io.send_udp(&out);
+        } else {
+            handle.send(out);
+        }
     }
 }
 

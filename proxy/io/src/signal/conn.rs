@@ -34,6 +34,9 @@ pub(super) struct Shared {
     inbound: SyncSender<Inbound>,
     table: Mutex<Table>,
     next_id: AtomicU64,
+    /// When the core thread serves UDP itself ([`super::CoreIo`]), it sleeps in its own poller:
+    /// a message queued for it must wake that too.
+    core: Option<super::direct::CoreWaker>,
 }
 
 #[derive(Default)]
@@ -132,8 +135,29 @@ pub(super) struct ConnInfo {
 }
 
 impl Shared {
-    pub fn new(limits: Limits, stats: Arc<SignalStats>, inbound: SyncSender<Inbound>) -> Self {
-        Shared { limits, stats, inbound, table: Mutex::new(Table::default()), next_id: AtomicU64::new(1) }
+    pub fn new(
+        limits: Limits,
+        stats: Arc<SignalStats>,
+        inbound: SyncSender<Inbound>,
+        core: Option<super::direct::CoreWaker>,
+    ) -> Self {
+        Shared {
+            limits,
+            stats,
+            inbound,
+            table: Mutex::new(Table::default()),
+            next_id: AtomicU64::new(1),
+            core,
+        }
+    }
+
+    /// Queues a message for the core, waking it where it waits in its own poller.
+    fn queue(&self, message: Inbound) -> Result<(), TrySendError<Inbound>> {
+        self.inbound.try_send(message)?;
+        if let Some(core) = &self.core {
+            core.wake();
+        }
+        Ok(())
     }
 
     /// Queues a [`Inbound::send_failed`] notice for the core (dropped if its queue is full:
@@ -149,7 +173,7 @@ impl Shared {
             bytes: Vec::new(),
             send_failed: true,
         };
-        if self.inbound.try_send(notice).is_err() {
+        if self.queue(notice).is_err() {
             SignalStats::add(&self.stats.inbound_dropped);
         }
     }
@@ -230,7 +254,7 @@ impl Shared {
     /// Hands a datagram's message to the core, dropping it if the core is behind (UDP senders
     /// retransmit).
     pub fn deliver_or_drop(&self, message: Inbound) {
-        match self.inbound.try_send(message) {
+        match self.queue(message) {
             Ok(()) => SignalStats::add(&self.stats.received),
             Err(_) => SignalStats::add(&self.stats.inbound_dropped),
         }
@@ -241,7 +265,7 @@ impl Shared {
     /// connection is not read, so TCP flow control slows the peer down.
     async fn deliver_waiting(&self, mut message: Inbound) {
         loop {
-            match self.inbound.try_send(message) {
+            match self.queue(message) {
                 Ok(()) => return SignalStats::add(&self.stats.received),
                 Err(TrySendError::Full(back)) => {
                     message = back;

@@ -3,7 +3,7 @@
 
 use super::conn::{self, ConnInfo, Limits, QueueError, Registration, Shared};
 use super::tls::{self, TlsSetup};
-use super::{Inbound, Outbound, SignalConfig, SignalHandle, SignalStats, Transport};
+use super::{CoreIo, Inbound, Outbound, SignalConfig, SignalHandle, SignalStats, Transport};
 use rustls_pki_types::ServerName;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -72,7 +72,10 @@ fn validate(config: &SignalConfig) -> io::Result<()> {
     Ok(())
 }
 
-pub(super) fn start(config: SignalConfig) -> io::Result<(SignalHandle, Receiver<Inbound>)> {
+pub(super) fn start(
+    config: SignalConfig,
+    direct: bool,
+) -> io::Result<(SignalHandle, Receiver<Inbound>, Option<CoreIo>)> {
     validate(&config)?;
     let TlsSetup { acceptor, connector } = tls::setup(&config)?;
 
@@ -98,9 +101,19 @@ pub(super) fn start(config: SignalConfig) -> io::Result<(SignalHandle, Receiver<
         max_connections_per_source: config.max_connections_per_source,
         max_pending_write: config.max_pending_write,
     };
-    let shared = Arc::new(Shared::new(limits, Arc::clone(&stats), inbound_tx));
     let mut local_addrs = Vec::new();
     let mut udp_sockets = Vec::new();
+    // Served by the core thread itself: only their addresses are known here.
+    let (core_io, core_waker, udp) = if direct {
+        for socket in &udp {
+            local_addrs.push((Transport::Udp, socket.local_addr()?));
+        }
+        let (io, waker) = CoreIo::new(udp, Arc::clone(&stats), config.max_message)?;
+        (Some(io), Some(waker), Vec::new())
+    } else {
+        (None, None, udp)
+    };
+    let shared = Arc::new(Shared::new(limits, Arc::clone(&stats), inbound_tx, core_waker));
     {
         // Registering sockets with the reactor needs the runtime's context.
         let _context = runtime.enter();
@@ -125,7 +138,7 @@ pub(super) fn start(config: SignalConfig) -> io::Result<(SignalHandle, Receiver<
         .name("tonewall-signal".to_string())
         .spawn(move || runtime.block_on(dispatcher.run(commands_rx)))?;
     let handle = SignalHandle { commands, local_addrs: Arc::new(local_addrs), stats };
-    Ok((handle, inbound_rx))
+    Ok((handle, inbound_rx, core_io))
 }
 
 /// Receives datagrams on one UDP socket for as long as the signal thread runs.

@@ -8,6 +8,10 @@
 //!  core thread ◄── Receiver<Inbound> (bounded) ◄──────────────────── one message per datagram / frame
 //! ```
 //!
+//! With [`start_direct`] the core thread serves the UDP sockets itself through [`CoreIo`]
+//! (`recvmmsg` and `sendto` from the core's own thread, no hop), and the signal thread keeps
+//! only TCP and TLS; `tonewall serve` runs this way.
+//!
 //! The outside is synchronous so a sans-IO core loop can pump it from a plain thread:
 //! [`SignalHandle::send`] never blocks and the inbound side is a `std::sync::mpsc` receiver
 //! (`recv_timeout` fits a loop that also has timers). Inside, one tokio thread owns every
@@ -27,8 +31,11 @@
 //! and logged without message bytes), send keep-alive pings of its own, or WebSocket.
 
 mod conn;
+mod direct;
 mod driver;
 mod tls;
+
+pub use direct::CoreIo;
 
 use std::fmt;
 use std::io;
@@ -319,5 +326,20 @@ impl SignalHandle {
 /// here name the address that would not bind or the file that is wrong; nothing is running if
 /// this fails.
 pub fn start(config: SignalConfig) -> io::Result<(SignalHandle, std::sync::mpsc::Receiver<Inbound>)> {
-    driver::start(config)
+    driver::start(config, false).map(|(handle, inbound, _)| (handle, inbound))
+}
+
+/// Like [`start`], but the core thread serves the UDP sockets itself, through the returned
+/// [`CoreIo`]: datagrams go from the kernel to the core and back without a hop through the
+/// signal thread. That hop is two cross-thread wakes per burst, which at a few thousand
+/// messages a second cost more CPU than the messages themselves. TCP and TLS stay on the
+/// signal thread; their messages still arrive on the receiver, and wake [`CoreIo::wait`].
+/// [`SignalHandle::send`] of a UDP message fails (counted): send those with
+/// [`CoreIo::send_udp`].
+pub fn start_direct(
+    config: SignalConfig,
+) -> io::Result<(SignalHandle, std::sync::mpsc::Receiver<Inbound>, CoreIo)> {
+    let (handle, inbound, io) = driver::start(config, true)?;
+    let io = io.ok_or_else(|| io::Error::other("direct UDP not set up"))?;
+    Ok((handle, inbound, io))
 }
