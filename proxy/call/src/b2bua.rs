@@ -10,6 +10,12 @@
 //! direction is masked. Requests within a dialog (re-INVITE, UPDATE, INFO…) are relayed to the
 //! other leg with their SDP rewritten, and their responses relayed back; SIP INFO digits from the
 //! carrier are taken into the call's DTMF path and answered here, never forwarded.
+//!
+//! Each leg keeps RFC 3261 §12.2's rules on its own: a re-INVITE or UPDATE (or the 2xx to ours)
+//! moves that leg's remote target, a request numbered below the peer's last CSeq gets 500, our
+//! requests follow the leg's route set (loose, or strict behind an RFC 2543 router), and a BYE
+//! crossing ours is answered 200 while ours runs. Requests still go over each leg's flow (where
+//! its peer sends from), never to a host a Contact names: see [`Dialog::target`].
 
 use crate::dialog::{Dialog, route_set};
 use crate::routing::{Refusal, Router};
@@ -230,8 +236,14 @@ struct Relayed {
 enum Pending {
     /// A request relayed across (initial INVITE, re-INVITE, UPDATE, INFO…).
     Relay(Relayed),
-    /// A request of our own whose answer changes nothing (BYE, CANCEL).
+    /// A request of our own whose answer changes nothing (CANCEL, the BYE of a stray dialog).
     Own,
+    /// Our BYE ending a leg of a call: when it is answered or times out, the leg's
+    /// [`Closing`] state goes.
+    Bye {
+        /// The leg's Call-ID.
+        call_id: String,
+    },
     /// The INVITE of a call that ended before the agent answered: CANCEL it once a provisional
     /// response allows (unless sent already), and hang up if the agent answers anyway.
     Abandoned {
@@ -242,6 +254,22 @@ enum Pending {
         /// Whether the CANCEL is out.
         cancelled: bool,
     },
+}
+
+/// A leg of an ended call while our BYE on it runs. Its peer may have hung up at the same
+/// moment (both BYEs crossing on the wire, RFC 5407's BYE/BYE race): the dialog is not gone
+/// until our BYE is answered, so the peer's BYE is answered 200, not 481, and ends nothing more
+/// (the call ended once, with our BYE). Any other request in it gets 481: the session is over
+/// for us from the moment our BYE left (RFC 3261 §15.1.1). Kept no longer than the BYE's
+/// transaction (64·T1 at most), so a flood of calls cannot grow it beyond their transactions.
+struct Closing {
+    side: Side,
+    local_tag: String,
+    remote_tag: Option<String>,
+    /// Where the leg's peer sends from (the agent's address; the carrier's are its trunk's).
+    peer: Target,
+    /// Our BYE's client transaction.
+    bye: TxId,
 }
 
 struct Call {
@@ -295,6 +323,8 @@ pub struct B2bua {
     /// 2xx from one is ACKed and hung up; bounded (oldest forgotten first).
     ended_legs: HashMap<String, Target>,
     ended_order: VecDeque<String>,
+    /// Legs of ended calls whose BYE from us still runs, by Call-ID.
+    closing: HashMap<String, Closing>,
     /// When each unanswered call stops ringing (entries of calls gone are skipped when due).
     rings: BinaryHeap<Reverse<(Duration, u64)>>,
     registrar: Registrar,
@@ -335,6 +365,7 @@ impl B2bua {
         B2bua {
             ended_legs: HashMap::new(),
             ended_order: VecDeque::new(),
+            closing: HashMap::new(),
             rings: BinaryHeap::new(),
             registrar: Registrar::new(config.registrar.clone()),
             guard: Guard::new(config.guard.clone()),
@@ -478,13 +509,26 @@ impl B2bua {
                 Decision::Reject(_) => return,
             }
         }
-        if in_dialog && req.method != Method::Ack && self.dialog_of(&req, ip).is_none() {
-            // No dialog of ours (or not from its peer): answered without a transaction, so a
-            // flood of invented dialogs holds no memory (RFC 3261 §12.2.2).
-            let resp = req.response(481, reason_phrase(481), None);
-            self.count_response(481);
-            let target = stateless_target(&resp, source);
-            return self.tx.send_stateless(target, resp.to_bytes());
+        let mut crossing_bye = false;
+        if in_dialog
+            && req.method != Method::Ack
+            && self.dialog_of(&req, ip).is_none()
+            // A copy of a request already answered (a BYE whose 200 was lost, after its call
+            // ended) goes on to its transaction, which repeats that answer.
+            && !self.tx.is_retransmission(&req, ip)
+        {
+            if req.method == Method::Bye && self.closing_of(&req, ip) {
+                // A BYE crossing ours on a leg we are closing: answered 200 (see `Closing`).
+                crossing_bye = true;
+            } else {
+                // No dialog of ours (or not from its peer), or one we have hung up on: answered
+                // without a transaction, so a flood of invented dialogs holds no memory (RFC 3261
+                // §12.2.2).
+                let resp = req.response(481, reason_phrase(481), None);
+                self.count_response(481);
+                let target = stateless_target(&resp, source);
+                return self.tx.send_stateless(target, resp.to_bytes());
+            }
         }
         match self.tx.receive_request(now, req, source) {
             Incoming::Absorbed => {}
@@ -494,6 +538,9 @@ impl B2bua {
                 }
             }
             Incoming::New(Some(tx), req) => {
+                if crossing_bye {
+                    return self.reply(now, tx, &req, 200, "OK");
+                }
                 if in_dialog {
                     return self.on_in_dialog(now, plane, rng, tx, req);
                 }
@@ -533,6 +580,21 @@ impl B2bua {
             Side::Agent => leg.target.addr.ip().to_canonical() == source.to_canonical(),
         };
         from_peer.then_some((call_id, side))
+    }
+
+    /// Whether a request names a leg we are closing (see [`Closing`]) and comes from its peer:
+    /// the same checks as [`B2bua::dialog_of`], on what is left of the dialog.
+    fn closing_of(&self, req: &Request, source: std::net::IpAddr) -> bool {
+        let Some(leg) = self.closing.get(req.call_id()) else { return false };
+        let to_tag = req.to().and_then(|t| t.tag().map(str::to_string));
+        let from_tag = req.from().and_then(|f| f.tag().map(str::to_string));
+        if to_tag.as_deref() != Some(leg.local_tag.as_str()) || from_tag != leg.remote_tag {
+            return false;
+        }
+        match leg.side {
+            Side::Carrier => self.router.trunk_of(source).is_some(),
+            Side::Agent => leg.peer.addr.ip().to_canonical() == source.to_canonical(),
+        }
     }
 
     fn via(&mut self, target: &Target) -> String {
@@ -637,6 +699,8 @@ impl B2bua {
             remote_target: carrier_contact,
             route_set: route_set(&record_route, false),
             local_cseq: 0,
+            // The INVITE's number: a later request of the carrier's must not go below it.
+            remote_cseq: req.cseq().map(|c| c.seq),
             target: source,
         };
         // The agent leg: fresh Call-ID, our tag, our Via; the caller's user kept, its host hidden.
@@ -660,6 +724,7 @@ impl B2bua {
             remote_target: resolved.uri.clone(),
             route_set: Vec::new(),
             local_cseq: 0,
+            remote_cseq: None,
             target,
         };
         let mut invite = agent.request(Method::Invite, None);
@@ -899,6 +964,12 @@ impl B2bua {
                             self.pending.remove(&tx);
                         }
                     }
+                    Pending::Bye { call_id } => {
+                        if response.status >= 200 {
+                            self.pending.remove(&tx);
+                            self.bye_done(&call_id, tx);
+                        }
+                    }
                     Pending::Abandoned { invite, target, cancelled } => {
                         if response.status >= 200 {
                             self.pending.remove(&tx);
@@ -969,6 +1040,7 @@ impl B2bua {
                 true,
             ),
             local_cseq: seq,
+            remote_cseq: None,
             target,
         };
         let mut ack = d.request(Method::Ack, Some(seq));
@@ -1019,6 +1091,13 @@ impl B2bua {
             }
             let rr: Vec<String> = response.headers.all("Record-Route").map(str::to_string).collect();
             leg.route_set = route_set(&rr, true);
+        } else if !initial
+            && (200..300).contains(&status)
+            && matches!(r.request.method, Method::Invite | Method::Update)
+        {
+            // The 2xx to a target refresh we sent carries the peer's Contact: its new remote
+            // target (RFC 3261 §12.2.1.2, RFC 3311 §5.1). The route set stays.
+            call.legs[to.index()].refresh_target(response.headers.values("Contact"));
         }
         let key = Self::anchor_key(r.call);
         // SDP across the anchor: an answer to the relayed offer, or (late offer) an offer.
@@ -1083,6 +1162,14 @@ impl B2bua {
             c.invite_in_progress = false;
         }
         let mut out = self.response_to(&r, status, body);
+        if r.request.method == Method::Update
+            && (200..300).contains(&status)
+            && let Some(target) = self.calls.get(&r.call).map(|c| c.legs[r.from.index()].target)
+        {
+            // A 2xx to UPDATE answers a target refresh: it names our own target (RFC 3311 §5.2),
+            // never the other side's.
+            out.headers.push("Contact", self.contact(&target));
+        }
         if is_invite
             && status < 300
             && let Some(target) = self.calls.get(&r.call).map(|c| c.legs[r.from.index()].target)
@@ -1206,6 +1293,27 @@ impl B2bua {
         let Some(&(call_id, from)) = self.by_call_id.get(req.call_id()) else {
             return self.reply(now, tx, &req, 481, reason_phrase(481));
         };
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            let leg = &mut call.legs[from.index()];
+            // RFC 3261 §12.2.2: a request numbered below the peer's last is out of order and
+            // gets 500, changing nothing (no target refresh, no relay, no hang-up). CANCEL
+            // reuses its INVITE's number, so it is not checked (nor remembered); ACK does not
+            // come here.
+            if req.method != Method::Cancel
+                && let Some(cseq) = req.cseq()
+                && !leg.accept_remote_cseq(cseq.seq)
+            {
+                return self.reply(now, tx, &req, 500, "CSeq Out Of Order");
+            }
+            // A target refresh (RFC 3261 §12.2.2 for re-INVITE, RFC 3311 §5.2 for UPDATE): its
+            // Contact is the peer's new remote target, from receipt, whatever the request's
+            // fate (a glare 491 or a refused offer does not move the peer back). It names our
+            // later requests' Request-URI only; they still go over the leg's flow (see
+            // `Dialog::target`), and it never crosses to the other leg (topology hiding).
+            if matches!(req.method, Method::Invite | Method::Update) {
+                leg.refresh_target(req.headers.values("Contact"));
+            }
+        }
         match req.method {
             Method::Bye => {
                 self.reply(now, tx, &req, 200, "OK");
@@ -1348,13 +1456,27 @@ impl B2bua {
         }
     }
 
-    /// Sends BYE on `side`'s dialog, whatever the call's phase (a leg that answered).
+    /// Sends BYE on `side`'s dialog, whatever the call's phase (a leg that answered). The call
+    /// ends right after (every caller finishes it); the leg stays [`Closing`] while the BYE runs.
     fn bye_leg(&mut self, now: Duration, call_id: u64, side: Side) {
         let Some(call) = self.calls.get_mut(&call_id) else { return };
         let leg = &mut call.legs[side.index()];
         let target = leg.target;
-        let bye = leg.request(Method::Bye, None);
-        self.send_own(now, bye, target);
+        let mut bye = leg.request(Method::Bye, None);
+        let (leg_call_id, local_tag, remote_tag) =
+            (leg.call_id.clone(), leg.local_tag.clone(), leg.remote_tag.clone());
+        let via = self.via(&target);
+        bye.headers.push_front("Via", via);
+        let tx = self.tx.send_request(now, bye, target);
+        self.pending.insert(tx, Pending::Bye { call_id: leg_call_id.clone() });
+        self.closing.insert(leg_call_id, Closing { side, local_tag, remote_tag, peer: target, bye: tx });
+    }
+
+    /// Our BYE `tx` on leg `call_id` ended (answered or timed out): the leg is gone for good.
+    fn bye_done(&mut self, call_id: &str, tx: TxId) {
+        if self.closing.get(call_id).is_some_and(|c| c.bye == tx) {
+            self.closing.remove(call_id);
+        }
     }
 
     /// Ends a call: media released, the agent freed, the record out.
@@ -1487,7 +1609,14 @@ impl B2bua {
         while let Some(event) = self.tx.poll_event() {
             match event {
                 TxEvent::Timeout(client) => {
-                    let Some(Pending::Relay(r)) = self.pending.remove(&client) else { continue };
+                    let r = match self.pending.remove(&client) {
+                        Some(Pending::Relay(r)) => r,
+                        Some(Pending::Bye { call_id }) => {
+                            self.bye_done(&call_id, client);
+                            continue;
+                        }
+                        _ => continue,
+                    };
                     let initial = self.calls.get(&r.call).is_some_and(|c| c.invite_tx == r.server);
                     let resp = self.response_to(&r, 408, Vec::new());
                     self.respond(now, r.server, &resp);

@@ -22,6 +22,8 @@ pub struct Plane {
     next: u64,
     /// Sessions alive.
     pub live: Vec<u64>,
+    /// Every session removal asked for, in order (a session ended twice shows twice).
+    pub removed: Vec<u64>,
     /// (session, leg, on) for each masking change.
     pub masking: Vec<(u64, LegId, bool)>,
     /// (session, leg, digit) for each SIP INFO digit.
@@ -46,6 +48,7 @@ impl MediaPlane for Plane {
         self.masking.push((id, from, on));
     }
     fn remove(&mut self, id: u64) -> Option<SessionReport> {
+        self.removed.push(id);
         let had = self.live.contains(&id);
         self.live.retain(|&l| l != id);
         had.then(SessionReport::default)

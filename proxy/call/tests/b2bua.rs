@@ -891,3 +891,336 @@ fn an_unreachable_agent_fails_the_call_at_once() {
     assert!(w.statuses_to(CARRIER).is_empty());
     assert_eq!(w.core.calls(), 1);
 }
+
+/// RFC 3261 §12.2 within a dialog: target refreshes, the peer's CSeq order, route sets (loose
+/// and strict), and BYEs crossing on the wire.
+mod in_dialog {
+    use super::*;
+
+    /// An agent request within the agent leg's dialog of `inv` (the agent's tag `a1`), with
+    /// `extra` header lines (each ending in CRLF) and an SDP `body`.
+    fn agent_in_dialog(
+        inv: &Request,
+        method: &str,
+        cseq: u32,
+        branch: &str,
+        extra: &str,
+        body: &str,
+    ) -> String {
+        let ct = if body.is_empty() { String::new() } else { "Content-Type: application/sdp\r\n".into() };
+        format!(
+            "{method} sip:tonewall@10.1.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {AGENT};branch={branch}\r\n\
+             Max-Forwards: 70\r\nFrom: {};tag=a1\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n\
+             {extra}{ct}Content-Length: {}\r\n\r\n{body}",
+            inv.headers.get("To").unwrap(),
+            inv.headers.get("From").unwrap(),
+            inv.call_id(),
+            body.len()
+        )
+    }
+
+    /// The carrier's or agent's response to a request Tonewall sent it, with a Contact.
+    fn response_with_contact(req: &Request, status: u16, contact: &str, body: &str) -> String {
+        let mut r = req.response(status, tonewall_sip::message::reason_phrase(status), None);
+        r.headers.push("Contact", format!("<{contact}>"));
+        if !body.is_empty() {
+            r.headers.push("Content-Type", "application/sdp");
+            r.body = body.as_bytes().to_vec();
+        }
+        String::from_utf8(r.to_bytes()).unwrap()
+    }
+
+    fn with_contact(request: &str, contact: &str) -> String {
+        request.replacen("Call-ID:", &format!("Contact: <{contact}>\r\nCall-ID:"), 1)
+    }
+
+    /// Ends the call from the relay's side (media timeout): Tonewall hangs up both legs, so both
+    /// remote targets show in one go. Returns (BYE to the carrier, BYE to the agent).
+    fn hang_up_both(w: &mut World) -> (Request, Request) {
+        let session = w.plane.live[0];
+        w.core.media_timeout(w.now, session);
+        w.drain();
+        let (to_carrier, to_agent) = (w.request_to(CARRIER), w.request_to(AGENT));
+        assert_eq!((&to_carrier.method, &to_agent.method), (&Method::Bye, &Method::Bye));
+        (to_carrier, to_agent)
+    }
+
+    fn text(m: &impl ToBytes) -> String {
+        String::from_utf8(m.bytes()).unwrap()
+    }
+
+    trait ToBytes {
+        fn bytes(&self) -> Vec<u8>;
+    }
+    impl ToBytes for Request {
+        fn bytes(&self) -> Vec<u8> {
+            self.to_bytes()
+        }
+    }
+    impl ToBytes for Response {
+        fn bytes(&self) -> Vec<u8> {
+            self.to_bytes()
+        }
+    }
+
+    const CARRIER_MOVED: &str = "sip:carrier-moved@192.0.2.77:5080";
+    const AGENT_MOVED: &str = "sip:agent-moved@10.1.0.20:5090";
+
+    #[test]
+    fn a_reinvite_and_its_2xx_refresh_each_remote_target_but_not_the_flows() {
+        let mut w = world();
+        let (_, to) = answered_call(&mut w);
+        // The carrier's re-INVITE names a new Contact (RFC 3261 §12.2.2: the UAS takes it).
+        let re = with_contact(&carrier_in_dialog("INVITE", 2, &to, "z9hG4bKre1", OFFER), CARRIER_MOVED);
+        w.input(CARRIER, &re);
+        assert_eq!(w.statuses_to(CARRIER), vec![100]);
+        let re = w.request_to(AGENT);
+        assert_eq!(re.uri, format!("sip:agent@{AGENT}"), "the agent's target is unchanged so far");
+        let sent = text(&re);
+        assert!(!sent.contains("carrier-moved") && !sent.contains("192.0.2.77"), "leaked:\n{sent}");
+        assert_eq!(re.headers.get("Contact"), Some("<sip:tonewall@203.0.113.1:5060>"), "Tonewall's own");
+        // The agent's 2xx names a new Contact too (§12.2.1.2: the UAC takes it).
+        w.input(AGENT, &response_with_contact(&re, 200, AGENT_MOVED, ANSWER));
+        assert_eq!(w.request_to(AGENT).method, Method::Ack);
+        let msgs = w.take(CARRIER);
+        let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+        let sent = text(ok);
+        assert!(!sent.contains("agent-moved") && !sent.contains(":5090"), "leaked:\n{sent}");
+        w.input(CARRIER, &carrier_in_dialog("ACK", 2, &to, "z9hG4bKack2", ""));
+        // Later requests name the new targets, and still go where each peer's messages come from.
+        let (to_carrier, to_agent) = hang_up_both(&mut w);
+        assert_eq!(to_carrier.uri, CARRIER_MOVED);
+        assert_eq!(to_agent.uri, AGENT_MOVED);
+        assert_eq!(to_carrier.headers.get("Route"), Some("<sip:192.0.2.10;lr>"), "the route set stays");
+        assert!(to_agent.headers.get("Route").is_none());
+    }
+
+    #[test]
+    fn an_update_and_its_2xx_refresh_the_targets_and_tonewalls_2xx_names_tonewall() {
+        let mut w = world();
+        let (inv, _) = answered_call(&mut w);
+        // A session refresh UPDATE from the agent with a new Contact (RFC 3311 §5.2).
+        let extra = format!("Contact: <{AGENT_MOVED}>\r\n");
+        w.input(AGENT, &agent_in_dialog(&inv, "UPDATE", 1, "z9hG4bKup1", &extra, ""));
+        let up = w.request_to(CARRIER);
+        assert_eq!(up.method, Method::Update);
+        assert_eq!(up.uri, "sip:carrier@192.0.2.10:5060");
+        assert!(!text(&up).contains("agent-moved"));
+        assert!(up.headers.get("Contact").unwrap().contains("203.0.113.1"));
+        // The carrier's 2xx moves the carrier leg's target (RFC 3311 §5.1).
+        w.input(CARRIER, &response_with_contact(&up, 200, CARRIER_MOVED, ""));
+        let msgs = w.take(AGENT);
+        let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.headers.get("Contact"), Some("<sip:tonewall@203.0.113.1:5060>"), "{ok:?}");
+        assert!(!text(ok).contains("carrier-moved"));
+        let (to_carrier, to_agent) = hang_up_both(&mut w);
+        assert_eq!((to_carrier.uri.as_str(), to_agent.uri.as_str()), (CARRIER_MOVED, AGENT_MOVED));
+    }
+
+    #[test]
+    fn an_unusable_contact_leaves_the_target_alone() {
+        let mut w = world();
+        let (inv, _) = answered_call(&mut w);
+        // Another scheme, and two targets at once (which one would it be?): the last good one stays.
+        let unusable = [
+            "Contact: <sip:a@10.1.0.20:5091>, <sip:b@10.1.0.20:5092>\r\n",
+            "Contact: <tel:+15550100>\r\n",
+            "Contact: <urn:service:sos>\r\n",
+        ];
+        for (i, contact) in unusable.into_iter().enumerate() {
+            let seq = 1 + i as u32;
+            w.input(AGENT, &agent_in_dialog(&inv, "UPDATE", seq, &format!("z9hG4bKbad{i}"), contact, ""));
+            let Some(up) = w.take(CARRIER).into_iter().find_map(|m| match m {
+                Message::Request(r) => Some(r),
+                Message::Response(_) => None,
+            }) else {
+                panic!("{contact}: the UPDATE itself is relayed: {:?}", w.take(AGENT));
+            };
+            w.input(CARRIER, &String::from_utf8(up.response(200, "OK", None).to_bytes()).unwrap());
+            w.take(AGENT);
+        }
+        let (_, to_agent) = hang_up_both(&mut w);
+        assert_eq!(to_agent.uri, format!("sip:agent@{AGENT}"));
+    }
+
+    #[test]
+    fn a_request_below_the_peers_last_cseq_gets_500_and_changes_nothing() {
+        let mut w = world();
+        let (inv, to) = answered_call(&mut w);
+        let info = carrier_in_dialog("INFO", 5, &to, "z9hG4bKinfo5", "").replace(
+            "Content-Length: 0\r\n\r\n",
+            "Content-Type: application/dtmf-relay\r\nContent-Length: 24\r\n\r\nSignal=4\r\nDuration=160\r\n",
+        );
+        w.input(CARRIER, &info);
+        assert_eq!(w.statuses_to(CARRIER), vec![200]);
+        // Its retransmission (same CSeq, same branch) is absorbed: the 200 again, no second digit.
+        w.input(CARRIER, &info);
+        assert_eq!(w.statuses_to(CARRIER), vec![200]);
+        assert_eq!(w.plane.info.len(), 1);
+        // A re-INVITE numbered below: out of order (RFC 3261 §12.2.2).
+        let re = with_contact(&carrier_in_dialog("INVITE", 3, &to, "z9hG4bKold", OFFER), CARRIER_MOVED);
+        w.input(CARRIER, &re);
+        let msgs = w.take(CARRIER);
+        let finals: Vec<&Response> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                Message::Response(r) if r.status >= 200 => Some(r),
+                _ => None,
+            })
+            .collect();
+        let [r] = &finals[..] else { panic!("{msgs:?}") };
+        assert_eq!((r.status, r.reason.as_str()), (500, "CSeq Out Of Order"));
+        assert!(r.headers.get("Retry-After").is_none(), "not a retry-later condition");
+        assert!(w.take(AGENT).is_empty(), "nothing relayed");
+        // So is a BYE numbered below: the call goes on.
+        w.input(CARRIER, &carrier_in_dialog("BYE", 4, &to, "z9hG4bKbye4", ""));
+        assert_eq!(w.statuses_to(CARRIER), vec![500]);
+        assert!(w.take(AGENT).is_empty());
+        assert_eq!(w.core.calls(), 1);
+        // Numbered above, it works, and the refused re-INVITE's Contact was never taken.
+        w.input(CARRIER, &carrier_in_dialog("INVITE", 6, &to, "z9hG4bKnew", OFFER));
+        let re = w.request_to(AGENT);
+        assert_eq!(re.method, Method::Invite);
+        w.input(AGENT, &agent_response(&re, 200, ANSWER));
+        w.take(AGENT);
+        w.take(CARRIER);
+        w.input(CARRIER, &carrier_in_dialog("ACK", 6, &to, "z9hG4bKack6", ""));
+        // The agent's own numbers are checked on its leg the same way (its first sets the start).
+        w.input(AGENT, &agent_in_dialog(&inv, "UPDATE", 10, "z9hG4bKa10", "", ""));
+        let up = w.request_to(CARRIER);
+        w.input(CARRIER, &String::from_utf8(up.response(200, "OK", None).to_bytes()).unwrap());
+        assert_eq!(w.statuses_to(AGENT), vec![200]);
+        w.input(AGENT, &agent_in_dialog(&inv, "BYE", 9, "z9hG4bKa9", "", ""));
+        assert_eq!(w.statuses_to(AGENT), vec![500]);
+        assert_eq!(w.core.calls(), 1);
+        let (to_carrier, _) = hang_up_both(&mut w);
+        assert_eq!(to_carrier.uri, "sip:carrier@192.0.2.10:5060");
+    }
+
+    #[test]
+    fn a_uac_route_set_is_the_record_route_reversed_loose_routed() {
+        let mut w = world();
+        w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+        let inv = w.request_to(AGENT);
+        w.take(CARRIER);
+        let ok = agent_response(&inv, 200, ANSWER).replacen(
+            "Contact:",
+            "Record-Route: <sip:10.1.0.30;lr>, <sip:10.1.0.31;lr>\r\nContact:",
+            1,
+        );
+        w.input(AGENT, &ok);
+        let ack = w.request_to(AGENT);
+        let routes: Vec<&str> = ack.headers.values("Route").collect();
+        assert_eq!(routes, vec!["<sip:10.1.0.31;lr>", "<sip:10.1.0.30;lr>"], "ACK: {ack:?}");
+        let msgs = w.take(CARRIER);
+        let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+        assert!(!text(ok).contains("10.1.0.3"), "the agent side's proxies stay on its side");
+        let to = ok.headers.get("To").unwrap().to_string();
+        w.input(CARRIER, &carrier_in_dialog("ACK", 1, &to, "z9hG4bKack1", ""));
+        w.input(CARRIER, &carrier_in_dialog("BYE", 2, &to, "z9hG4bKbye", ""));
+        let bye = w.request_to(AGENT);
+        assert_eq!(bye.uri, format!("sip:agent@{AGENT}"), "loose routing: the remote target");
+        let routes: Vec<&str> = bye.headers.values("Route").collect();
+        assert_eq!(routes, vec!["<sip:10.1.0.31;lr>", "<sip:10.1.0.30;lr>"]);
+        assert_eq!(bye.headers.all("Route").count(), 2, "one Route line per entry");
+    }
+
+    #[test]
+    fn behind_a_strict_router_the_request_uri_is_the_route_and_the_target_the_last_route() {
+        let mut w = world();
+        let strict = invite("z9hG4bKinv1", OFFER).replace(
+            "Record-Route: <sip:192.0.2.10;lr>",
+            "Record-Route: <sip:192.0.2.10:5060;transport=udp>, <sip:192.0.2.11;lr>",
+        );
+        w.input(CARRIER, &strict);
+        let inv = w.request_to(AGENT);
+        w.take(CARRIER);
+        w.input(AGENT, &agent_response(&inv, 200, ANSWER));
+        w.take(AGENT);
+        let msgs = w.take(CARRIER);
+        let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+        let to = ok.headers.get("To").unwrap().to_string();
+        w.input(CARRIER, &carrier_in_dialog("ACK", 1, &to, "z9hG4bKack1", ""));
+        // The agent hangs up: Tonewall's BYE to the carrier follows RFC 3261 §12.2.1.1.
+        w.input(AGENT, &agent_in_dialog(&inv, "BYE", 1, "z9hG4bKab", "", ""));
+        let bye = w.request_to(CARRIER);
+        assert_eq!(bye.uri, "sip:192.0.2.10:5060;transport=udp");
+        let routes: Vec<&str> = bye.headers.values("Route").collect();
+        assert_eq!(routes, vec!["<sip:192.0.2.11;lr>", "<sip:carrier@192.0.2.10:5060>"]);
+    }
+
+    /// Both sides hang up at once, in either order: each BYE is answered 200 (the BYEs crossed;
+    /// the dialog lives until ours is answered), the call ends once, its media goes once.
+    #[test]
+    fn crossing_byes_are_both_answered_and_end_the_call_once() {
+        for carrier_first in [true, false] {
+            let mut w = world();
+            let (inv, to) = answered_call(&mut w);
+            let carrier_bye = carrier_in_dialog("BYE", 2, &to, "z9hG4bKcb", "");
+            let agent_bye = agent_in_dialog(&inv, "BYE", 1, "z9hG4bKab", "", "");
+            let (first, second) = if carrier_first {
+                ((CARRIER, AGENT), (AGENT, CARRIER))
+            } else {
+                ((AGENT, CARRIER), (CARRIER, AGENT))
+            };
+            let bye_of = |peer: &str| if peer == CARRIER { carrier_bye.clone() } else { agent_bye.clone() };
+            w.input(first.0, &bye_of(first.0));
+            assert_eq!(w.statuses_to(first.0), vec![200]);
+            let ours = w.request_to(first.1);
+            assert_eq!(ours.method, Method::Bye);
+            // The other side's BYE was already on its way: it crosses ours.
+            w.input(second.0, &bye_of(second.0));
+            assert_eq!(w.statuses_to(second.0), vec![200], "a crossing BYE gets 200, not 481");
+            assert!(w.take(first.0).is_empty() && w.take(first.1).is_empty(), "nothing more sent");
+            // Its retransmission gets the same 200 from its transaction.
+            w.input(second.0, &bye_of(second.0));
+            assert_eq!(w.statuses_to(second.0), vec![200]);
+            // Any other request on the closing leg: the session is over.
+            let info = if second.0 == AGENT {
+                agent_in_dialog(&inv, "INFO", 2, "z9hG4bKai", "", "")
+            } else {
+                carrier_in_dialog("OPTIONS", 3, &to, "z9hG4bKco", "")
+            };
+            w.input(second.0, &info);
+            assert_eq!(w.statuses_to(second.0), vec![481]);
+            // Our BYE is answered: the dialog is gone, a new BYE is for no dialog.
+            let answer = String::from_utf8(ours.response(200, "OK", None).to_bytes()).unwrap();
+            w.input(second.0, &answer);
+            assert!(w.take(second.0).is_empty());
+            let again =
+                bye_of(second.0).replace("z9hG4bK", "z9hG4bKnew").replace("CSeq: 1 BYE", "CSeq: 3 BYE");
+            let again = again.replace("CSeq: 2 BYE", "CSeq: 3 BYE");
+            w.input(second.0, &again);
+            assert_eq!(w.statuses_to(second.0), vec![481]);
+            // And the first BYE's copy, after its call ended, still gets its 200, not a 481.
+            w.input(first.0, &bye_of(first.0));
+            assert_eq!(w.statuses_to(first.0), vec![200], "a retransmission, answered by its transaction");
+            let ended: Vec<_> = w.events.iter().filter(|e| matches!(e, CallEvent::Ended(_))).collect();
+            assert_eq!(ended.len(), 1, "the call ended once");
+            let Some(CallEvent::Ended(record)) = ended.first() else { panic!() };
+            let by = if carrier_first { Side::Carrier } else { Side::Agent };
+            assert_eq!((record.outcome, record.ended_by), (Outcome::Completed, Some(by)));
+            assert_eq!(w.plane.removed.len(), 1, "the media session removed once");
+            assert!(w.plane.live.is_empty());
+            assert_eq!(w.core.calls(), 0);
+            w.advance(Duration::from_secs(40));
+            assert_eq!(w.core.transactions(), 0, "nothing left waiting");
+        }
+    }
+
+    /// The leg we hang up on stays closing only while our BYE runs: if the peer never answers,
+    /// the BYE times out and its BYE afterwards is for no dialog.
+    #[test]
+    fn a_closing_leg_is_forgotten_when_our_bye_times_out() {
+        let mut w = world();
+        let (inv, to) = answered_call(&mut w);
+        w.input(CARRIER, &carrier_in_dialog("BYE", 2, &to, "z9hG4bKcb", ""));
+        w.take(CARRIER);
+        w.take(AGENT);
+        w.advance(Duration::from_secs(33));
+        w.take(AGENT);
+        w.input(AGENT, &agent_in_dialog(&inv, "BYE", 1, "z9hG4bKlate", "", ""));
+        assert_eq!(w.statuses_to(AGENT), vec![481]);
+    }
+}

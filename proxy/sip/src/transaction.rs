@@ -21,7 +21,7 @@ use crate::message::{Method, Request, Response, parse};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// A SIP transport.
@@ -334,6 +334,19 @@ impl Transactions {
 
     fn send(&mut self, target: Target, bytes: Vec<u8>) {
         self.transmits.push_back(Transmit { target, bytes });
+    }
+
+    /// Whether `req`, arriving from `source`, is a copy of the request of a server transaction
+    /// alive now: a retransmission, which [`Transactions::receive_request`] would absorb and
+    /// answer with the transaction's last response. It makes no transaction. The call layer asks
+    /// before answering a request statelessly (a BYE's copy after its dialog ended must get its
+    /// 200 again, not a 481); the source must be the one the transaction answers, so a copy
+    /// from anyone else is no retransmission (and makes no resend toward the real peer).
+    pub fn is_retransmission(&self, req: &Request, source: IpAddr) -> bool {
+        server_key(req)
+            .and_then(|key| self.by_key.get(&key))
+            .and_then(|id| self.txs.get(id))
+            .is_some_and(|tx| tx.target.addr.ip().to_canonical() == source.to_canonical())
     }
 
     /// A request arrived from `source`.

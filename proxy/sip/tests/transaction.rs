@@ -336,3 +336,22 @@ fn an_invite_survives_loss_and_reordering() {
     let (got_200, acked, _, timed_out, _) = lossy_call(1, 100);
     assert!(!got_200 && !acked && timed_out);
 }
+
+#[test]
+fn a_retransmission_is_known_only_while_its_transaction_lives_and_only_from_its_source() {
+    let mut tx = Transactions::new(TimerConfig::default());
+    let bye = request(Method::Bye, "z9hG4bKr", 2);
+    let src = target(5070, Transport::Udp);
+    let local = src.addr.ip();
+    let stranger: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+    assert!(!tx.is_retransmission(&bye, local), "no transaction yet");
+    let Incoming::New(Some(id), _) = tx.receive_request(Duration::ZERO, bye.clone(), src) else { panic!() };
+    assert!(tx.is_retransmission(&bye, local));
+    assert!(!tx.is_retransmission(&bye, stranger), "the same bytes from elsewhere are no copy");
+    assert!(!tx.is_retransmission(&request(Method::Bye, "z9hG4bKother", 3), local), "a new request");
+    assert!(tx.respond(Duration::ZERO, id, &bye.response(200, "OK", None)));
+    assert!(tx.is_retransmission(&bye, local), "Timer J keeps it to answer copies");
+    assert_eq!(tx.len(), 1, "asking made no transaction");
+    run(&mut tx, Duration::ZERO, Duration::from_secs(33));
+    assert!(!tx.is_retransmission(&bye, local), "gone after Timer J");
+}
