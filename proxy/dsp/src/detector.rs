@@ -362,18 +362,19 @@ impl Detector {
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
         let z = self.analyze(block);
-        self.absorb(z)
+        self.absorb(&z)
     }
 
     /// [`Detector::push_block`] for a block of G.711 codes, decoded inside the kernel.
     pub fn push_g711_block(&mut self, law: crate::g711::Law, codes: &[u8; BLOCK]) -> bool {
         let z = self.analyze_g711(law, codes);
-        self.absorb(z)
+        self.absorb(&z)
     }
 
     /// The kernel's half of [`Detector::push_block`]. Blocks analyzed back to back, without
     /// their [`Detector::absorb`]s in between, overlap in the CPU (the masker does a packet's
     /// worth at a time); every block analyzed must then be absorbed, in order.
+    #[inline]
     pub(crate) fn analyze(&mut self, block: &[i16; BLOCK]) -> crate::simd::Phasors {
         debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
         // The kernel correlates, rotates into absolute phase and finds the block's best pair.
@@ -382,6 +383,7 @@ impl Detector {
     }
 
     /// [`Detector::analyze`] for G.711 codes.
+    #[inline]
     pub(crate) fn analyze_g711(
         &mut self,
         law: crate::g711::Law,
@@ -403,7 +405,7 @@ impl Detector {
     /// Takes one analyzed block: stores its phasors, tests the windows that end with it,
     /// advances the digit state; returns whether it was hot.
     #[inline]
-    pub(crate) fn absorb(&mut self, z: crate::simd::Phasors) -> bool {
+    pub(crate) fn absorb(&mut self, z: &crate::simd::Phasors) -> bool {
         let slot = (self.blocks as usize) % HIST;
         self.re[slot] = z.re;
         self.im[slot] = z.im;
@@ -745,7 +747,9 @@ impl Detector {
             }
             other => other,
         };
-        self.events.extend(events.into_iter().flatten());
+        for event in events.into_iter().flatten() {
+            self.events.push_back(event);
+        }
     }
 }
 
