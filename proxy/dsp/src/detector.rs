@@ -495,11 +495,12 @@ impl Detector {
 
     /// Nominal-frequency energies (|ΣZ|²) and total energy over the last `w` blocks.
     #[inline]
-    fn window(&self, slots: &[usize]) -> ([f32; 8], f32) {
+    fn window<const W: usize>(&self, slots: &[usize; W]) -> ([f32; 8], f32) {
         let mut sr = [0f32; 8];
         let mut si = [0f32; 8];
         let mut e = 0f32;
         for &slot in slots {
+            let slot = slot % HIST;
             let (re, im) = (&self.re[slot], &self.im[slot]);
             for k in 0..8 {
                 sr[k] += re[k];
@@ -529,7 +530,8 @@ impl Detector {
     /// nearly as strict in purity (0.8 against 0.85), so speech rarely trips it.
     fn presence(&self, slots: &[usize; DIGIT_WINDOW]) -> bool {
         let l = &self.limits;
-        let slots = &slots[DIGIT_WINDOW - PRESENCE_WINDOW..];
+        let slots: &[usize; PRESENCE_WINDOW] =
+            slots.last_chunk().expect("the presence window is the digit window's tail");
         let (p, e) = self.window(slots);
         let (r, pr) = argmax(&p[..4]);
         let (c, pc) = argmax(&p[4..]);
@@ -622,12 +624,19 @@ impl Detector {
     /// cosine of its phase advance per block (1 at the nominal frequency; compared with
     /// `Limits::*_cos` instead of converting to Hz). The advance is measured over `lag` blocks.
     /// No trigonometric calls: rotations come from normalising the measured phasor product.
-    fn zoom<const N: usize>(&self, ks: [usize; N], slots: &[usize], lag: usize) -> [(f32, f32); N] {
+    fn zoom<const N: usize, const W: usize>(
+        &self,
+        ks: [usize; N],
+        slots: &[usize; W],
+        lag: usize,
+    ) -> [(f32, f32); N] {
         // The N frequencies go in lockstep (their dependency chains overlap); per lane, the
         // arithmetic is exactly that of a single frequency.
-        let w = slots.len();
-        let (mut zr, mut zi) = ([[0f32; N]; DIGIT_WINDOW], [[0f32; N]; DIGIT_WINDOW]);
+        let w = W;
+        let (mut zr, mut zi) = ([[0f32; N]; W], [[0f32; N]; W]);
         for (m, &s) in slots.iter().enumerate() {
+            // (Slots are below HIST; saying so lets the compiler drop the bounds checks.)
+            let s = s % HIST;
             for j in 0..N {
                 zr[m][j] = self.re[s][ks[j]];
                 zi[m][j] = self.im[s][ks[j]];
