@@ -361,13 +361,15 @@ impl Detector {
 
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
-        let z = self.analyze(block);
+        let mut z = crate::simd::Phasors::default();
+        self.analyze(block, &mut z);
         self.absorb(&z)
     }
 
     /// [`Detector::push_block`] for a block of G.711 codes, decoded inside the kernel.
     pub fn push_g711_block(&mut self, law: crate::g711::Law, codes: &[u8; BLOCK]) -> bool {
-        let z = self.analyze_g711(law, codes);
+        let mut z = crate::simd::Phasors::default();
+        self.analyze_g711(law, codes, &mut z);
         self.absorb(&z)
     }
 
@@ -375,11 +377,11 @@ impl Detector {
     /// their [`Detector::absorb`]s in between, overlap in the CPU (the masker does a packet's
     /// worth at a time); every block analyzed must then be absorbed, in order.
     #[inline]
-    pub(crate) fn analyze(&mut self, block: &[i16; BLOCK]) -> crate::simd::Phasors {
+    pub(crate) fn analyze(&mut self, block: &[i16; BLOCK], out: &mut crate::simd::Phasors) {
         debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
         // The kernel correlates, rotates into absolute phase and finds the block's best pair.
         let rot = self.next_rotation();
-        self.kernel.analyze(block, self.basis, rot)
+        self.kernel.analyze_into(block, self.basis, rot, out)
     }
 
     /// [`Detector::analyze`] for G.711 codes.
@@ -388,10 +390,11 @@ impl Detector {
         &mut self,
         law: crate::g711::Law,
         codes: &[u8; BLOCK],
-    ) -> crate::simd::Phasors {
+        out: &mut crate::simd::Phasors,
+    ) {
         debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
         let rot = self.next_rotation();
-        self.kernel.analyze_g711(law, codes, self.basis, rot)
+        self.kernel.analyze_g711_into(law, codes, self.basis, rot, out)
     }
 
     /// The rotation for the block about to be analyzed.

@@ -124,8 +124,8 @@ pub trait SampleFormat: Copy {
             *d = self.decode(s);
         }
     }
-    /// The detector's analysis of one whole block (see `Detector::analyze`).
-    fn analyze(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK]) -> Phasors;
+    /// The detector's analysis of one whole block, into `out` (see `Detector::analyze`).
+    fn analyze(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK], out: &mut Phasors);
     /// The substitute for positions `n..n + dst.len()`; the run must not cross a multiple of
     /// 4096 (the masker's runs stay inside one 32-sample block).
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [Self::Sample]) {
@@ -170,8 +170,8 @@ impl SampleFormat for G711 {
         self.0.decode_slice(src, dst);
     }
     #[inline]
-    fn analyze(&self, detector: &mut Detector, src: &[u8; BLOCK]) -> Phasors {
-        detector.analyze_g711(self.0, src)
+    fn analyze(&self, detector: &mut Detector, src: &[u8; BLOCK], out: &mut Phasors) {
+        detector.analyze_g711(self.0, src, out)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [u8]) {
@@ -202,8 +202,8 @@ impl SampleFormat for Linear {
         dst[..src.len()].copy_from_slice(src);
     }
     #[inline]
-    fn analyze(&self, detector: &mut Detector, src: &[i16; BLOCK]) -> Phasors {
-        detector.analyze(src)
+    fn analyze(&self, detector: &mut Detector, src: &[i16; BLOCK], out: &mut Phasors) {
+        detector.analyze(src, out)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [i16]) {
@@ -377,7 +377,7 @@ impl<F: SampleFormat> Masker<F> {
                 // Two phasor slots, alternating: the kernel writes the next block's while the
                 // detector reads this one's, with no copy between.
                 let mut z = [Phasors::default(); 2];
-                z[0] = self.format.analyze(&mut self.detector, &blocks[0]);
+                self.format.analyze(&mut self.detector, &blocks[0], &mut z[0]);
                 for (i, src) in blocks.iter().enumerate() {
                     let out_block = self.next_ring_block();
                     let dst = &mut output[done..done + BLOCK];
@@ -389,7 +389,7 @@ impl<F: SampleFormat> Masker<F> {
                     }
                     self.ring[self.ring_block] = *src;
                     if let Some(next) = blocks.get(i + 1) {
-                        z[(i + 1) & 1] = self.format.analyze(&mut self.detector, next);
+                        self.format.analyze(&mut self.detector, next, &mut z[(i + 1) & 1]);
                     }
                     self.detector.absorb(&z[i & 1]);
                     self.pos += BLOCK as u64;

@@ -27,30 +27,30 @@ fn reduce8(v: [__m256i; 8]) -> __m256i {
 }
 
 /// Safe entry point for the block analysis.
-pub fn analyze_checked(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+pub fn analyze_checked(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
     // SAFETY: only reachable through a `Kernel` built after AVX2 was detected.
-    unsafe { analyze(x, basis, rot) }
+    unsafe { analyze(x, basis, rot, out) }
 }
 
 /// Safe entry point for the fused G.711 decode and analysis.
-pub fn analyze_g711_checked(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+pub fn analyze_g711_checked(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
     // SAFETY: only reachable through a `Kernel` built after AVX2 was detected.
-    unsafe { analyze_g711(law, codes, basis, rot) }
+    unsafe { analyze_g711(law, codes, basis, rot, out) }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+unsafe fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
     // SAFETY: `load` reads the 64 bytes of `x`; `phasors` as documented there.
     unsafe {
         let (x0, x1) = load(x);
-        phasors(sums(x0, x1, basis), rot)
+        phasors(sums(x0, x1, basis), rot, out)
     }
 }
 
 /// G.711 codes straight into the analysis: the decoded samples stay in registers (a block
 /// written to memory and read back at once stalls the loads that follow).
 #[target_feature(enable = "avx2")]
-unsafe fn analyze_g711(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+unsafe fn analyze_g711(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
     // SAFETY: `codes` is 32 bytes (one 32-byte load); `phasors` as documented there.
     unsafe {
         let b = _mm256_loadu_si256(codes.as_ptr() as *const __m256i);
@@ -61,7 +61,7 @@ unsafe fn analyze_g711(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotat
                 expand16(law, _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(b))),
             ),
         };
-        phasors(sums(x0, x1, basis), rot)
+        phasors(sums(x0, x1, basis), rot, out)
     }
 }
 
@@ -116,7 +116,7 @@ unsafe fn load(x: &[i16; BLOCK]) -> (__m256i, __m256i) {
 
 /// Rotates the sums into absolute phase and finds the best row and column.
 #[target_feature(enable = "avx2")]
-unsafe fn phasors((cos, sin, e): (__m256i, __m256i, __m256i), rot: &Rotation) -> Phasors {
+unsafe fn phasors((cos, sin, e): (__m256i, __m256i, __m256i), rot: &Rotation, out: &mut Phasors) {
     let energy = energy_f32(e);
     // SAFETY: `rot` rows and the outputs are 8 f32 (32 bytes) each.
     unsafe {
@@ -132,10 +132,11 @@ unsafe fn phasors((cos, sin, e): (__m256i, __m256i, __m256i), rot: &Rotation) ->
         let m2 = _mm256_max_ps(m1, _mm256_permute_ps::<0b01_00_11_10>(m1));
         let row = _mm256_cvtss_f32(m2);
         let col = _mm_cvtss_f32(_mm256_extractf128_ps::<1>(m2));
-        let mut p = Phasors { energy, row, col, ..Phasors::default() };
-        _mm256_storeu_ps(p.re.as_mut_ptr(), re);
-        _mm256_storeu_ps(p.im.as_mut_ptr(), im);
-        p
+        // Written in place (the caller's slot), each field by one store: a copy of the struct
+        // read back soon after would span several stores and stall on forwarding.
+        (out.energy, out.row, out.col) = (energy, row, col);
+        _mm256_storeu_ps(out.re.as_mut_ptr(), re);
+        _mm256_storeu_ps(out.im.as_mut_ptr(), im);
     }
 }
 
