@@ -87,6 +87,27 @@ impl Feed for TwDetectorBlocks {
     }
 }
 
+/// Tonewall's [`Detector::push_g711_block`] on whole blocks of µ-law codes (decoded inside the
+/// kernel): the masker's detection alone, without its look-behind ring and output, to show
+/// what the masking itself costs. Chunks must be whole blocks.
+pub struct TwDetectorUlawBlocks(pub Detector);
+
+impl Feed for TwDetectorUlawBlocks {
+    #[inline]
+    fn feed(&mut self, _: &[i16], ulaw: &[u8]) -> usize {
+        for block in ulaw.chunks_exact(BLOCK) {
+            if let Ok(block) = <&[u8; BLOCK]>::try_from(block) {
+                self.0.push_g711_block(Law::Ulaw, block);
+            }
+        }
+        let mut n = 0;
+        while let Some(ev) = self.0.poll_event() {
+            n += matches!(ev, DtmfEvent::DigitStart { .. }) as usize;
+        }
+        n
+    }
+}
+
 /// Tonewall's [`Masker`] on µ-law codes: decode, detect, and write the delayed, masked codes, as
 /// the relay does for every packet.
 pub struct TwMasker {

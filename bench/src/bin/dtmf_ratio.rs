@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use tonewall_bench::audio::{self, Audio, Content, Score};
 use tonewall_bench::spandsp::{self, DtmfRx};
 use tonewall_bench::{
-    CorrelateOnly, FRAME, Feed, Spandsp, Streams, TwDetector, TwDetectorBlocks, TwMasker, UlawDecode,
+    CorrelateOnly, FRAME, Feed, Spandsp, Streams, TwDetector, TwDetectorBlocks, TwDetectorUlawBlocks,
+    TwMasker, UlawDecode,
 };
 use tonewall_dsp::simd::Kernel;
 use tonewall_dsp::{Detector, DtmfEvent, G711, Law, Masker, MaskerConfig};
@@ -62,7 +63,7 @@ fn args() -> Result<Args, String> {
             "-h" | "--help" => {
                 println!(
                     "dtmf_ratio [--seconds S (60)] [--passes P (20)] [--repeats R (7)] [--streams N (1000)] \\
-                     [--only spandsp|detector|detector-scalar|masker|decode|detector-blocks \\
+                     [--only spandsp|detector|detector-scalar|masker|decode|detector-blocks|detector-ulaw-blocks \\
                      [--content mixed|speech|quiet|tones]]"
                 );
                 std::process::exit(0);
@@ -281,6 +282,9 @@ fn main() {
             "decode" => one_stream(only, &audio, plan, UlawDecode::new(FRAME)),
             "detector-blocks" => {
                 one_stream(only, &audio, plan, TwDetectorBlocks(Detector::new(&Default::default())))
+            }
+            "detector-ulaw-blocks" => {
+                one_stream(only, &audio, plan, TwDetectorUlawBlocks(Detector::new(&Default::default())))
             }
             other => {
                 eprintln!("dtmf_ratio: --only {other}: unknown implementation");

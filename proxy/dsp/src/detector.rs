@@ -361,35 +361,40 @@ impl Detector {
 
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
-        let z = self.analyze(block);
-        self.absorb(z)
+        let mut z = crate::simd::Phasors::default();
+        self.analyze(block, &mut z);
+        self.absorb(&z)
     }
 
     /// [`Detector::push_block`] for a block of G.711 codes, decoded inside the kernel.
     pub fn push_g711_block(&mut self, law: crate::g711::Law, codes: &[u8; BLOCK]) -> bool {
-        let z = self.analyze_g711(law, codes);
-        self.absorb(z)
+        let mut z = crate::simd::Phasors::default();
+        self.analyze_g711(law, codes, &mut z);
+        self.absorb(&z)
     }
 
     /// The kernel's half of [`Detector::push_block`]. Blocks analyzed back to back, without
     /// their [`Detector::absorb`]s in between, overlap in the CPU (the masker does a packet's
     /// worth at a time); every block analyzed must then be absorbed, in order.
-    pub(crate) fn analyze(&mut self, block: &[i16; BLOCK]) -> crate::simd::Phasors {
+    #[inline]
+    pub(crate) fn analyze(&mut self, block: &[i16; BLOCK], out: &mut crate::simd::Phasors) {
         debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
         // The kernel correlates, rotates into absolute phase and finds the block's best pair.
         let rot = self.next_rotation();
-        self.kernel.analyze(block, self.basis, rot)
+        self.kernel.analyze_into(block, self.basis, rot, out)
     }
 
     /// [`Detector::analyze`] for G.711 codes.
+    #[inline]
     pub(crate) fn analyze_g711(
         &mut self,
         law: crate::g711::Law,
         codes: &[u8; BLOCK],
-    ) -> crate::simd::Phasors {
+        out: &mut crate::simd::Phasors,
+    ) {
         debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
         let rot = self.next_rotation();
-        self.kernel.analyze_g711(law, codes, self.basis, rot)
+        self.kernel.analyze_g711_into(law, codes, self.basis, rot, out)
     }
 
     /// The rotation for the block about to be analyzed.
@@ -403,7 +408,7 @@ impl Detector {
     /// Takes one analyzed block: stores its phasors, tests the windows that end with it,
     /// advances the digit state; returns whether it was hot.
     #[inline]
-    pub(crate) fn absorb(&mut self, z: crate::simd::Phasors) -> bool {
+    pub(crate) fn absorb(&mut self, z: &crate::simd::Phasors) -> bool {
         let slot = (self.blocks as usize) % HIST;
         self.re[slot] = z.re;
         self.im[slot] = z.im;
@@ -493,11 +498,12 @@ impl Detector {
 
     /// Nominal-frequency energies (|ΣZ|²) and total energy over the last `w` blocks.
     #[inline]
-    fn window(&self, slots: &[usize]) -> ([f32; 8], f32) {
+    fn window<const W: usize>(&self, slots: &[usize; W]) -> ([f32; 8], f32) {
         let mut sr = [0f32; 8];
         let mut si = [0f32; 8];
         let mut e = 0f32;
         for &slot in slots {
+            let slot = slot % HIST;
             let (re, im) = (&self.re[slot], &self.im[slot]);
             for k in 0..8 {
                 sr[k] += re[k];
@@ -527,7 +533,8 @@ impl Detector {
     /// nearly as strict in purity (0.8 against 0.85), so speech rarely trips it.
     fn presence(&self, slots: &[usize; DIGIT_WINDOW]) -> bool {
         let l = &self.limits;
-        let slots = &slots[DIGIT_WINDOW - PRESENCE_WINDOW..];
+        let slots: &[usize; PRESENCE_WINDOW] =
+            slots.last_chunk().expect("the presence window is the digit window's tail");
         let (p, e) = self.window(slots);
         let (r, pr) = argmax(&p[..4]);
         let (c, pc) = argmax(&p[4..]);
@@ -620,12 +627,19 @@ impl Detector {
     /// cosine of its phase advance per block (1 at the nominal frequency; compared with
     /// `Limits::*_cos` instead of converting to Hz). The advance is measured over `lag` blocks.
     /// No trigonometric calls: rotations come from normalising the measured phasor product.
-    fn zoom<const N: usize>(&self, ks: [usize; N], slots: &[usize], lag: usize) -> [(f32, f32); N] {
+    fn zoom<const N: usize, const W: usize>(
+        &self,
+        ks: [usize; N],
+        slots: &[usize; W],
+        lag: usize,
+    ) -> [(f32, f32); N] {
         // The N frequencies go in lockstep (their dependency chains overlap); per lane, the
         // arithmetic is exactly that of a single frequency.
-        let w = slots.len();
-        let (mut zr, mut zi) = ([[0f32; N]; DIGIT_WINDOW], [[0f32; N]; DIGIT_WINDOW]);
+        let w = W;
+        let (mut zr, mut zi) = ([[0f32; N]; W], [[0f32; N]; W]);
         for (m, &s) in slots.iter().enumerate() {
+            // (Slots are below HIST; saying so lets the compiler drop the bounds checks.)
+            let s = s % HIST;
             for j in 0..N {
                 zr[m][j] = self.re[s][ks[j]];
                 zi[m][j] = self.im[s][ks[j]];
@@ -745,7 +759,9 @@ impl Detector {
             }
             other => other,
         };
-        self.events.extend(events.into_iter().flatten());
+        for event in events.into_iter().flatten() {
+            self.events.push_back(event);
+        }
     }
 }
 

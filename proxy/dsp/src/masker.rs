@@ -124,8 +124,8 @@ pub trait SampleFormat: Copy {
             *d = self.decode(s);
         }
     }
-    /// The detector's analysis of one whole block (see `Detector::analyze`).
-    fn analyze(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK]) -> Phasors;
+    /// The detector's analysis of one whole block, into `out` (see `Detector::analyze`).
+    fn analyze(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK], out: &mut Phasors);
     /// The substitute for positions `n..n + dst.len()`; the run must not cross a multiple of
     /// 4096 (the masker's runs stay inside one 32-sample block).
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [Self::Sample]) {
@@ -170,8 +170,8 @@ impl SampleFormat for G711 {
         self.0.decode_slice(src, dst);
     }
     #[inline]
-    fn analyze(&self, detector: &mut Detector, src: &[u8; BLOCK]) -> Phasors {
-        detector.analyze_g711(self.0, src)
+    fn analyze(&self, detector: &mut Detector, src: &[u8; BLOCK], out: &mut Phasors) {
+        detector.analyze_g711(self.0, src, out)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [u8]) {
@@ -202,8 +202,8 @@ impl SampleFormat for Linear {
         dst[..src.len()].copy_from_slice(src);
     }
     #[inline]
-    fn analyze(&self, detector: &mut Detector, src: &[i16; BLOCK]) -> Phasors {
-        detector.analyze(src)
+    fn analyze(&self, detector: &mut Detector, src: &[i16; BLOCK], out: &mut Phasors) {
+        detector.analyze(src, out)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [i16]) {
@@ -247,6 +247,8 @@ pub struct MaskRule {
     pre: usize,
     /// Blocks masked after a hot window's last block (≤ 16).
     post: usize,
+    /// The hot bits that mask the block leaving (see [`MaskRule::masks`]), worked out once.
+    bits: u64,
 }
 
 impl MaskRule {
@@ -255,7 +257,11 @@ impl MaskRule {
         let lookbehind = (config.lookbehind_ms.clamp(12, 100) as usize * 8).div_ceil(BLOCK);
         let pre = lookbehind.saturating_sub(PRESENCE_WINDOW).min(3);
         let post = (config.hangover_ms as usize * 8).div_ceil(BLOCK).min(16);
-        MaskRule { lookbehind, pre, post }
+        // Hot blocks i in [j − post, j + PRESENCE_WINDOW − 1 + pre], as bits of the flags.
+        let lo = lookbehind - PRESENCE_WINDOW - pre; // bit of the newest block counted
+        let hi = lookbehind - 1 + post; // bit of the oldest
+        let bits = (u64::MAX >> (63 - hi)) & !((1u64 << lo) - 1);
+        MaskRule { lookbehind, pre, post, bits }
     }
 
     /// Look-behind in 4 ms blocks.
@@ -276,11 +282,7 @@ impl MaskRule {
     /// Whether block j is masked, given hot flags `hot` where bit b is block j + lookbehind − 1 − b.
     #[inline]
     pub fn masks(&self, hot: u64) -> bool {
-        // Hot blocks i in [j − post, j + PRESENCE_WINDOW − 1 + pre].
-        let lo = self.lookbehind - PRESENCE_WINDOW - self.pre; // bit of the newest block counted
-        let hi = self.lookbehind - 1 + self.post; // bit of the oldest
-        let mask = (u64::MAX >> (63 - hi)) & !((1u64 << lo) - 1);
-        hot & mask != 0
+        hot & self.bits != 0
     }
 
     /// Masks for a whole recording's hot flags (offline), block by block.
@@ -365,25 +367,35 @@ impl<F: SampleFormat> Masker<F> {
         let mut done = 0;
         while done < n {
             let in_block = self.pos as usize % BLOCK;
-            if in_block == 0
-                && let Some(src) = input[done..].first_chunk::<BLOCK>()
-            {
-                // A whole aligned block (a 20 ms packet is five): fixed-size copies, and the
-                // detector reads the codes where they are.
-                let out_block = self.next_ring_block();
-                let dst = &mut output[done..done + BLOCK];
-                if self.masking {
-                    self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
-                    self.masked_samples += BLOCK as u64;
-                } else {
-                    dst.copy_from_slice(&self.ring[out_block]);
+            if in_block == 0 && n - done >= BLOCK {
+                // Whole aligned blocks (a 20 ms packet is five): fixed-size copies, and the
+                // detector reads the codes where they are. Each block's analysis is issued
+                // before the previous block is absorbed: the kernel's vector work and the
+                // absorb's scalar work are independent, so the CPU overlaps them.
+                let whole = (n - done) / BLOCK;
+                let (blocks, _) = input[done..done + whole * BLOCK].as_chunks::<BLOCK>();
+                // Two phasor slots, alternating: the kernel writes the next block's while the
+                // detector reads this one's, with no copy between.
+                let mut z = [Phasors::default(); 2];
+                self.format.analyze(&mut self.detector, &blocks[0], &mut z[0]);
+                for (i, src) in blocks.iter().enumerate() {
+                    let out_block = self.next_ring_block();
+                    let dst = &mut output[done..done + BLOCK];
+                    if self.masking {
+                        self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
+                        self.masked_samples += BLOCK as u64;
+                    } else {
+                        dst.copy_from_slice(&self.ring[out_block]);
+                    }
+                    self.ring[self.ring_block] = *src;
+                    if let Some(next) = blocks.get(i + 1) {
+                        self.format.analyze(&mut self.detector, next, &mut z[(i + 1) & 1]);
+                    }
+                    self.detector.absorb(&z[i & 1]);
+                    self.pos += BLOCK as u64;
+                    done += BLOCK;
+                    self.end_block(out_block);
                 }
-                self.ring[self.ring_block] = *src;
-                let z = self.format.analyze(&mut self.detector, src);
-                self.detector.absorb(z);
-                self.pos += BLOCK as u64;
-                done += BLOCK;
-                self.end_block(out_block);
                 continue;
             }
             // A partial block: through the stage buffer, sample-wise decode.
@@ -441,7 +453,7 @@ mod tests {
     #[test]
     fn rule_covers_the_expected_blocks() {
         let rule = MaskRule::new(&MaskerConfig::default());
-        assert_eq!((rule.lookbehind, rule.pre, rule.post), (5, 2, 2));
+        assert_eq!((rule.lookbehind(), rule.pre(), rule.post()), (5, 2, 2));
         // One hot window ending at block 10 (covering 8..=10) masks blocks 6..=12.
         let mut hot = vec![false; 20];
         hot[10] = true;

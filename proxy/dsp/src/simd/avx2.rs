@@ -27,37 +27,81 @@ fn reduce8(v: [__m256i; 8]) -> __m256i {
 }
 
 /// Safe entry point for the block analysis.
-pub fn analyze_checked(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+pub fn analyze_checked(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
     // SAFETY: only reachable through a `Kernel` built after AVX2 was detected.
-    unsafe { analyze(x, basis, rot) }
+    unsafe { analyze(x, basis, rot, out) }
 }
 
 /// Safe entry point for the fused G.711 decode and analysis.
-pub fn analyze_g711_checked(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+pub fn analyze_g711_checked(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
     // SAFETY: only reachable through a `Kernel` built after AVX2 was detected.
-    unsafe { analyze_g711(law, codes, basis, rot) }
+    unsafe { analyze_g711(law, codes, basis, rot, out) }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+unsafe fn analyze(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
     // SAFETY: `load` reads the 64 bytes of `x`; `phasors` as documented there.
     unsafe {
         let (x0, x1) = load(x);
-        phasors(sums(x0, x1, basis), rot)
+        phasors(sums(x0, x1, basis), rot, out)
     }
 }
 
 /// G.711 codes straight into the analysis: the decoded samples stay in registers (a block
 /// written to memory and read back at once stalls the loads that follow).
 #[target_feature(enable = "avx2")]
-unsafe fn analyze_g711(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
+unsafe fn analyze_g711(law: Law, codes: &[u8; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
     // SAFETY: `codes` is 32 bytes (one 32-byte load); `phasors` as documented there.
     unsafe {
         let b = _mm256_loadu_si256(codes.as_ptr() as *const __m256i);
-        let x0 = expand16(law, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(b)));
-        let x1 = expand16(law, _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(b)));
-        phasors(sums(x0, x1, basis), rot)
+        let (x0, x1) = match law {
+            Law::Ulaw => ulaw32(b),
+            Law::Alaw => (
+                expand16(law, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(b))),
+                expand16(law, _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(b))),
+            ),
+        };
+        phasors(sums(x0, x1, basis), rot, out)
     }
+}
+
+/// µ-law expansion of 32 codes into the block's two 16-sample halves, in 14 instructions: four
+/// 16-entry byte lookups and one `vpmaddubsw` per half.
+///
+/// With c = ~code, sign s, segment e = (c >> 4) & 7 and mantissa q = c & 15, G.711 gives
+/// x = s·(T·2^e − 132), T = 8q + 132 (in the 16-bit scale). Rewritten as
+/// x = T·(s·(2^e − 1)) + 8q·s, it is a sum of two products of an unsigned byte
+/// (T ≤ 252, 8q ≤ 120) and a signed byte (|2^e − 1| ≤ 127, s = ±1), which is exactly what
+/// `vpmaddubsw` computes per 16-bit lane (|x| ≤ 32124: no saturation). The unsigned bytes are
+/// looked up by the code's low nibble, the signed ones by its high nibble (sign and segment).
+#[target_feature(enable = "avx2")]
+fn ulaw32(b: __m256i) -> (__m256i, __m256i) {
+    // The byte interleave below works within 128-bit lanes: quadwords 0, 2, 1, 3 make the
+    // samples come out in order, 0..16 then 16..32.
+    let b = _mm256_permute4x64_epi64::<0b11_01_10_00>(b);
+    let nibble = _mm256_set1_epi8(0x0F);
+    let low = _mm256_and_si256(b, nibble);
+    let high = _mm256_and_si256(_mm256_srli_epi16::<4>(b), nibble);
+    // By low nibble n (q = 15 − n): T = 252 − 8n and 8q = 120 − 8n.
+    let t = _mm256_shuffle_epi8(table16(|n| 252 - 8 * n), low);
+    let q8 = _mm256_shuffle_epi8(table16(|n| 120 - 8 * n), low);
+    // By high nibble h: the sign bit clear (h < 8) means negative; e = 7 − (h & 7).
+    let sign = |h: i32| if h < 8 { -1 } else { 1 };
+    let scale = _mm256_shuffle_epi8(table16(|h| sign(h) * ((1 << (7 - (h & 7))) - 1)), high);
+    let unit = _mm256_shuffle_epi8(table16(sign), high);
+    let x0 = _mm256_maddubs_epi16(_mm256_unpacklo_epi8(t, q8), _mm256_unpacklo_epi8(scale, unit));
+    let x1 = _mm256_maddubs_epi16(_mm256_unpackhi_epi8(t, q8), _mm256_unpackhi_epi8(scale, unit));
+    (x0, x1)
+}
+
+/// A 16-entry byte table in both 128-bit lanes, for `vpshufb`; entries are taken mod 256.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn table16(f: impl Fn(i32) -> i32) -> __m256i {
+    let v: [i8; 16] = core::array::from_fn(|n| f(n as i32) as i8);
+    // SAFETY: `v` is 16 bytes.
+    let t = unsafe { _mm_loadu_si128(v.as_ptr() as *const __m128i) };
+    _mm256_broadcastsi128_si256(t)
 }
 
 /// The two 16-sample halves of a block.
@@ -72,7 +116,7 @@ unsafe fn load(x: &[i16; BLOCK]) -> (__m256i, __m256i) {
 
 /// Rotates the sums into absolute phase and finds the best row and column.
 #[target_feature(enable = "avx2")]
-unsafe fn phasors((cos, sin, e): (__m256i, __m256i, __m256i), rot: &Rotation) -> Phasors {
+unsafe fn phasors((cos, sin, e): (__m256i, __m256i, __m256i), rot: &Rotation, out: &mut Phasors) {
     let energy = energy_f32(e);
     // SAFETY: `rot` rows and the outputs are 8 f32 (32 bytes) each.
     unsafe {
@@ -88,10 +132,11 @@ unsafe fn phasors((cos, sin, e): (__m256i, __m256i, __m256i), rot: &Rotation) ->
         let m2 = _mm256_max_ps(m1, _mm256_permute_ps::<0b01_00_11_10>(m1));
         let row = _mm256_cvtss_f32(m2);
         let col = _mm_cvtss_f32(_mm256_extractf128_ps::<1>(m2));
-        let mut p = Phasors { energy, row, col, ..Phasors::default() };
-        _mm256_storeu_ps(p.re.as_mut_ptr(), re);
-        _mm256_storeu_ps(p.im.as_mut_ptr(), im);
-        p
+        // Written in place (the caller's slot), each field by one store: a copy of the struct
+        // read back soon after would span several stores and stall on forwarding.
+        (out.energy, out.row, out.col) = (energy, row, col);
+        _mm256_storeu_ps(out.re.as_mut_ptr(), re);
+        _mm256_storeu_ps(out.im.as_mut_ptr(), im);
     }
 }
 

@@ -79,8 +79,8 @@ pub type Rotation = [[f32; 8]; 2];
 #[derive(Clone, Copy)]
 pub struct Kernel {
     f: fn(&[i16; BLOCK], &Basis) -> Correlation,
-    analyze: fn(&[i16; BLOCK], &Basis, &Rotation) -> Phasors,
-    analyze_g711: fn(crate::g711::Law, &[u8; BLOCK], &Basis, &Rotation) -> Phasors,
+    analyze: fn(&[i16; BLOCK], &Basis, &Rotation, &mut Phasors),
+    analyze_g711: fn(crate::g711::Law, &[u8; BLOCK], &Basis, &Rotation, &mut Phasors),
     name: &'static str,
 }
 
@@ -95,8 +95,8 @@ impl Kernel {
     pub fn scalar() -> Kernel {
         Kernel {
             f: scalar::correlate,
-            analyze: scalar::analyze,
-            analyze_g711: scalar::analyze_g711,
+            analyze: scalar::analyze_into,
+            analyze_g711: scalar::analyze_g711_into,
             name: "scalar",
         }
     }
@@ -132,7 +132,16 @@ impl Kernel {
     /// Every backend does the same IEEE operations in the same order, so results are identical.
     #[inline]
     pub fn analyze(&self, x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
-        (self.analyze)(x, basis, rot)
+        let mut out = Phasors::default();
+        (self.analyze)(x, basis, rot, &mut out);
+        out
+    }
+
+    /// [`Kernel::analyze`] into the caller's slot: the detector's per-block path, which reads the
+    /// fields back at once (a returned struct copied into place would stall on forwarding).
+    #[inline]
+    pub fn analyze_into(&self, x: &[i16; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
+        (self.analyze)(x, basis, rot, out)
     }
 
     /// [`Kernel::analyze`] on G.711 codes, decoding on the way (the samples never touch memory).
@@ -144,7 +153,22 @@ impl Kernel {
         basis: &Basis,
         rot: &Rotation,
     ) -> Phasors {
-        (self.analyze_g711)(law, codes, basis, rot)
+        let mut out = Phasors::default();
+        (self.analyze_g711)(law, codes, basis, rot, &mut out);
+        out
+    }
+
+    /// [`Kernel::analyze_g711`] into the caller's slot.
+    #[inline]
+    pub fn analyze_g711_into(
+        &self,
+        law: crate::g711::Law,
+        codes: &[u8; BLOCK],
+        basis: &Basis,
+        rot: &Rotation,
+        out: &mut Phasors,
+    ) {
+        (self.analyze_g711)(law, codes, basis, rot, out)
     }
 
     /// Correlates one block against the basis.

@@ -48,3 +48,19 @@ pub fn analyze_g711(law: crate::g711::Law, codes: &[u8; BLOCK], basis: &Basis, r
     law.decode_slice(codes, &mut x);
     analyze(&x, basis, rot)
 }
+
+/// [`analyze`] into the caller's slot (the signature the kernel table holds).
+pub fn analyze_into(x: &[i16; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
+    *out = analyze(x, basis, rot);
+}
+
+/// [`analyze_g711`] into the caller's slot.
+pub fn analyze_g711_into(
+    law: crate::g711::Law,
+    codes: &[u8; BLOCK],
+    basis: &Basis,
+    rot: &Rotation,
+    out: &mut Phasors,
+) {
+    *out = analyze_g711(law, codes, basis, rot);
+}
