@@ -24,8 +24,9 @@ impl PortPool {
         PortPool { ip, lo, hi, next: lo }
     }
 
-    /// Binds the next free even/odd pair.
-    pub fn pair(&mut self) -> io::Result<(UdpSocket, UdpSocket)> {
+    /// Binds the next free even/odd pair; the third value is the RTP port (RTCP's is the next),
+    /// so callers need not ask the kernel what they bound.
+    pub fn pair(&mut self) -> io::Result<(UdpSocket, UdpSocket, u16)> {
         let pairs = ((self.hi - self.lo) / 2 + 1) as usize;
         for _ in 0..pairs {
             let p = self.next;
@@ -40,7 +41,7 @@ impl PortPool {
             };
             let Some(rtp) = bind(p)? else { continue };
             let Some(rtcp) = bind(p + 1)? else { continue };
-            return Ok((rtp, rtcp));
+            return Ok((rtp, rtcp, p));
         }
         Err(io::Error::new(io::ErrorKind::AddrInUse, "no free RTP port pair in the configured range"))
     }
@@ -56,7 +57,8 @@ mod tests {
         let mut pool = PortPool::new(ip, (65530, 65535));
         let mut seen = vec![];
         for _ in 0..4 {
-            if let Ok((rtp, _rtcp)) = pool.pair() {
+            if let Ok((rtp, _rtcp, port)) = pool.pair() {
+                assert_eq!(rtp.local_addr().expect("addr").port(), port);
                 seen.push(rtp.local_addr().expect("addr").port());
             }
         }
@@ -70,12 +72,13 @@ mod tests {
     fn pairs_are_even_odd_and_skip_busy_ports() {
         let ip = IpAddr::from([127, 0, 0, 1]);
         let mut pool = PortPool::new(ip, (47101, 47110));
-        let (a, b) = pool.pair().expect("pair");
+        let (a, b, port) = pool.pair().expect("pair");
+        assert_eq!(port, 47102);
         assert_eq!(a.local_addr().expect("addr").port(), 47102);
         assert_eq!(b.local_addr().expect("addr").port(), 47103);
         // Someone else holds 47105: the pair 47104/47105 is skipped.
         let _busy = UdpSocket::bind((ip, 47105)).expect("bind");
-        let (c, _d) = pool.pair().expect("pair");
+        let (c, _d, _) = pool.pair().expect("pair");
         assert_eq!(c.local_addr().expect("addr").port(), 47106);
         let _e = pool.pair().expect("pair");
         // 47110 has no odd partner in range; the pool wraps and finds only busy pairs.

@@ -177,8 +177,10 @@ impl Relay {
         let mut ports = Vec::with_capacity(2);
         for leg in 0..2 {
             let pool = &self.ports[sides[leg].min(1)];
-            let (rtp, rtcp) = pool.lock().map_err(|_| io::Error::other("port pool poisoned"))?.pair()?;
-            ports.push(LegPorts { rtp: rtp.local_addr()?, rtcp: rtcp.local_addr()? });
+            let (rtp, rtcp, port) =
+                pool.lock().map_err(|_| io::Error::other("port pool poisoned"))?.pair()?;
+            let ip = self.config.addresses[sides[leg].min(1)];
+            ports.push(LegPorts { rtp: SocketAddr::new(ip, port), rtcp: SocketAddr::new(ip, port + 1) });
             sockets.extend([rtp, rtcp]);
         }
         // The sockets go to the worker's own descriptor table; this table's copies close when

@@ -44,8 +44,15 @@ fn new_socket(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Sock
     Ok(socket)
 }
 
+/// Receive buffer asked for on SIP UDP sockets: a burst (a carrier failing over sends its
+/// calls at once) waits in the kernel while the core is busy instead of being dropped. The
+/// kernel grants at most `net.core.rmem_max` (often 208 KiB: raise it for busy trunks).
+const UDP_RECV_BUFFER: usize = 4 << 20;
+
 fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let socket = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
+    // A smaller buffer than asked is no reason not to run.
+    let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER);
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }
