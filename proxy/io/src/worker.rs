@@ -272,7 +272,10 @@ impl Worker {
             let Some(sock) = self.socks.get(key) else { return };
             let n = match sys::recv_batch(&sock.socket, batch) {
                 Ok(n) => n,
-                Err(_) => return,
+                // An earlier send's ICMP report (the peer's port closed), consumed by this
+                // read: datagrams may be queued behind it, and edge-triggered readiness will
+                // not report them again, so read on (the round limit still applies).
+                Err(_) => continue,
             };
             let (s, leg, component) = (sock.session, sock.leg, sock.component);
             self.stats.received.fetch_add(n as u64, Ordering::Relaxed);

@@ -641,7 +641,7 @@ fn direct_udp_is_served_by_the_core_and_streams_wake_it() {
     let config = SignalConfig {
         udp: vec![addr(V4), addr(V6)],
         tcp: vec![addr(V4)],
-        max_message: 2000,
+        max_message: 3000,
         ..SignalConfig::default()
     };
     let (handle, inbound, mut io) = signal::start_direct(config).unwrap();
@@ -660,17 +660,21 @@ fn direct_udp_is_served_by_the_core_and_streams_wake_it() {
         let peer = UdpSocket::bind(like).unwrap();
         peer.set_read_timeout(Some(WAIT)).unwrap();
         peer.send_to(b"\r\n\r\n", local).unwrap();
-        peer.send_to(&vec![b'x'; 2001], local).unwrap();
+        peer.send_to(&vec![b'x'; 3001], local).unwrap();
         peer.send_to(&sip("in", "hello"), local).unwrap();
         let got = take(&mut io);
         assert_eq!(got, vec![(peer.local_addr().unwrap(), local, sip("in", "hello"))]);
+        // Under max_message but over a relay buffer's 2 KiB: whole.
+        let big = sip("big", &"a".repeat(1900));
+        peer.send_to(&big, local).unwrap();
+        assert_eq!(take(&mut io), vec![(peer.local_addr().unwrap(), local, big)]);
         io.send_udp(&Outbound::new(Transport::Udp, peer.local_addr().unwrap(), sip("out", "back")));
         let mut buf = [0u8; 4096];
         let (n, from) = peer.recv_from(&mut buf).unwrap();
         assert_eq!((&buf[..n], from), (&sip("out", "back")[..], local));
     }
     assert_eq!(handle.stats().inbound_dropped.load(Ordering::Relaxed), 2);
-    assert_eq!(handle.stats().received.load(Ordering::Relaxed), 2);
+    assert_eq!(handle.stats().received.load(Ordering::Relaxed), 4);
     assert_eq!(handle.stats().sent.load(Ordering::Relaxed), 2);
 
     // A TCP message arrives on the receiver, and its arrival ends a long wait at once.

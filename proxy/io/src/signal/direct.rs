@@ -2,7 +2,6 @@
 //! sockets that the signal thread also wakes when it queues a stream message.
 
 use super::{Outbound, SignalStats, Transport};
-use crate::sys::{self, BUF, RecvBatch};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::io;
@@ -12,8 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const WAKER: Token = Token(usize::MAX);
-/// Receive batches one socket gets per wake before the others have their turn.
-const MAX_ROUNDS: usize = 4;
+/// Datagrams one socket gets per wake before the others have their turn.
+const MAX_PER_WAKE: usize = 64;
+/// The largest UDP payload: SIP over UDP may exceed a relay buffer's 2 KiB (big SDP), and
+/// `max_message` decides what is too big, not the buffer.
+const MAX_DATAGRAM: usize = 65_535;
 
 /// Wakes the core's poller at most once per drain of its queue.
 #[derive(Clone)]
@@ -38,7 +40,7 @@ pub struct CoreIo {
     poll: Poll,
     events: Events,
     udp: Vec<(SocketAddr, UdpSocket)>,
-    batch: RecvBatch,
+    buf: Vec<u8>,
     woken: Arc<AtomicBool>,
     /// Sockets left with datagrams after their share of a wake: served next, without waiting.
     backlog: Vec<usize>,
@@ -74,7 +76,7 @@ impl CoreIo {
             poll,
             events: Events::with_capacity(64),
             udp,
-            batch: RecvBatch::new(),
+            buf: vec![0; MAX_DATAGRAM],
             woken: Arc::clone(&woken),
             backlog: Vec::new(),
             stats,
@@ -109,26 +111,26 @@ impl CoreIo {
         for &i in &ready {
             let (local, socket) = &self.udp[i];
             let mut drained = false;
-            for _ in 0..MAX_ROUNDS {
-                // An error (an earlier send's ICMP report) ends this socket's turn; it is read
-                // again next wake, as its readiness stays.
-                let n = sys::recv_batch(socket, &mut self.batch).unwrap_or(0);
-                for k in 0..n {
-                    let (len, Some(source)) = (self.batch.lens[k], self.batch.from[k]) else { continue };
-                    let payload = &self.batch.bufs[k][..len.min(BUF)];
-                    if len > BUF || len > self.max_message {
-                        SignalStats::add(&self.stats.inbound_dropped);
-                    } else if payload.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-                        // CRLF keep-alives get no answer and are not messages.
-                    } else {
-                        SignalStats::add(&self.stats.received);
-                        f(source, *local, payload);
-                        handed += 1;
+            for _ in 0..MAX_PER_WAKE {
+                let (n, source) = match socket.recv_from(&mut self.buf) {
+                    Ok(received) => received,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        drained = true;
+                        break;
                     }
-                }
-                if n < sys::BATCH {
-                    drained = true;
-                    break;
+                    // An earlier send's ICMP report, taken by this read; datagrams may still
+                    // be queued behind it (and edge-triggered readiness will not say so again).
+                    Err(_) => continue,
+                };
+                let payload = &self.buf[..n];
+                if n > self.max_message {
+                    SignalStats::add(&self.stats.inbound_dropped);
+                } else if payload.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                    // CRLF keep-alives get no answer and are not messages.
+                } else {
+                    SignalStats::add(&self.stats.received);
+                    f(source, *local, payload);
+                    handed += 1;
                 }
             }
             if !drained {
