@@ -58,6 +58,8 @@ struct WorkerHandle {
     /// commands (a call's setup is several) costs one wake, not one each.
     woken: Arc<AtomicBool>,
     stats: Arc<WorkerStats>,
+    /// Sessions created on this worker and not yet removed: four sockets each in its table.
+    held: AtomicU64,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -78,7 +80,15 @@ pub struct Relay {
     ports: [Mutex<PortPool>; 2],
     epoch: Instant,
     recorder_stats: Arc<RecorderStats>,
+    /// Whether every worker keeps its sockets in a descriptor table of its own.
+    private_tables: bool,
+    /// The soft descriptor limit when the relay started.
+    fd_limit: u64,
 }
+
+/// Descriptors of a worker's table that are not its sessions' sockets: standard streams, its
+/// poller and descriptor socket, and room for what a session's setup holds for a moment.
+const TABLE_RESERVE: u64 = 16;
 
 impl Relay {
     /// Starts the workers. Events of every session arrive on the returned receiver.
@@ -98,6 +108,7 @@ impl Relay {
             None => None,
         };
         let mut workers = Vec::new();
+        let mut private_tables = true;
         for i in 0..config.workers.max(1) {
             let (tx, rx) = mpsc::channel();
             let stats = Arc::new(WorkerStats::default());
@@ -121,14 +132,46 @@ impl Relay {
             let thread =
                 std::thread::Builder::new().name(format!("relay-{i}")).spawn(move || worker.run())?;
             // One worker at a time, so no worker's copy of the table holds another's.
-            if ready_rx.recv_timeout(Duration::from_secs(5)) == Ok(true) {
-                copies.into_iter().for_each(crate::sys::close_copy);
+            match ready_rx.recv_timeout(Duration::from_secs(5)) {
+                Ok(true) => copies.into_iter().for_each(crate::sys::close_copy),
+                Ok(false) => private_tables = false,
+                Err(_) => {
+                    // Gone before it ran (its error is the thread's result) or stuck: a relay
+                    // with a worker that takes no sessions must not start.
+                    let why = match thread.join() {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "did not start".to_string(),
+                    };
+                    return Err(io::Error::other(format!("relay worker {i}: {why}")));
+                }
             }
-            workers.push(WorkerHandle { commands: tx, fds_out, waker, woken, stats, thread: Some(thread) });
+            // A worker that stops taking sessions (stuck, or gone: then the send fails at
+            // once) fails `create` after this long instead of blocking it for good.
+            fds_out.set_write_timeout(Some(Duration::from_secs(2)))?;
+            workers.push(WorkerHandle {
+                commands: tx,
+                fds_out,
+                waker,
+                woken,
+                stats,
+                held: AtomicU64::new(0),
+                thread: Some(thread),
+            });
         }
         let pool = |ip| Mutex::new(PortPool::new(ip, config.ports));
         let ports = [pool(config.addresses[0]), pool(config.addresses[1])];
-        Ok((Relay { config, workers, next_id: AtomicU64::new(1), ports, epoch, recorder_stats }, events_rx))
+        let fd_limit = crate::sys::fd_soft_limit().unwrap_or(1024);
+        let relay = Relay {
+            config,
+            workers,
+            next_id: AtomicU64::new(1),
+            ports,
+            epoch,
+            recorder_stats,
+            private_tables,
+            fd_limit,
+        };
+        Ok((relay, events_rx))
     }
 
     /// Time since the relay started: the `now` its sessions run on.
@@ -171,8 +214,35 @@ impl Relay {
         config: SessionConfig,
         sides: [usize; 2],
     ) -> io::Result<(SessionId, [LegPorts; 2])> {
-        use std::os::fd::AsFd;
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let worker = self.worker(id);
+        // A worker's table that cannot take four more sockets would fail the session after
+        // its ports were already promised: refuse it here, while the caller can still say no.
+        // (With one shared table, binding the sockets fails instead.)
+        let held = worker.held.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.private_tables && held * 4 + TABLE_RESERVE > self.fd_limit {
+            worker.held.fetch_sub(1, Ordering::Relaxed);
+            return Err(io::Error::other(format!(
+                "relay worker full: {} sessions use its {} descriptors",
+                held - 1,
+                self.fd_limit
+            )));
+        }
+        let created = self.create_on(worker, id, config, sides);
+        if created.is_err() {
+            worker.held.fetch_sub(1, Ordering::Relaxed);
+        }
+        created
+    }
+
+    fn create_on(
+        &self,
+        worker: &WorkerHandle,
+        id: SessionId,
+        config: SessionConfig,
+        sides: [usize; 2],
+    ) -> io::Result<(SessionId, [LegPorts; 2])> {
+        use std::os::fd::AsFd;
         let mut sockets: Vec<UdpSocket> = Vec::with_capacity(4);
         let mut ports = Vec::with_capacity(2);
         for leg in 0..2 {
@@ -186,7 +256,8 @@ impl Relay {
         // The sockets go to the worker's own descriptor table; this table's copies close when
         // `sockets` drops, so they count against this table's limit only for this moment.
         let fds: Vec<_> = sockets.iter().map(|s| s.as_fd()).collect();
-        crate::sys::send_fds(&self.worker(id).fds_out, id.0, &fds)?;
+        crate::sys::send_fds(&worker.fds_out, id.0, &fds)
+            .map_err(|e| io::Error::new(e.kind(), format!("relay worker not taking sessions: {e}")))?;
         let session = Box::new(MediaSession::new(self.now(), config));
         self.send(id, Command::Add { id, session });
         Ok((id, [ports[0], ports[1]]))
@@ -255,7 +326,18 @@ impl Relay {
 
     /// Removes the session (closing its ports) and returns its final figures.
     pub fn remove(&self, id: SessionId) -> Option<SessionReport> {
-        self.ask(id, true)
+        let report = self.ask(id, true);
+        if report.is_some() {
+            self.worker(id).held.fetch_sub(1, Ordering::Relaxed);
+        }
+        report
+    }
+
+    /// Whether each worker keeps its sessions' sockets in a descriptor table of its own (see
+    /// `sys::own_fd_table`); `false` where the platform or a sandbox refused it, and then the
+    /// whole relay shares the process's descriptor limit.
+    pub fn private_fd_tables(&self) -> bool {
+        self.private_tables
     }
 
     fn ask(&self, id: SessionId, remove: bool) -> Option<SessionReport> {

@@ -236,12 +236,15 @@ pub(crate) fn own_fd_table(keep: &[std::os::fd::RawFd]) -> io::Result<bool> {
             keep.iter().filter(|&&fd| fd > 2).map(|&fd| fd as libc::c_uint).collect();
         keep.sort_unstable();
         keep.dedup();
+        // The table is private now, whatever follows: a copy left open is only a leak (it
+        // keeps that file open while the worker runs), so it is reported, not fatal.
         let mut from: libc::c_uint = 3;
-        for &k in &keep {
-            close_range(from, k)?;
-            from = k + 1;
+        for to in keep.iter().copied().chain([libc::c_uint::MAX]) {
+            if let Err(e) = close_range(from, to) {
+                eprintln!("relay: descriptors {from}..{to} of a worker's own table not closed: {e}");
+            }
+            from = to.saturating_add(1);
         }
-        close_range(from, libc::c_uint::MAX)?;
         Ok(true)
     }
     #[cfg(not(target_os = "linux"))]
@@ -385,17 +388,28 @@ pub(crate) fn recv_fds(
 /// hard limit at start, as servers that hold a socket per port do: the soft default (often
 /// 1 024) would cap a relay at a few hundred calls.
 pub fn set_fd_soft_limit(want: u64) -> io::Result<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes one rlimit into `lim`.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let mut lim = get_fd_limits()?;
     lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
     // SAFETY: setrlimit reads one rlimit from `lim`.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(lim.rlim_cur)
+    // What is in force now (some systems refuse an unlimited hard limit as the soft one).
+    fd_soft_limit()
+}
+
+/// The soft limit on descriptor numbers (`RLIMIT_NOFILE`) now in force.
+pub fn fd_soft_limit() -> io::Result<u64> {
+    Ok(get_fd_limits()?.rlim_cur as u64)
+}
+
+fn get_fd_limits() -> io::Result<libc::rlimit> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into `lim`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lim)
 }
 
 #[cfg(test)]

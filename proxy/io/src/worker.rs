@@ -232,7 +232,12 @@ impl Worker {
             let backlog = std::mem::take(&mut self.backlog);
             let before = self.stats.received.load(Ordering::Relaxed);
             for key in backlog.iter().copied().chain(events.iter().map(|e| e.token().0)) {
-                if key == WAKER.0 || key == FDS.0 {
+                if key == WAKER.0 {
+                    continue;
+                }
+                if key == FDS.0 {
+                    // A sender may be waiting for room in the descriptor queue (it holds ten).
+                    self.take_descriptors();
                     continue;
                 }
                 self.drain_socket(now, key, &mut batch);
@@ -272,9 +277,10 @@ impl Worker {
             let Some(sock) = self.socks.get(key) else { return };
             let n = match sys::recv_batch(&sock.socket, batch) {
                 Ok(n) => n,
-                // An earlier send's ICMP report (the peer's port closed), consumed by this
-                // read: datagrams may be queued behind it, and edge-triggered readiness will
-                // not report them again, so read on (the round limit still applies).
+                // An error report (only with IP_RECVERR or on a connected socket, neither of
+                // which this is), consumed by this read: datagrams may be queued behind it, and
+                // edge-triggered readiness would not report them again, so read on (the round
+                // limit still applies).
                 Err(_) => continue,
             };
             let (s, leg, component) = (sock.session, sock.leg, sock.component);
@@ -362,16 +368,14 @@ impl Worker {
 
     /// Applies queued commands; false when told to stop.
     fn handle_commands(&mut self, now: Duration) -> io::Result<bool> {
-        self.woken.store(false, Ordering::SeqCst);
-        // Every waiting descriptor message first: a session's sockets are sent before its
-        // `Add`, and a sender blocked on a full queue needs it emptied to go on.
-        self.take_descriptors();
+        // A swap, not a store: reading the flag a sender set orders its command before the
+        // drain below.
+        self.woken.swap(false, Ordering::SeqCst);
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
                 Command::Add { id, session } => {
                     if !self.arrived.contains_key(&id) {
-                        // Sent before the command, so normally here; a sender that found the
-                        // queue full got in after this wake's first look.
+                        // Sent before the command, so waiting in the queue by now.
                         self.take_descriptors();
                     }
                     let fds = self.arrived.remove(&id).unwrap_or_default();

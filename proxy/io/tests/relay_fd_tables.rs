@@ -65,4 +65,26 @@ fn workers_hold_more_sockets_than_one_table_may() {
             UdpSocket::bind(ports[0].rtp).expect("port released");
         }
     }
+
+    // A worker whose table has no room for four more sockets refuses the session up front
+    // (before any port is promised in an SDP), and takes sessions again once some end.
+    assert!(relay.private_fd_tables());
+    let mut sessions = vec![];
+    let refused = loop {
+        match relay.create() {
+            Ok((id, _)) => sessions.push(id),
+            Err(e) => break e,
+        }
+        assert!(sessions.len() <= 1000, "no limit reached");
+    };
+    assert!(refused.to_string().contains("relay worker full"), "{refused}");
+    // Each worker holds (300 − 16) / 4 = 71 sessions; the first refusal comes when one is full.
+    assert!((71..=142).contains(&sessions.len()), "{} sessions", sessions.len());
+    let last = sessions.pop().expect("one");
+    assert!(relay.remove(last).is_some());
+    let mut again = 0;
+    while relay.create().is_ok() {
+        again += 1;
+    }
+    assert!(again >= 1, "room again after a removal");
 }

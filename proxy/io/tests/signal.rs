@@ -641,7 +641,7 @@ fn direct_udp_is_served_by_the_core_and_streams_wake_it() {
     let config = SignalConfig {
         udp: vec![addr(V4), addr(V6)],
         tcp: vec![addr(V4)],
-        max_message: 3000,
+        max_message: 8000,
         ..SignalConfig::default()
     };
     let (handle, inbound, mut io) = signal::start_direct(config).unwrap();
@@ -660,12 +660,12 @@ fn direct_udp_is_served_by_the_core_and_streams_wake_it() {
         let peer = UdpSocket::bind(like).unwrap();
         peer.set_read_timeout(Some(WAIT)).unwrap();
         peer.send_to(b"\r\n\r\n", local).unwrap();
-        peer.send_to(&vec![b'x'; 3001], local).unwrap();
+        peer.send_to(&vec![b'x'; 8001], local).unwrap();
         peer.send_to(&sip("in", "hello"), local).unwrap();
         let got = take(&mut io);
         assert_eq!(got, vec![(peer.local_addr().unwrap(), local, sip("in", "hello"))]);
         // Under max_message but over a relay buffer's 2 KiB: whole.
-        let big = sip("big", &"a".repeat(1900));
+        let big = sip("big", &"a".repeat(4000));
         peer.send_to(&big, local).unwrap();
         assert_eq!(take(&mut io), vec![(peer.local_addr().unwrap(), local, big)]);
         io.send_udp(&Outbound::new(Transport::Udp, peer.local_addr().unwrap(), sip("out", "back")));

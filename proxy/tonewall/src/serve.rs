@@ -81,7 +81,9 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
         metrics_addr.map_or("off".to_string(), |a| format!("http://{a}/metrics")),
     );
     if crate::sip::enabled(&config) {
-        for warning in capacity_warnings(&config, &relay_config, fd_limit) {
+        // With one shared table (a sandbox refused private ones) the whole relay has one limit.
+        let tables = if relay.private_fd_tables() { relay_config.workers.max(1) } else { 1 };
+        for warning in capacity_warnings(&config, &relay_config, tables, fd_limit) {
             eprintln!("tonewall serve: warning: {warning}");
         }
     }
@@ -142,17 +144,21 @@ fn handle_event(
 /// What would stop the relay short of `[sip] max_calls`: descriptors (four sockets a call, in
 /// each worker's own table, up to the descriptor limit) and the port range (two RTP/RTCP pairs
 /// a call). Said once at start, so a full relay is not the first sign.
-fn capacity_warnings(config: &Config, relay: &tonewall_io::RelayConfig, fd_limit: u64) -> Vec<String> {
+fn capacity_warnings(
+    config: &Config,
+    relay: &tonewall_io::RelayConfig,
+    tables: usize,
+    fd_limit: u64,
+) -> Vec<String> {
     let want = config.sip.max_calls as u64;
     let mut out = vec![];
     // A few descriptors of each table are not sockets (poller, descriptor socket, stdio).
-    let by_fds = relay.workers.max(1) as u64 * fd_limit.saturating_sub(16) / 4;
+    let by_fds = tables as u64 * fd_limit.saturating_sub(16) / 4;
     if by_fds < want {
         out.push(format!(
-            "the descriptor limit ({fd_limit} per media worker) holds about {by_fds} calls on {} worker(s), \
-             fewer than [sip] max_calls = {want}: raise the hard limit (ulimit -Hn, systemd LimitNOFILE) \
-             or set [media] workers",
-            relay.workers.max(1)
+            "the descriptor limit ({fd_limit} per table) holds about {by_fds} calls in {tables} \
+             descriptor table(s), fewer than [sip] max_calls = {want}: raise the hard limit \
+             (ulimit -Hn, systemd LimitNOFILE) or set [media] workers"
         ));
     }
     let pairs = (u64::from(relay.ports.1) + 1).saturating_sub(u64::from(relay.ports.0)) / 2;
@@ -179,16 +185,18 @@ mod tests {
         relay.ports = (20000, 59999);
         relay.addresses = [[127, 0, 0, 1].into(), [127, 0, 0, 1].into()];
         // 2 × (20 000 − 16) / 4 = 9 992 calls: short by a few.
-        let w = capacity_warnings(&config, &relay, 20_000);
+        let w = capacity_warnings(&config, &relay, 2, 20_000);
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].contains("about 9992 calls on 2 worker(s)"), "{w:?}");
+        assert!(w[0].contains("about 9992 calls in 2 descriptor table(s)"), "{w:?}");
         relay.workers = 3;
-        assert!(capacity_warnings(&config, &relay, 20_000).is_empty());
+        assert!(capacity_warnings(&config, &relay, 3, 20_000).is_empty());
+        // Workers sharing the process's table: one limit for all.
+        assert!(capacity_warnings(&config, &relay, 1, 20_000)[0].contains("about 4996 calls"));
         // One address for both legs: its 20 000 pairs make 10 000 calls; a narrower range not.
         relay.ports = (20000, 49999);
-        let w = capacity_warnings(&config, &relay, 20_000);
+        let w = capacity_warnings(&config, &relay, 3, 20_000);
         assert!(w.len() == 1 && w[0].contains("holds 7500 calls"), "{w:?}");
         relay.addresses[1] = [127, 0, 0, 2].into();
-        assert!(capacity_warnings(&config, &relay, 20_000).is_empty());
+        assert!(capacity_warnings(&config, &relay, 3, 20_000).is_empty());
     }
 }

@@ -263,6 +263,7 @@ fn run(
     let mut plane = RelayPlane(&relay);
     let mut last_sync = Instant::now();
     let mut log = String::new();
+    let mut streams_lost = false;
     loop {
         let now = start.elapsed();
         // Wake for the core's next timer, and at least every 100 ms for media timeouts.
@@ -282,7 +283,19 @@ fn run(
             core.handle_input(now, &mut plane, &mut rng, source, bytes);
         });
         io.clear_wake();
-        for msg in inbound.try_iter() {
+        loop {
+            let msg = match inbound.try_recv() {
+                Ok(msg) => msg,
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    // The signal thread is gone (it stops only on a panic): TCP and TLS with it.
+                    if !streams_lost {
+                        eprintln!("sip: the TCP/TLS transport thread stopped; UDP goes on");
+                        streams_lost = true;
+                    }
+                    break;
+                }
+            };
             let source = Target {
                 transport: to_sip(msg.transport),
                 addr: msg.source,

@@ -118,8 +118,8 @@ impl CoreIo {
                         drained = true;
                         break;
                     }
-                    // An earlier send's ICMP report, taken by this read; datagrams may still
-                    // be queued behind it (and edge-triggered readiness will not say so again).
+                    // An error report (only with IP_RECVERR, or on a connected socket, neither
+                    // of which this is) is taken by the read; datagrams may be queued behind it.
                     Err(_) => continue,
                 };
                 let payload = &self.buf[..n];
@@ -143,7 +143,9 @@ impl CoreIo {
     /// Clears the wake flag; call it before draining the inbound receiver, so that a message
     /// queued after the drain wakes the next [`CoreIo::wait`].
     pub fn clear_wake(&self) {
-        self.woken.store(false, Ordering::SeqCst);
+        // A swap, not a store: reading the flag the signal thread set orders its message
+        // before the drain that follows.
+        self.woken.swap(false, Ordering::SeqCst);
     }
 
     /// Sends a UDP message from the socket bound to `message.local` if there is one, else from

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! With [`start_direct`] the core thread serves the UDP sockets itself through [`CoreIo`]
-//! (`recvmmsg` and `sendto` from the core's own thread, no hop), and the signal thread keeps
+//! (`recvfrom` and `sendto` on the core's own thread, no hop), and the signal thread keeps
 //! only TCP and TLS; `tonewall serve` runs this way.
 //!
 //! The outside is synchronous so a sans-IO core loop can pump it from a plain thread:
