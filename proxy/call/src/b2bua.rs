@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tonewall_media::anchor::{Anchor, AnchorError, CallReport, MediaPlane, OfferOptions};
 use tonewall_sip::digest::{self, Algorithm, Authorization, Credentials, NonceSource, NonceStatus, Verdict};
-use tonewall_sip::guard::{Decision, Guard, GuardConfig, Kind, RejectReason};
+use tonewall_sip::guard::{Decision, Guard, GuardConfig, Kind, RateLimit, RejectReason, TokenBucket};
 use tonewall_sip::message::{self, Message, Method, NameAddr, Request, Response, Uri, reason_phrase};
 use tonewall_sip::registrar::{
     ContactsRequest, Origin, RegisterError, RegisterRequest, Registrar, RegistrarConfig, RequestedContact,
@@ -300,6 +300,16 @@ struct Call {
     media: bool,
 }
 
+/// The reason phrase of a 503 for a trunk over its call rate (it also carries Retry-After).
+const TRUNK_RATE_LIMITED: &str = "Trunk Rate Limited";
+
+/// One trunk's share of the core: its calls up now, and its call-rate bucket.
+#[derive(Debug, Default)]
+struct TrunkLoad {
+    calls: usize,
+    rate: Option<TokenBucket>,
+}
+
 /// The B2BUA.
 pub struct B2bua {
     config: CoreConfig,
@@ -307,6 +317,8 @@ pub struct B2bua {
     anchor: Anchor,
     router: Router,
     calls: HashMap<u64, Call>,
+    /// Per trunk (by name): calls up now, and the bucket of its call rate if it has one.
+    trunk_load: HashMap<String, TrunkLoad>,
     /// (Call-ID of a leg) → (call, side).
     by_call_id: HashMap<String, (u64, Side)>,
     pending: HashMap<TxId, Pending>,
@@ -377,6 +389,7 @@ impl B2bua {
             anchor,
             router,
             calls: HashMap::new(),
+            trunk_load: HashMap::new(),
             by_call_id: HashMap::new(),
             pending: HashMap::new(),
             invites: HashMap::new(),
@@ -620,11 +633,21 @@ impl B2bua {
         tx: TxId,
         req: Request,
     ) {
-        let Some(trunk) = self.router.trunk_of(source.addr.ip()).map(|t| t.name.clone()) else {
+        let Some((trunk, trunk_calls, trunk_rate)) =
+            self.router.trunk_of(source.addr.ip()).map(|t| (t.name.clone(), t.max_calls, t.calls_per_second))
+        else {
             return self.reply(now, tx, &req, 403, "Forbidden");
         };
         let refuse = |this: &mut Self, status: u16, reason: &str| {
-            this.reply(now, tx, &req, status, reason);
+            if reason == TRUNK_RATE_LIMITED {
+                // The bucket has a token again within a second.
+                let tag = this.fresh();
+                let mut resp = req.response(status, reason, Some(&tag));
+                resp.headers.push("Retry-After", "1");
+                this.respond(now, tx, &resp);
+            } else {
+                this.reply(now, tx, &req, status, reason);
+            }
             this.events.push_back(CallEvent::Ended(Box::new(CallRecord {
                 call: 0,
                 trunk: trunk.clone(),
@@ -646,6 +669,16 @@ impl B2bua {
         }
         if self.calls.len() >= self.config.max_calls {
             return refuse(self, 503, "Call Limit Reached");
+        }
+        let load = self.trunk_load.entry(trunk.clone()).or_default();
+        if trunk_calls.is_some_and(|max| load.calls >= max) {
+            return refuse(self, 503, "Trunk Call Limit Reached");
+        }
+        if let Some(rate) = trunk_rate {
+            let limit = RateLimit { per_second: rate, burst: rate.max(1) };
+            if !load.rate.get_or_insert_with(|| TokenBucket::full(limit, now)).take(limit, now) {
+                return refuse(self, 503, TRUNK_RATE_LIMITED);
+            }
         }
         let user = uri.user.clone().unwrap_or_default();
         let (registrar, realm) = (&self.registrar, &self.config.realm);
@@ -758,6 +791,7 @@ impl B2bua {
         self.rings.push(Reverse((now + self.config.ring_timeout, call_id)));
         self.by_call_id.insert(carrier.call_id.clone(), (call_id, Side::Carrier));
         self.by_call_id.insert(b_call_id, (call_id, Side::Agent));
+        self.trunk_load.entry(trunk.clone()).or_default().calls += 1;
         self.calls.insert(
             call_id,
             Call {
@@ -1482,6 +1516,9 @@ impl B2bua {
     /// Ends a call: media released, the agent freed, the record out.
     fn finish(&mut self, now: Duration, call_id: u64, outcome: Outcome, status: u16, ended_by: Option<Side>) {
         let Some(call) = self.calls.remove(&call_id) else { return };
+        if let Some(load) = self.trunk_load.get_mut(&call.trunk) {
+            load.calls = load.calls.saturating_sub(1);
+        }
         for leg in &call.legs {
             // Only this call's own entries (a Call-ID reused by another call stays its own).
             if self.by_call_id.get(&leg.call_id).is_some_and(|&(c, _)| c == call_id) {

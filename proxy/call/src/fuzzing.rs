@@ -143,7 +143,11 @@ pub fn b2bua_script(script: &[(u8, u16, Vec<u8>)]) {
         agent_networks: vec![],
     });
     let router = Router::new(
-        vec![Trunk { name: "carrier".into(), networks: vec![Cidr::parse("192.0.2.0/24").expect("cidr")] }],
+        vec![Trunk {
+            name: "carrier".into(),
+            networks: vec![Cidr::parse("192.0.2.0/24").expect("cidr")],
+            ..Trunk::default()
+        }],
         vec![Route {
             name: "all".into(),
             pattern: regex_lite::Regex::new("^(?:.*)$").expect("regex"),

@@ -10,13 +10,20 @@ use tonewall_media::anchor::Cidr;
 use tonewall_sip::message::Uri;
 use tonewall_sip::transaction::{Target, Transport};
 
-/// A carrier trunk: the networks its INVITEs come from.
-#[derive(Clone, Debug)]
+/// A carrier trunk: the networks its INVITEs come from, and what it may place.
+#[derive(Clone, Debug, Default)]
 pub struct Trunk {
     /// The name, used in logs and metrics labels.
     pub name: String,
     /// Source networks.
     pub networks: Vec<Cidr>,
+    /// Calls of this trunk up at once; INVITEs beyond get 503. `None`: only the global
+    /// `max_calls` applies. A contact centre sells capacity per carrier contract: one carrier
+    /// must not take every agent line.
+    pub max_calls: Option<usize>,
+    /// New calls per second from this trunk (a burst of one second's worth); INVITEs beyond get
+    /// 503 with Retry-After. `None`: unlimited (trunks are exempt from the per-source guard).
+    pub calls_per_second: Option<u32>,
 }
 
 /// Where a route sends its calls.
@@ -215,7 +222,11 @@ mod tests {
             strategy: Strategy::RoundRobin,
         };
         Router::new(
-            vec![Trunk { name: "carrier".into(), networks: vec![Cidr::parse("192.0.2.0/24").unwrap()] }],
+            vec![Trunk {
+                name: "carrier".into(),
+                networks: vec![Cidr::parse("192.0.2.0/24").unwrap()],
+                ..Trunk::default()
+            }],
             vec![
                 Route {
                     name: "support".into(),

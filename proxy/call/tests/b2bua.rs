@@ -44,6 +44,11 @@ fn world() -> World {
 /// A world whose agents `alice` and `bob` may register (password: the user name reversed,
 /// with a canary), routes 4000 to a fixed URI, 4001 to alice, 4100 to the group of both.
 fn world_with(agents: Vec<Credentials>) -> World {
+    world_with_trunk(agents, Trunk::default())
+}
+
+/// [`world_with`], with the carrier trunk's limits from `limits` (its name and network fixed).
+fn world_with_trunk(agents: Vec<Credentials>, limits: Trunk) -> World {
     let mut rng = StdRng::seed_from_u64(3261);
     let anchor = Anchor::new(AnchorConfig {
         advertised: [IpAddr::from([203, 0, 113, 1]), IpAddr::from([10, 1, 0, 1])],
@@ -53,7 +58,11 @@ fn world_with(agents: Vec<Credentials>) -> World {
         agent_networks: vec![],
     });
     let router = Router::new(
-        vec![Trunk { name: "carrier".into(), networks: vec![Cidr::parse("192.0.2.0/24").unwrap()] }],
+        vec![Trunk {
+            name: "carrier".into(),
+            networks: vec![Cidr::parse("192.0.2.0/24").unwrap()],
+            ..limits
+        }],
         vec![
             Route {
                 name: "support".into(),
@@ -602,6 +611,54 @@ fn an_invite_flood_from_a_stranger_gets_503_and_a_trunk_is_not_limited() {
     }
     assert!(!w.statuses_to(CARRIER).contains(&503));
     assert_eq!(w.core.calls(), 300);
+}
+
+#[test]
+fn a_trunk_over_its_call_limit_or_call_rate_gets_503() {
+    let call =
+        |i: usize| invite(&format!("z9hG4bKl{i}"), OFFER).replace("carrier-call-1", &format!("lim-{i}"));
+    // At most two calls up at once: the third waits for one to end.
+    let mut w = world_with_trunk(vec![], Trunk { max_calls: Some(2), ..Trunk::default() });
+    for i in 0..3 {
+        w.input(CARRIER, &call(i));
+    }
+    assert_eq!(w.statuses_to(CARRIER), vec![100, 100, 100, 503]);
+    assert_eq!(w.core.calls(), 2);
+    let rejected = w.events.iter().any(|e| {
+        matches!(e, CallEvent::Ended(r) if r.status == 503 && r.trunk == "carrier" && r.outcome == Outcome::Rejected)
+    });
+    assert!(rejected, "the refusal is recorded against the trunk: {:?}", w.events);
+    // The agent refuses the first call: a slot frees, and the next INVITE goes through.
+    let invites = w.take(AGENT);
+    let Some(Message::Request(inv)) = invites.first() else { panic!("{invites:?}") };
+    let inv = inv.clone();
+    w.input(AGENT, &agent_response(&inv, 486, ""));
+    w.take(CARRIER);
+    w.input(CARRIER, &call(3));
+    assert_eq!(w.statuses_to(CARRIER), vec![100]);
+    assert_eq!(w.core.calls(), 2);
+
+    // Three calls a second: a burst of five gets three through, then 503 with Retry-After.
+    let mut w = world_with_trunk(vec![], Trunk { calls_per_second: Some(3), ..Trunk::default() });
+    for i in 0..5 {
+        w.input(CARRIER, &call(i));
+    }
+    let answers = w.take(CARRIER);
+    let limited: Vec<&Response> = answers
+        .iter()
+        .filter_map(|m| match m {
+            Message::Response(r) if r.status == 503 => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((w.core.calls(), limited.len()), (3, 2));
+    assert!(limited.iter().all(|r| r.headers.get("Retry-After") == Some("1")), "{limited:?}");
+    // A second later there is room again.
+    w.advance(Duration::from_secs(1));
+    w.take(CARRIER);
+    w.input(CARRIER, &call(9));
+    assert_eq!(w.statuses_to(CARRIER), vec![100]);
+    assert_eq!(w.core.calls(), 4);
 }
 
 #[test]

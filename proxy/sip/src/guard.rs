@@ -103,18 +103,22 @@ pub enum Decision {
 /// Tokens are kept in thousandths so integer refill stays exact at low rates.
 const MILLI: u64 = 1000;
 
+/// A token bucket on virtual time: `limit.burst` tokens when full, refilled at
+/// `limit.per_second`. The guard keeps one per source and kind; the B2BUA one per trunk.
 #[derive(Debug, Clone, Copy)]
-struct Bucket {
+pub struct TokenBucket {
     milli_tokens: u64,
     refilled_at: Duration,
 }
 
-impl Bucket {
-    fn full(limit: RateLimit, now: Duration) -> Bucket {
-        Bucket { milli_tokens: u64::from(limit.burst) * MILLI, refilled_at: now }
+impl TokenBucket {
+    /// A full bucket.
+    pub fn full(limit: RateLimit, now: Duration) -> TokenBucket {
+        TokenBucket { milli_tokens: u64::from(limit.burst) * MILLI, refilled_at: now }
     }
 
-    fn take(&mut self, limit: RateLimit, now: Duration) -> bool {
+    /// Takes a token if there is one (after refilling for the time since the last take).
+    pub fn take(&mut self, limit: RateLimit, now: Duration) -> bool {
         let elapsed = now.saturating_sub(self.refilled_at);
         // Thousandths of a token earned: seconds × rate × 1000 = µs × rate / 1000.
         let earned = elapsed.as_micros() * u128::from(limit.per_second) / 1000;
@@ -133,7 +137,7 @@ impl Bucket {
 
 #[derive(Debug)]
 struct Source {
-    buckets: [Bucket; 3],
+    buckets: [TokenBucket; 3],
     seen: Duration,
 }
 
@@ -189,7 +193,7 @@ impl Guard {
         let source = self
             .sources
             .entry(ip)
-            .or_insert_with(|| Source { buckets: limits.map(|l| Bucket::full(l, now)), seen: now });
+            .or_insert_with(|| Source { buckets: limits.map(|l| TokenBucket::full(l, now)), seen: now });
         source.seen = source.seen.max(now);
         let i = match kind {
             Kind::Invite => 0,

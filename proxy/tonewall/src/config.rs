@@ -100,6 +100,8 @@ impl Default for Sip {
             trunks: vec![TrunkConfig {
                 name: "local".into(),
                 networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
+                max_calls: None,
+                calls_per_second: None,
             }],
             routes: Vec::new(),
             groups: Vec::new(),
@@ -116,6 +118,14 @@ pub struct TrunkConfig {
     pub name: String,
     /// Source networks (`192.0.2.0/24`, `2001:db8::/32`, or one address).
     pub networks: Vec<String>,
+    /// Calls of this trunk up at once (its contract's channels); more get 503. Unset: only
+    /// `[sip] max_calls` applies.
+    #[serde(default)]
+    pub max_calls: Option<usize>,
+    /// New calls per second from this trunk (burst: one second's worth); more get 503 with
+    /// `Retry-After: 1`. Unset: unlimited.
+    #[serde(default)]
+    pub calls_per_second: Option<u32>,
 }
 
 /// `[[sip.routes]]`: calls whose dialled user matches go somewhere.
@@ -446,25 +456,47 @@ impl Config {
         }
         for t in &s.trunks {
             if let Some(bad) = t.networks.iter().find(|n| tonewall_media::anchor::Cidr::parse(n).is_none()) {
-                return Err(("sip", "networks", format!("trunk `{}`: `{bad}` is not a network", t.name)));
+                return Err((
+                    "sip.trunks",
+                    "networks",
+                    format!("trunk `{}`: `{bad}` is not a network", t.name),
+                ));
+            }
+            if t.max_calls == Some(0) {
+                return Err((
+                    "sip.trunks",
+                    "max_calls",
+                    format!("trunk `{}`: 0 calls would refuse them all", t.name),
+                ));
+            }
+            if t.calls_per_second == Some(0) {
+                return Err((
+                    "sip.trunks",
+                    "calls_per_second",
+                    format!("trunk `{}`: 0 calls per second would refuse them all", t.name),
+                ));
             }
         }
         for r in &s.routes {
             if let Err(e) = regex_lite::Regex::new(&r.pattern) {
-                return Err(("sip", "match", format!("route pattern `{}`: {e}", r.pattern)));
+                return Err(("sip.routes", "match", format!("route pattern `{}`: {e}", r.pattern)));
             }
             if let Some(bad) = r.codecs.iter().find(|c| {
                 c.is_empty() || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             }) {
-                return Err(("sip", "codecs", format!("route `{}`: `{bad}` is not a codec name", r.pattern)));
+                return Err((
+                    "sip.routes",
+                    "codecs",
+                    format!("route `{}`: `{bad}` is not a codec name", r.pattern),
+                ));
             }
             if let Some(g) = r.to.strip_prefix("group:") {
                 if !s.groups.iter().any(|x| x.name == g) {
-                    return Err(("sip", "to", format!("route to unknown group `{g}`")));
+                    return Err(("sip.routes", "to", format!("route to unknown group `{g}`")));
                 }
             } else if let Some(a) = r.to.strip_prefix("agent:") {
                 if !s.agents.iter().any(|x| x.user == a) {
-                    return Err(("sip", "to", format!("route to unknown agent `{a}`")));
+                    return Err(("sip.routes", "to", format!("route to unknown agent `{a}`")));
                 }
             } else if tonewall_call::routing::uri_target(&r.to).is_none() {
                 return Err((
@@ -476,18 +508,22 @@ impl Config {
         }
         for g in &s.groups {
             if let Some(m) = g.members.iter().find(|m| !s.agents.iter().any(|a| &a.user == *m)) {
-                return Err(("sip", "members", format!("group `{}`: unknown agent `{m}`", g.name)));
+                return Err(("sip.groups", "members", format!("group `{}`: unknown agent `{m}`", g.name)));
             }
         }
         for a in &s.agents {
             if a.password.is_none() && a.ha1_sha256.is_none() && a.ha1_md5.is_none() {
-                return Err(("sip", "user", format!("agent `{}` has no password or ha1", a.user)));
+                return Err(("sip.agents", "user", format!("agent `{}` has no password or ha1", a.user)));
             }
             let hex_ok = |h: &Option<String>, n: usize| {
                 h.as_ref().is_none_or(|h| h.len() == n && h.bytes().all(|b| b.is_ascii_hexdigit()))
             };
             if !hex_ok(&a.ha1_sha256, 64) || !hex_ok(&a.ha1_md5, 32) {
-                return Err(("sip", "user", format!("agent `{}`: ha1 values are hex digests", a.user)));
+                return Err((
+                    "sip.agents",
+                    "user",
+                    format!("agent `{}`: ha1 values are hex digests", a.user),
+                ));
             }
         }
         if !(1..=3600).contains(&s.ring_timeout_s) {
@@ -628,5 +664,10 @@ mod tests {
         let e = load("[sip]\nudp = [\"0.0.0.0:5060\"]\n").expect_err("wildcard");
         assert_eq!(e, "F:2: 0.0.0.0:5060: a wildcard address needs sip.advertised (the address peers reach)");
         load("[sip]\nudp = [\"0.0.0.0:5060\"]\nadvertised = \"192.0.2.10\"\n").expect("advertised");
+        let trunk = "[[sip.trunks]]\nname = \"c\"\nnetworks = [\"192.0.2.0/24\"]\n";
+        let e = load(&format!("{trunk}max_calls = 0\n")).expect_err("zero calls");
+        assert_eq!(e, "F:4: trunk `c`: 0 calls would refuse them all");
+        let c = load(&format!("{trunk}max_calls = 30\ncalls_per_second = 5\n")).expect("limits");
+        assert_eq!((c.sip.trunks[0].max_calls, c.sip.trunks[0].calls_per_second), (Some(30), Some(5)));
     }
 }

@@ -104,6 +104,12 @@ impl From<SubstituteArg> for Substitute {
     }
 }
 
+/// mimalloc rather than glibc's malloc: the SIP core parses and builds messages with many
+/// short-lived allocations, on one thread, while other threads allocate now and then; glibc
+/// spent about 12 % of that thread's time in malloc and free (perf, 350 calls/s).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

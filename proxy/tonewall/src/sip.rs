@@ -118,6 +118,8 @@ fn router(config: &Config) -> Router {
         .map(|t| Trunk {
             name: t.name.clone(),
             networks: t.networks.iter().filter_map(|n| Cidr::parse(n)).collect(),
+            max_calls: t.max_calls,
+            calls_per_second: t.calls_per_second,
         })
         .collect();
     let routes = s
