@@ -693,3 +693,32 @@ fn direct_udp_is_served_by_the_core_and_streams_wake_it() {
         handle.stats().send_failures.load(Ordering::Relaxed) == failures + 1
     });
 }
+
+/// A peer that stops reading: what Tonewall queued for it can never be delivered, and nothing
+/// retransmits over TCP, so once the writes time out the core is told (as for a failed dial)
+/// instead of waiting out its 32 s transaction timers.
+#[test]
+fn tcp_writes_that_never_complete_are_told() {
+    let config = SignalConfig {
+        tcp: vec![addr(V4)],
+        idle_timeout: Duration::from_secs(1),
+        max_message: 64 * 1024,
+        max_pending_write: 64 << 20,
+        ..SignalConfig::default()
+    };
+    let (handle, rx) = start(config);
+    let peer = connect(bound(&handle, Transport::Tcp, V4));
+    let mut w = &peer;
+    w.write_all(&sip("hello", "")).unwrap();
+    let hello = recv(&rx);
+    // 16 MiB toward a peer that reads nothing: far past both sockets' buffers.
+    let big = sip("big", &"x".repeat(60_000));
+    for _ in 0..256 {
+        handle.send(Outbound::reply_to(&hello, big.clone()));
+    }
+    let notice = rx.recv_timeout(Duration::from_secs(10)).expect("a notice once the writes time out");
+    assert!(notice.send_failed && notice.bytes.is_empty(), "{notice:?}");
+    assert_eq!((notice.transport, notice.source), (Transport::Tcp, hello.source));
+    assert!(handle.stats().send_failures.load(Ordering::Relaxed) > 0);
+    drop(peer);
+}

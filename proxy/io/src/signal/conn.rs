@@ -335,6 +335,7 @@ where
         }
     };
     let rx = &mut registration.rx;
+    // True when the connection ends because a write failed: what was being written is lost.
     let writing = async {
         while let Some(bytes) = rx.recv().await {
             // A peer that takes nothing for a whole idle period is as good as gone.
@@ -346,20 +347,34 @@ where
             writer.pending.fetch_sub(bytes.len(), Ordering::Relaxed);
             match written {
                 Ok(Ok(())) => touch(),
-                Ok(Err(e)) => return log(&info, id, format_args!("write failed: {e}")),
-                Err(_) => return log(&info, id, format_args!("write timed out")),
+                Ok(Err(e)) => {
+                    log(&info, id, format_args!("write failed: {e}"));
+                    return true;
+                }
+                Err(_) => {
+                    log(&info, id, format_args!("write timed out"));
+                    return true;
+                }
             }
         }
+        false
     };
-    tokio::select! {
-        () = reading => {}
-        () = writing => {}
-    }
+    let write_failed = tokio::select! {
+        () = reading => false,
+        failed = writing => failed,
+    };
     // Free the slot first so no more sends are queued here, then count what never went out.
     shared.remove(id);
     registration.rx.close();
+    let mut lost = 0;
     while let Ok(_lost) = registration.rx.try_recv() {
         SignalStats::add(&shared.stats.send_failures);
+        lost += 1;
+    }
+    // Messages lost on a reliable transport are never retransmitted: tell the core, so the
+    // transactions toward this peer fail now rather than at their 32 s timers.
+    if write_failed || lost > 0 {
+        shared.notify_failure(info.transport, info.peer);
     }
     // TLS: send close_notify; TCP: FIN. Best effort, briefly.
     let _ = timeout(Duration::from_secs(1), wr.shutdown()).await;
