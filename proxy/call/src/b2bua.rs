@@ -633,11 +633,16 @@ impl B2bua {
         tx: TxId,
         req: Request,
     ) {
-        let Some((trunk, trunk_calls, trunk_rate)) =
-            self.router.trunk_of(source.addr.ip()).map(|t| (t.name.clone(), t.max_calls, t.calls_per_second))
+        let Some((trunk, trunk_calls, trunk_rate, tls_only)) = self
+            .router
+            .trunk_of(source.addr.ip())
+            .map(|t| (t.name.clone(), t.max_calls, t.calls_per_second, t.tls_name.is_some()))
         else {
             return self.reply(now, tx, &req, 403, "Forbidden");
         };
+        if tls_only && source.transport != Transport::Tls {
+            return self.reply(now, tx, &req, 403, "TLS Required");
+        }
         let refuse = |this: &mut Self, status: u16, reason: &str| {
             if reason == TRUNK_RATE_LIMITED {
                 // The bucket has a token again within a second.

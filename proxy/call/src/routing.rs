@@ -24,6 +24,11 @@ pub struct Trunk {
     /// New calls per second from this trunk (a burst of one second's worth); INVITEs beyond get
     /// 503 with Retry-After. `None`: unlimited (trunks are exempt from the per-source guard).
     pub calls_per_second: Option<u32>,
+    /// The name its TLS client certificate must be valid for. Set, the trunk's INVITEs are
+    /// taken only over TLS (others get 403): the transport layer has checked the certificate
+    /// of every TLS connection from the trunk's networks, so an address alone, which a
+    /// network path can forge for UDP, is not enough.
+    pub tls_name: Option<String>,
 }
 
 /// Where a route sends its calls.

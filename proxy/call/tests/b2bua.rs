@@ -662,6 +662,24 @@ fn a_trunk_over_its_call_limit_or_call_rate_gets_503() {
 }
 
 #[test]
+fn a_trunk_with_a_tls_name_is_taken_only_over_tls() {
+    let mut w =
+        world_with_trunk(vec![], Trunk { tls_name: Some("sbc.carrier.test".into()), ..Trunk::default() });
+    w.input(CARRIER, &invite("z9hG4bKudp", OFFER));
+    let answers = w.take(CARRIER);
+    let [Message::Response(trying), Message::Response(r)] = &answers[..] else { panic!("{answers:?}") };
+    assert_eq!((trying.status, r.status, r.reason.as_str()), (100, 403, "TLS Required"));
+    assert_eq!(w.core.calls(), 0);
+    // Over TLS (the transport layer has checked the certificate) the call goes on.
+    let source = Target { transport: Transport::Tls, addr: CARRIER.parse().unwrap(), conn: Some(7) };
+    let inv = invite("z9hG4bKtls", OFFER).replace("SIP/2.0/UDP", "SIP/2.0/TLS");
+    w.core.handle_input(w.now, &mut w.plane, &mut w.rng, source, inv.as_bytes());
+    w.drain();
+    assert_eq!(w.statuses_to(CARRIER), vec![100]);
+    assert_eq!(w.core.calls(), 1);
+}
+
+#[test]
 fn sip_info_digits_are_taken_answered_and_never_forwarded() {
     let mut w = world();
     let (_, to) = answered_call(&mut w);

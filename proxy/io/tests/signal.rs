@@ -722,3 +722,55 @@ fn tcp_writes_that_never_complete_are_told() {
     assert!(handle.stats().send_failures.load(Ordering::Relaxed) > 0);
     drop(peer);
 }
+
+/// A trunk that must prove itself over TLS: from its network, a connection without a client
+/// certificate, or with one not valid for the trunk's name, is closed before any message gets
+/// through; the right certificate passes; other addresses are not affected.
+#[test]
+fn tls_identities_tie_a_network_to_a_certificate_name() {
+    use tonewall_media::anchor::Cidr;
+    let identity = |name: &str| signal::TlsIdentity {
+        networks: vec![Cidr::parse("127.0.0.0/8").unwrap()],
+        name: name.to_string(),
+    };
+    let config = SignalConfig {
+        tls_client_ca: Some(data("ca.pem")),
+        tls_identities: vec![identity("trunk.test")],
+        ..tls_config()
+    };
+    let (handle, rx) = start(config);
+    let v4 = bound(&handle, Transport::Tls, V4);
+    let mut good = tls_connect(v4, "127.0.0.1", true);
+    good.write_all(&sip("good", "")).unwrap();
+    assert_eq!(recv(&rx).bytes, sip("good", ""));
+
+    let mut anonymous = tls_connect(v4, "127.0.0.1", false);
+    let _ = anonymous.write_all(&sip("anonymous", ""));
+    assert!(closes(&mut anonymous), "a certificate-less connection from the trunk's network stays open");
+    assert_quiet(&rx);
+    assert_eq!(handle.stats().tls_identity_refused.load(Ordering::Relaxed), 1);
+
+    // From ::1, outside the identity's network: no certificate needed.
+    let mut other = tls_connect(bound(&handle, Transport::Tls, V6), "::1", false);
+    other.write_all(&sip("other", "")).unwrap();
+    assert_eq!(recv(&rx).bytes, sip("other", ""));
+
+    // A certificate chaining to the CA but named for someone else.
+    let config = SignalConfig {
+        tls_client_ca: Some(data("ca.pem")),
+        tls_identities: vec![identity("carrier-b.test")],
+        ..tls_config()
+    };
+    let (handle, rx) = start(config);
+    let mut wrong = tls_connect(bound(&handle, Transport::Tls, V4), "127.0.0.1", true);
+    let _ = wrong.write_all(&sip("wrong", ""));
+    assert!(closes(&mut wrong));
+    assert_quiet(&rx);
+    assert_eq!(handle.stats().tls_identity_refused.load(Ordering::Relaxed), 1);
+
+    // Identities without a CA to verify against are a configuration error.
+    let err = signal::start(SignalConfig { tls_identities: vec![identity("trunk.test")], ..tls_config() })
+        .map(|_| ())
+        .expect_err("needs tls_client_ca");
+    assert!(err.to_string().contains("tls_client_ca"), "{err}");
+}

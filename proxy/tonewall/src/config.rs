@@ -102,6 +102,7 @@ impl Default for Sip {
                 networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
                 max_calls: None,
                 calls_per_second: None,
+                tls_name: None,
             }],
             routes: Vec::new(),
             groups: Vec::new(),
@@ -126,6 +127,11 @@ pub struct TrunkConfig {
     /// `Retry-After: 1`. Unset: unlimited.
     #[serde(default)]
     pub calls_per_second: Option<u32>,
+    /// The name (DNS, or IP address) the trunk's TLS client certificate must be valid for.
+    /// Set, its INVITEs are taken only over TLS, and a TLS connection from its networks whose
+    /// certificate (verified against `tls_client_ca`) does not cover this name is closed.
+    #[serde(default)]
+    pub tls_name: Option<String>,
 }
 
 /// `[[sip.routes]]`: calls whose dialled user matches go somewhere.
@@ -462,6 +468,22 @@ impl Config {
                     format!("trunk `{}`: `{bad}` is not a network", t.name),
                 ));
             }
+            if let Some(name) = &t.tls_name {
+                if s.tls.is_empty() || s.tls_client_ca.is_none() {
+                    return Err((
+                        "sip.trunks",
+                        "tls_name",
+                        format!("trunk `{}`: tls_name needs TLS listeners and tls_client_ca", t.name),
+                    ));
+                }
+                if rustls_pki_types::ServerName::try_from(name.as_str()).is_err() {
+                    return Err((
+                        "sip.trunks",
+                        "tls_name",
+                        format!("trunk `{}`: `{name}` is not a DNS name or IP address", t.name),
+                    ));
+                }
+            }
             if t.max_calls == Some(0) {
                 return Err((
                     "sip.trunks",
@@ -667,6 +689,8 @@ mod tests {
         let trunk = "[[sip.trunks]]\nname = \"c\"\nnetworks = [\"192.0.2.0/24\"]\n";
         let e = load(&format!("{trunk}max_calls = 0\n")).expect_err("zero calls");
         assert_eq!(e, "F:4: trunk `c`: 0 calls would refuse them all");
+        let e = load(&format!("{trunk}tls_name = \"sbc.carrier.example\"\n")).expect_err("no TLS");
+        assert_eq!(e, "F:4: trunk `c`: tls_name needs TLS listeners and tls_client_ca");
         let c = load(&format!("{trunk}max_calls = 30\ncalls_per_second = 5\n")).expect("limits");
         assert_eq!((c.sip.trunks[0].max_calls, c.sip.trunks[0].calls_per_second), (Some(30), Some(5)));
     }

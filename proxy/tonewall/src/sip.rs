@@ -43,6 +43,8 @@ pub struct SipMetrics {
     calls: IntCounterVec,
     active: IntGauge,
     registered: IntGauge,
+    transport: IntCounterVec,
+    connections: IntGauge,
 }
 
 impl SipMetrics {
@@ -66,13 +68,25 @@ impl SipMetrics {
         )?;
         let active = IntGauge::new("tonewall_calls_active", "Calls in progress.")?;
         let registered = IntGauge::new("tonewall_sip_registrations", "Agent registrations in force.")?;
+        let transport = IntCounterVec::new(
+            Opts::new(
+                "tonewall_sip_transport_events_total",
+                "SIP transport events: messages received and sent, failed sends, dropped inbound \
+                 messages, connections accepted, dialled, refused, closed idle or unframeable, TLS \
+                 handshakes failed, TLS peers refused for their certificate's name.",
+            ),
+            &["event"],
+        )?;
+        let connections = IntGauge::new("tonewall_sip_connections_open", "TCP and TLS connections open.")?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(responses.clone()))?;
         registry.register(Box::new(malformed.clone()))?;
         registry.register(Box::new(calls.clone()))?;
         registry.register(Box::new(active.clone()))?;
         registry.register(Box::new(registered.clone()))?;
-        Ok(SipMetrics { requests, responses, malformed, calls, active, registered })
+        registry.register(Box::new(transport.clone()))?;
+        registry.register(Box::new(connections.clone()))?;
+        Ok(SipMetrics { requests, responses, malformed, calls, active, registered, transport, connections })
     }
 
     /// Brings the counters up to the core's (they only grow).
@@ -90,6 +104,28 @@ impl SipMetrics {
         m.inc_by(c.malformed.saturating_sub(m.get()));
         self.active.set(core.calls() as i64);
         self.registered.set(core.registrations() as i64);
+    }
+
+    /// Brings the transport counters up to the signal layer's.
+    fn sync_transport(&self, stats: &signal::SignalStats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (event, counter) in [
+            ("received", &stats.received),
+            ("sent", &stats.sent),
+            ("send_failed", &stats.send_failures),
+            ("inbound_dropped", &stats.inbound_dropped),
+            ("accepted", &stats.accepted),
+            ("dialled", &stats.dialled),
+            ("refused", &stats.refused),
+            ("framing_error", &stats.framing_errors),
+            ("idle_closed", &stats.idle_closed),
+            ("tls_handshake_failed", &stats.tls_handshake_failures),
+            ("tls_identity_refused", &stats.tls_identity_refused),
+        ] {
+            let m = self.transport.with_label_values(&[event]);
+            m.inc_by(counter.load(Relaxed).saturating_sub(m.get()));
+        }
+        self.connections.set(stats.open_connections.load(Relaxed) as i64);
     }
 }
 
@@ -120,6 +156,7 @@ fn router(config: &Config) -> Router {
             networks: t.networks.iter().filter_map(|n| Cidr::parse(n)).collect(),
             max_calls: t.max_calls,
             calls_per_second: t.calls_per_second,
+            tls_name: t.tls_name.clone(),
         })
         .collect();
     let routes = s
@@ -196,6 +233,15 @@ pub fn start(
         tls_cert: s.tls_cert.clone(),
         tls_key: s.tls_key.clone(),
         tls_client_ca: s.tls_client_ca.clone(),
+        tls_identities: s
+            .trunks
+            .iter()
+            .filter_map(|t| {
+                let name = t.tls_name.clone()?;
+                let networks = t.networks.iter().filter_map(|n| Cidr::parse(n)).collect();
+                Some(signal::TlsIdentity { networks, name })
+            })
+            .collect(),
         tls_roots: s.tls_roots.clone(),
         ..SignalConfig::default()
     };
@@ -336,6 +382,7 @@ fn run(
         }
         if last_sync.elapsed() >= Duration::from_millis(200) {
             metrics.sync(&core);
+            metrics.sync_transport(handle.stats());
             last_sync = Instant::now();
         }
     }

@@ -1016,6 +1016,14 @@ fn an_agent_over_tls() {
     succeeds(&mut caller, &dir, "carrier");
     let m = tw.metrics_when(|m| try_metric(m, "tonewall_calls_total{outcome=\"completed\"").is_some());
     assert_eq!(metric(&m, "tonewall_calls_total{outcome=\"completed\",trunk=\"carrier\"}"), 1, "{m}");
+    // The transport's own figures: the connection to the agent was dialled, and carried messages both
+    // ways (over UDP from the carrier, over TLS to and from the agent).
+    let m = tw
+        .metrics_when(|m| try_metric(m, "tonewall_sip_transport_events_total{event=\"dialled\"}").is_some());
+    assert_eq!(metric(&m, "tonewall_sip_transport_events_total{event=\"dialled\"}"), 1, "{m}");
+    assert!(metric(&m, "tonewall_sip_transport_events_total{event=\"received\"}") >= 4, "{m}");
+    assert!(metric(&m, "tonewall_sip_transport_events_total{event=\"sent\"}") >= 4, "{m}");
+    assert_eq!(metric(&m, "tonewall_sip_transport_events_total{event=\"tls_handshake_failed\"}"), 0, "{m}");
     tw.finish(&[], &[]);
 }
 

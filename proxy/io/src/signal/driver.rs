@@ -3,7 +3,7 @@
 
 use super::conn::{self, ConnInfo, Limits, QueueError, Registration, Shared};
 use super::tls::{self, TlsSetup};
-use super::{CoreIo, Inbound, Outbound, SignalConfig, SignalHandle, SignalStats, Transport};
+use super::{CoreIo, Inbound, Outbound, SignalConfig, SignalHandle, SignalStats, TlsIdentity, Transport};
 use rustls_pki_types::ServerName;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -76,6 +76,12 @@ fn validate(config: &SignalConfig) -> io::Result<()> {
     if config.max_connections == 0 || config.inbound_queue == 0 || config.idle_timeout.is_zero() {
         return Err(invalid("max_connections, inbound_queue and idle_timeout must not be zero".to_string()));
     }
+    if !config.tls_identities.is_empty() && config.tls_client_ca.is_none() {
+        return Err(invalid("TLS identities need tls_client_ca (to verify client certificates)".to_string()));
+    }
+    if let Some(bad) = config.tls_identities.iter().find(|i| ServerName::try_from(i.name.as_str()).is_err()) {
+        return Err(invalid(format!("`{}` is not a DNS name or IP address", bad.name)));
+    }
     Ok(())
 }
 
@@ -110,6 +116,7 @@ pub(super) fn start(
     };
     let mut local_addrs = Vec::new();
     let mut udp_sockets = Vec::new();
+    let identities = Arc::new(config.tls_identities.clone());
     // Served by the core thread itself: only their addresses are known here.
     let (core_io, core_waker, udp) = if direct {
         for socket in &udp {
@@ -135,7 +142,13 @@ pub(super) fn start(
             let listener = TcpListener::from_std(listener)?;
             local_addrs.push((transport, listener.local_addr()?));
             let acceptor = if transport == Transport::Tls { acceptor.clone() } else { None };
-            runtime.spawn(accept(Arc::clone(&shared), listener, transport, acceptor));
+            runtime.spawn(accept(
+                Arc::clone(&shared),
+                listener,
+                transport,
+                acceptor,
+                Arc::clone(&identities),
+            ));
         }
     }
 
@@ -180,7 +193,13 @@ async fn receive_udp(shared: Arc<Shared>, socket: Arc<UdpSocket>, local: SocketA
 }
 
 /// Accepts connections on one TCP or TLS listener.
-async fn accept(shared: Arc<Shared>, listener: TcpListener, transport: Transport, tls: Option<TlsAcceptor>) {
+async fn accept(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    transport: Transport,
+    tls: Option<TlsAcceptor>,
+    identities: Arc<Vec<TlsIdentity>>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -208,9 +227,18 @@ async fn accept(shared: Arc<Shared>, listener: TcpListener, transport: Transport
             }
             Some(acceptor) => {
                 let stats = Arc::clone(&shared.stats);
+                let identities = Arc::clone(&identities);
                 tokio::spawn(async move {
                     match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => conn::run(info, stream, registration).await,
+                        Ok(Ok(stream)) => {
+                            let certificate = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
+                            if let Err(why) = check_identity(&identities, peer.ip(), certificate) {
+                                SignalStats::add(&stats.tls_identity_refused);
+                                conn::log(&info, registration.id, format_args!("refused: {why}"));
+                                return registration.abandon();
+                            }
+                            conn::run(info, stream, registration).await
+                        }
                         failed => {
                             SignalStats::add(&stats.tls_handshake_failures);
                             let why = match failed {
@@ -225,6 +253,30 @@ async fn accept(shared: Arc<Shared>, listener: TcpListener, transport: Transport
             }
         }
     }
+}
+
+/// Whether a TLS peer at `ip` may stay: if identities cover its address, its (already
+/// chain-verified) certificate must be valid for one of their names.
+fn check_identity(
+    identities: &[TlsIdentity],
+    ip: IpAddr,
+    certificate: Option<&rustls_pki_types::CertificateDer<'_>>,
+) -> Result<(), String> {
+    let mut names = identities.iter().filter(|i| i.networks.iter().any(|n| n.contains(ip))).peekable();
+    if names.peek().is_none() {
+        return Ok(());
+    }
+    let Some(der) = certificate else { return Err("no client certificate".to_string()) };
+    let cert = webpki::EndEntityCert::try_from(der).map_err(|e| format!("unreadable certificate: {e}"))?;
+    let mut wanted = Vec::new();
+    for identity in names {
+        let Ok(name) = ServerName::try_from(identity.name.as_str()) else { continue };
+        if cert.verify_is_valid_for_subject_name(&name).is_ok() {
+            return Ok(());
+        }
+        wanted.push(identity.name.as_str());
+    }
+    Err(format!("certificate not valid for {}", wanted.join(", ")))
 }
 
 /// Takes the core's outbound messages and sends each one.

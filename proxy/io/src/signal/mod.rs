@@ -115,6 +115,11 @@ pub struct SignalConfig {
     /// PEM CA certificates. When set, TLS clients (trunks) may present a certificate, which must
     /// then verify against these; clients without one are still accepted.
     pub tls_client_ca: Option<PathBuf>,
+    /// Trunks that must prove who they are over TLS: a TLS connection from one of an
+    /// identity's networks is closed unless its client certificate (verified against
+    /// `tls_client_ca`) is valid for that identity's name. Connections from elsewhere are as
+    /// without this. Needs `tls_client_ca`.
+    pub tls_identities: Vec<TlsIdentity>,
     /// PEM CA certificates that servers we dial over TLS (agents) must chain to. `None`: we do
     /// not dial out over TLS at all (such sends fail and are counted) — trusting nothing is
     /// safer than guessing a trust store, and there is no system store in this build.
@@ -137,6 +142,16 @@ pub struct SignalConfig {
     pub inbound_queue: usize,
 }
 
+/// A peer that must present a client certificate valid for `name` when it connects over TLS
+/// from one of `networks` (see [`SignalConfig::tls_identities`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsIdentity {
+    /// Where the peer connects from.
+    pub networks: Vec<tonewall_media::anchor::Cidr>,
+    /// A DNS name (or IP address) its certificate's subject alternative names must cover.
+    pub name: String,
+}
+
 impl Default for SignalConfig {
     fn default() -> Self {
         SignalConfig {
@@ -146,6 +161,7 @@ impl Default for SignalConfig {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            tls_identities: Vec::new(),
             tls_roots: None,
             max_message: tonewall_sip::framing::DEFAULT_MAX_MESSAGE,
             // Longer than the usual 30–120 s client keep-alive interval (RFC 5626 §4.4.1 suggests
@@ -273,6 +289,9 @@ pub struct SignalStats {
     pub framing_errors: AtomicU64,
     /// TLS handshakes that failed or timed out, either direction.
     pub tls_handshake_failures: AtomicU64,
+    /// TLS connections closed because the peer's certificate was missing or not valid for the
+    /// name its [`TlsIdentity`] requires.
+    pub tls_identity_refused: AtomicU64,
     /// Connections closed for being idle.
     pub idle_closed: AtomicU64,
     /// Connections open now (a gauge).
