@@ -113,6 +113,8 @@ const FDS: Token = Token(usize::MAX - 1);
 /// Receive batches per socket per round: 4 × 16 datagrams.
 const MAX_ROUNDS: usize = 4;
 const TICK: Duration = Duration::from_millis(10);
+/// How long received sockets wait for their session's `Add` before they are closed.
+const ORPHAN_SOCKETS: Duration = Duration::from_secs(10);
 
 pub(crate) struct Worker {
     poll: Poll,
@@ -137,7 +139,8 @@ pub(crate) struct Worker {
     /// Where the control side sends each new session's sockets (see [`sys::send_fds`]).
     fds_in: mio::net::UnixDatagram,
     /// Descriptors received, by session, until that session's `Add` command is taken.
-    arrived: std::collections::HashMap<SessionId, Vec<std::os::fd::OwnedFd>>,
+    /// (When they arrived, so that sockets whose command never comes are not held for good.)
+    arrived: std::collections::HashMap<SessionId, (Duration, Vec<std::os::fd::OwnedFd>)>,
     /// Told once the worker's descriptor table is settled: `true` if it has one of its own.
     ready: Option<std::sync::mpsc::SyncSender<bool>>,
 }
@@ -237,7 +240,7 @@ impl Worker {
                 }
                 if key == FDS.0 {
                     // A sender may be waiting for room in the descriptor queue (it holds ten).
-                    self.take_descriptors();
+                    self.take_descriptors(now);
                     continue;
                 }
                 self.drain_socket(now, key, &mut batch);
@@ -376,9 +379,9 @@ impl Worker {
                 Command::Add { id, session } => {
                     if !self.arrived.contains_key(&id) {
                         // Sent before the command, so waiting in the queue by now.
-                        self.take_descriptors();
+                        self.take_descriptors(now);
                     }
-                    let fds = self.arrived.remove(&id).unwrap_or_default();
+                    let fds = self.arrived.remove(&id).map(|(_, fds)| fds).unwrap_or_default();
                     // A socket the poller refuses fails this session only, not the worker.
                     if let Err(e) = self.add(now, id, session, fds) {
                         eprintln!("relay: session {} not started: {e}", id.0);
@@ -426,12 +429,17 @@ impl Worker {
     }
 
     /// Reads every descriptor message waiting.
-    fn take_descriptors(&mut self) {
+    fn take_descriptors(&mut self, now: Duration) {
+        // Sockets whose `Add` has not come in this long never will (its sender failed between
+        // the two sends): close them, freeing their ports.
+        if !self.arrived.is_empty() {
+            self.arrived.retain(|_, (at, _)| now.saturating_sub(*at) < ORPHAN_SOCKETS);
+        }
         let mut fds = Vec::with_capacity(sys::MAX_FDS);
         loop {
             match sys::recv_fds(&self.fds_in, &mut fds) {
                 Ok(Some(tag)) => {
-                    self.arrived.insert(SessionId(tag), std::mem::take(&mut fds));
+                    self.arrived.insert(SessionId(tag), (now, std::mem::take(&mut fds)));
                 }
                 Ok(None) => return,
                 Err(e) => {
