@@ -34,7 +34,7 @@ fn workers_hold_more_sockets_than_one_table_may() {
         return;
     }
     assert_eq!(tonewall_io::sys::set_fd_soft_limit(LIMIT).expect("setrlimit"), LIMIT);
-    let config = RelayConfig { workers: 2, ports: (43000, 43999), ..RelayConfig::default() };
+    let config = RelayConfig { workers: 2, ports: (46000, 46999), ..RelayConfig::default() };
     let (relay, _events) = Relay::start(config).expect("relay");
     let carrier = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let agent = UdpSocket::bind("127.0.0.1:0").expect("bind");

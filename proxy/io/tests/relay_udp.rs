@@ -144,7 +144,7 @@ fn a_call_through_the_relay_reaches_the_agent_masked() {
 #[test]
 fn srtp_on_the_agent_side() {
     use tonewall_media::srtp::{Direction, MasterKey, SrtpContext, Suite};
-    let config = RelayConfig { ports: (41000, 41999), ..RelayConfig::default() };
+    let config = RelayConfig { ports: (42000, 42999), ..RelayConfig::default() };
     let (relay, _events) = Relay::start(config).expect("relay");
     let (carrier, agent, spoofer) = (socket(), socket(), socket());
     let (id, ports) = relay.create().expect("session");
@@ -226,7 +226,7 @@ fn ipv6_legs_and_mixed_families() {
     let v6: IpAddr = "::1".parse().expect("addr");
     let v4: IpAddr = "127.0.0.1".parse().expect("addr");
     for (a, b) in [(v6, v6), (v4, v6)] {
-        let config = RelayConfig { addresses: [a, b], ports: (43000, 43999), ..RelayConfig::default() };
+        let config = RelayConfig { addresses: [a, b], ports: (45000, 45999), ..RelayConfig::default() };
         let (relay, _events) = Relay::start(config).expect("relay");
         let bind = |ip: IpAddr| {
             let s = UdpSocket::bind((ip, 0)).expect("bind");
