@@ -343,6 +343,11 @@ impl Relay {
     fn ask(&self, id: SessionId, remove: bool) -> Option<SessionReport> {
         let (tx, rx) = mpsc::channel();
         self.send(id, Command::Report { id, remove, reply: tx });
+        // The caller waits: a worker resting between polls (see `RelayConfig::coalesce`)
+        // answers now rather than after its rest.
+        if let Some(t) = &self.worker(id).thread {
+            t.thread().unpark();
+        }
         rx.recv_timeout(Duration::from_secs(5)).ok().flatten()
     }
 

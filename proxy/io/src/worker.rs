@@ -260,7 +260,9 @@ impl Worker {
                 // Let datagrams gather in the sockets' queues (the kernel keeps them) so that the
                 // next wake serves many sockets at once. The timer wheel's resolution is 10 ms,
                 // so this delays no timer that matters.
-                std::thread::sleep(self.coalesce);
+                // Parked rather than asleep: a caller waiting for an answer (`Relay::report`,
+                // `remove`) unparks it, so a call's end is not held up by the coalescing.
+                std::thread::park_timeout(self.coalesce);
             }
         }
     }
