@@ -191,6 +191,11 @@ pub struct CoreConfig {
     /// How long an agent may ring before the call is given up (480 to the carrier, CANCEL to
     /// the agent): the call-level bound RFC 3261's Timer C gives a proxy.
     pub ring_timeout: Duration,
+    /// How often each agent registered over UDP gets a keep-alive (a CRLFCRLF datagram, which
+    /// SIP stacks ignore), so the NAT in front of it keeps its mapping and calls can reach it
+    /// between its REGISTERs. `None`: none sent. Over TCP and TLS the agent's own connection
+    /// keeps the mapping (and its CRLF pings are answered).
+    pub nat_keepalive: Option<Duration>,
 }
 
 impl Default for CoreConfig {
@@ -204,6 +209,7 @@ impl Default for CoreConfig {
             guard: GuardConfig::default(),
             registrar: RegistrarConfig::default(),
             ring_timeout: Duration::from_secs(120),
+            nat_keepalive: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -317,6 +323,8 @@ pub struct B2bua {
     anchor: Anchor,
     router: Router,
     calls: HashMap<u64, Call>,
+    /// When the next NAT keep-alives go out (set at the first timer after start).
+    next_keepalive: Option<Duration>,
     /// Per trunk (by name): calls up now, and the bucket of its call rate if it has one.
     trunk_load: HashMap<String, TrunkLoad>,
     /// (Call-ID of a leg) → (call, side).
@@ -389,6 +397,7 @@ impl B2bua {
             anchor,
             router,
             calls: HashMap::new(),
+            next_keepalive: None,
             trunk_load: HashMap::new(),
             by_call_id: HashMap::new(),
             pending: HashMap::new(),
@@ -456,6 +465,13 @@ impl B2bua {
                 self.tx.send_stateless(target, resp.to_bytes());
             }
             Screened::Drop(_) => self.counters.malformed += 1,
+        }
+        // The first agent registered: its keep-alives start one period from now.
+        if self.next_keepalive.is_none()
+            && let Some(every) = self.config.nat_keepalive
+            && !self.registrar.is_empty()
+        {
+            self.next_keepalive = Some(now + every);
         }
     }
 
@@ -1631,6 +1647,7 @@ impl B2bua {
         if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
             self.registrar.expire(now);
         }
+        self.send_keepalives(now);
         while let Some(&Reverse((at, call_id))) = self.rings.peek() {
             if at > now {
                 break;
@@ -1692,7 +1709,31 @@ impl B2bua {
             self.rings.pop();
         }
         let ring = self.rings.peek().map(|Reverse((at, _))| *at);
-        [self.tx.poll_timeout(), self.registrar.poll_timeout(), ring].into_iter().flatten().min()
+        let keepalive = self.next_keepalive.filter(|_| !self.registrar.is_empty());
+        [self.tx.poll_timeout(), self.registrar.poll_timeout(), ring, keepalive].into_iter().flatten().min()
+    }
+
+    /// A CRLFCRLF to each agent registered over UDP, every `nat_keepalive` (once per address:
+    /// several bindings behind one NAT mapping share it).
+    fn send_keepalives(&mut self, now: Duration) {
+        let Some(every) = self.config.nat_keepalive else { return };
+        let due = *self.next_keepalive.get_or_insert(now + every);
+        if now < due {
+            return;
+        }
+        self.next_keepalive = Some(now + every);
+        let mut sent = std::collections::HashSet::new();
+        let targets: Vec<std::net::SocketAddr> = self
+            .registrar
+            .bindings(now)
+            .filter(|b| b.origin.transport == TransportKind::Udp)
+            .map(|b| b.origin.source)
+            .filter(|a| sent.insert(*a))
+            .collect();
+        for addr in targets {
+            let target = Target { transport: Transport::Udp, addr, conn: None };
+            self.tx.send_stateless(target, b"\r\n\r\n".to_vec());
+        }
     }
 
     /// The next message to send.

@@ -34,6 +34,8 @@ struct World {
     sent: Vec<(SocketAddr, Message)>,
     /// What it sent that does not parse (a 400 copying a broken header), as text.
     unparsed: Vec<String>,
+    /// Where it sent CRLF keep-alives.
+    keepalives: Vec<SocketAddr>,
     events: Vec<CallEvent>,
 }
 
@@ -114,6 +116,7 @@ fn world_with_trunk(agents: Vec<Credentials>, limits: Trunk) -> World {
         now: Duration::ZERO,
         sent: Vec::new(),
         unparsed: Vec::new(),
+        keepalives: Vec::new(),
         events: Vec::new(),
     }
 }
@@ -126,6 +129,10 @@ impl World {
     }
     fn drain(&mut self) {
         while let Some(t) = self.core.poll_transmit() {
+            if t.bytes == b"\r\n\r\n" {
+                self.keepalives.push(t.target.addr);
+                continue;
+            }
             match parse(&t.bytes) {
                 Ok(m) => self.sent.push((t.target.addr, m)),
                 Err(_) => self.unparsed.push(String::from_utf8_lossy(&t.bytes).into_owned()),
@@ -492,6 +499,25 @@ fn agents_register_with_digest_and_calls_reach_them_where_they_registered_from()
             .replace("sip:4000@", "sip:4001@"),
     );
     assert!(w.statuses_to(CARRIER).contains(&480));
+}
+
+/// Agents registered over UDP get a CRLFCRLF every 30 s at the address their REGISTER came
+/// from, so their NAT keeps the mapping calls reach them through; none once they are gone.
+#[test]
+fn agents_behind_nat_get_keepalives_while_registered() {
+    let mut w = world_with(agents());
+    w.advance(Duration::from_secs(100));
+    assert!(w.keepalives.is_empty(), "nobody registered, nothing sent");
+    registered(&mut w, "alice", ALICE_PASSWORD, AGENT, "sip:alice@192.168.1.5:5060");
+    w.advance(Duration::from_secs(95));
+    let to_alice = w.keepalives.iter().filter(|&&a| a == AGENT.parse::<SocketAddr>().unwrap()).count();
+    assert!((3..=4).contains(&to_alice), "{:?}", w.keepalives);
+    assert_eq!(to_alice, w.keepalives.len(), "only to registered agents: {:?}", w.keepalives);
+    // The binding lapses after 600 s: the keep-alives stop with it.
+    w.advance(Duration::from_secs(600));
+    let before = w.keepalives.len();
+    w.advance(Duration::from_secs(120));
+    assert_eq!(w.keepalives.len(), before);
 }
 
 /// Agents stored with an MD5 HA1 only (as a legacy user database keeps them) cannot answer a

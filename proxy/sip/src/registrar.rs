@@ -15,7 +15,7 @@
 //! What it does not do: authentication (see [`crate::digest`]), parsing (the caller passes the
 //! address-of-record, Call-ID, CSeq, Expires and Contacts as values), URI normalisation beyond
 //! the AOR's host case (the caller strips parameters and compares Contact URIs as it wrote
-//! them), persistence, or outbound keep-alives.
+//! them), persistence, or NAT keep-alives (the B2BUA sends those, to [`Registrar::bindings`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -246,6 +246,11 @@ impl Registrar {
     /// The unexpired bindings of an address-of-record, most recently registered first.
     pub fn lookup(&self, now: Duration, aor: &str) -> impl Iterator<Item = &Binding> {
         self.bindings.get(&aor_key(aor)).into_iter().flatten().filter(move |b| b.expires_at > now)
+    }
+
+    /// Every live binding, of every address-of-record.
+    pub fn bindings(&self, now: Duration) -> impl Iterator<Item = &Binding> {
+        self.bindings.values().flatten().filter(move |b| b.expires_at > now)
     }
 
     /// Drops every binding that has expired by `now`; safe to call early or twice.

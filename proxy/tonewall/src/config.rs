@@ -63,6 +63,9 @@ pub struct Sip {
     /// Seconds an agent may ring before the call is given up (480 to the carrier, CANCEL to the
     /// agent).
     pub ring_timeout_s: u64,
+    /// Seconds between keep-alives (CRLFCRLF datagrams) to each agent registered over UDP, so
+    /// the NAT in front of it keeps the mapping calls reach it through; 0: none.
+    pub nat_keepalive_s: u64,
     /// INVITEs per second per source address (with a burst of twice that); more get 503.
     pub invite_rate: f64,
     /// REGISTERs per second per source address; more are dropped.
@@ -94,6 +97,7 @@ impl Default for Sip {
             realm: "tonewall".into(),
             max_calls: 10_000,
             ring_timeout_s: 120,
+            nat_keepalive_s: 30,
             invite_rate: 100.0,
             register_rate: 20.0,
             auth_failures_before_block: 5,
@@ -547,6 +551,9 @@ impl Config {
                     format!("agent `{}`: ha1 values are hex digests", a.user),
                 ));
             }
+        }
+        if s.nat_keepalive_s > 3600 {
+            return Err(("sip", "nat_keepalive_s", "at most an hour (0 turns keep-alives off)".into()));
         }
         if !(1..=3600).contains(&s.ring_timeout_s) {
             return Err(("sip", "ring_timeout_s", "must be between 1 second and 1 hour".into()));

@@ -264,6 +264,7 @@ pub fn start(
         ),
         max_calls: s.max_calls,
         ring_timeout: Duration::from_secs(s.ring_timeout_s),
+        nat_keepalive: (s.nat_keepalive_s > 0).then(|| Duration::from_secs(s.nat_keepalive_s)),
         realm: s.realm.clone(),
         agents: credentials(config)?,
         guard: GuardConfig {
