@@ -306,6 +306,9 @@ struct Call {
     media: bool,
 }
 
+/// Nonce counts kept before expired ones are swept (each REGISTER answer adds at most one).
+const NONCE_COUNTS_PRUNE_AT: usize = 4096;
+
 /// The reason phrase of a 503 for a trunk over its call rate (it also carries Retry-After).
 const TRUNK_RATE_LIMITED: &str = "Trunk Rate Limited";
 
@@ -350,6 +353,8 @@ pub struct B2bua {
     registrar: Registrar,
     guard: Guard,
     nonces: NonceSource,
+    /// The highest nonce count answered per nonce (see `fresh_nonce_count`).
+    nonce_counts: HashMap<String, (u32, Duration)>,
     credentials: HashMap<String, Credentials>,
     /// The algorithms REGISTERs are challenged with, most preferred first.
     challenge_algorithms: Vec<Algorithm>,
@@ -390,6 +395,7 @@ impl B2bua {
             registrar: Registrar::new(config.registrar.clone()),
             guard: Guard::new(config.guard.clone()),
             nonces: NonceSource::new(secret),
+            nonce_counts: HashMap::new(),
             credentials,
             challenge_algorithms,
             tx: Transactions::new(config.timers),
@@ -838,6 +844,35 @@ impl B2bua {
         );
     }
 
+    /// Whether a verified answer's nonce count is new for its nonce (RFC 7616 §3.4: each
+    /// request on a nonce counts up), and records it. Without qop (RFC 2069 answers carry no
+    /// count) a nonce answers once. Entries go once their nonce has expired.
+    fn fresh_nonce_count(&mut self, now: Duration, auth: &Authorization<'_>) -> bool {
+        let nc = match &auth.nc {
+            Some(nc) => match u32::from_str_radix(nc, 16) {
+                Ok(n) if n > 0 => n,
+                _ => return false,
+            },
+            None => 0,
+        };
+        let lifetime = NonceSource::DEFAULT_LIFETIME;
+        if self.nonce_counts.len() >= NONCE_COUNTS_PRUNE_AT {
+            self.nonce_counts.retain(|_, (_, seen)| now.saturating_sub(*seen) <= lifetime);
+        }
+        match self.nonce_counts.get_mut(auth.nonce.as_ref()) {
+            Some((last, seen)) if auth.nc.is_some() && nc > *last => {
+                *last = nc;
+                *seen = now;
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.nonce_counts.insert(auth.nonce.to_string(), (nc, now));
+                true
+            }
+        }
+    }
+
     /// REGISTER from an agent (RFC 3261 §10.3), with digest authentication (RFC 8760).
     fn on_register(&mut self, now: Duration, source: Target, tx: TxId, req: Request) {
         let user = req.to().and_then(|t| Uri::parse(&t.uri).ok()).and_then(|u| u.user).unwrap_or_default();
@@ -865,8 +900,7 @@ impl B2bua {
             return challenge(self, false);
         }
         // The digest-uri is not compared with the Request-URI: clients differ (sipp puts the
-        // server's address there), and the hash covers it anyway. Replays within the nonce's
-        // lifetime are the open risk (noted in `digest`).
+        // server's address there), and the hash covers it anyway.
         let verdict = match self.credentials.get(&user) {
             Some(creds) if auth.username == user.as_str() => {
                 digest::verify(&auth, creds, req.method.as_str(), &self.nonces, now)
@@ -875,6 +909,12 @@ impl B2bua {
             _ => Verdict::Failed(digest::FailReason::WrongUser),
         };
         match verdict {
+            Verdict::Ok if !self.fresh_nonce_count(now, &auth) => {
+                // A captured REGISTER sent again (same nonce, no higher count): it could move
+                // the agent's calls to the replayer's port. Not a failure of the agent's
+                // password, so not counted toward blocking; a new challenge instead.
+                return challenge(self, false);
+            }
             Verdict::Ok => self.guard.auth_succeeded(source.addr.ip()),
             Verdict::Stale => return challenge(self, true),
             _ => {

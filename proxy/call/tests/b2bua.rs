@@ -501,6 +501,43 @@ fn agents_register_with_digest_and_calls_reach_them_where_they_registered_from()
     assert!(w.statuses_to(CARRIER).contains(&480));
 }
 
+/// A REGISTER captured on the wire and sent again (same nonce and count, a new transaction)
+/// is challenged anew, not obeyed: it would move the agent's calls to the replayer's port.
+/// The agent's own next REGISTER on that nonce, counting up, is taken.
+#[test]
+fn a_replayed_register_is_challenged_not_obeyed() {
+    let mut w = world_with(agents());
+    w.input(AGENT, &register("alice", AGENT, "sip:alice@192.168.1.5:5060", 1, None));
+    let msgs = w.take(AGENT);
+    let [Message::Response(challenge)] = &msgs[..] else { panic!("{msgs:?}") };
+    let offer = challenge.headers.all("WWW-Authenticate").next().unwrap().to_string();
+    let answer = |nc: u32| {
+        digest::respond(
+            &offer,
+            ClientSecret::Password { user: "alice", password: ALICE_PASSWORD },
+            "REGISTER",
+            "sip:203.0.113.1",
+            "c0ffee",
+            nc,
+        )
+        .unwrap()
+    };
+    let first = answer(1);
+    w.input(AGENT, &register("alice", AGENT, "sip:alice@192.168.1.5:5060", 2, Some(&first)));
+    assert_eq!(w.statuses_to(AGENT), vec![200]);
+    // The replay: another branch (cseq 3 gives one), the same Authorization. Contact moved.
+    let replay = register("alice", AGENT, "sip:evil@192.168.1.66:5060", 3, Some(&first));
+    w.input(AGENT, &replay);
+    let msgs = w.take(AGENT);
+    let [Message::Response(r)] = &msgs[..] else { panic!("{msgs:?}") };
+    assert_eq!(r.status, 401, "a replay gets a new challenge");
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER).replace("sip:4000@", "sip:4001@"));
+    assert_eq!(w.request_to(AGENT).uri, "sip:alice@192.168.1.5:5060", "the binding did not move");
+    // The real client counts up on the same nonce: accepted.
+    w.input(AGENT, &register("alice", AGENT, "sip:alice@192.168.1.5:5060", 4, Some(&answer(2))));
+    assert_eq!(w.statuses_to(AGENT), vec![200]);
+}
+
 /// Agents registered over UDP get a CRLFCRLF every 30 s at the address their REGISTER came
 /// from, so their NAT keeps the mapping calls reach them through; none once they are gone.
 #[test]

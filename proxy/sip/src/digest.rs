@@ -8,8 +8,9 @@
 //!
 //! The functions take and return header *values* (`Digest realm="…", …`), so they work with any
 //! message type. Nonces are stateless: [`NonceSource`] signs the issue time with a server secret,
-//! so a nonce needs no table and a forged one is recognised, but a valid nonce can be replayed
-//! until it goes stale (the nonce count is not tracked). Keep the lifetime short.
+//! so a nonce needs no table and a forged one is recognised, but a valid nonce could be
+//! replayed until it goes stale: this module does not track nonce counts, the caller does (the
+//! B2BUA keeps the highest count answered per nonce for the nonce's lifetime).
 //!
 //! What it does not do: the `-sess` algorithms, `qop=auth-int`, `userhash` and `username*`
 //! (RFC 7616), the `Authentication-Info` header, or comparing the `uri` parameter with the
