@@ -254,6 +254,25 @@ pub(crate) fn own_fd_table(keep: &[std::os::fd::RawFd]) -> io::Result<bool> {
     }
 }
 
+/// Whether threads here may take descriptor tables of their own (see [`own_fd_table`]): tried
+/// on a short-lived thread of its own. Sandboxes (Docker's default seccomp profile without
+/// `CAP_SYS_ADMIN`) refuse it; the relay then works within one table's limit.
+pub fn can_own_fd_table() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        std::thread::spawn(|| {
+            // SAFETY: as in `own_fd_table`; this thread ends right after, with its table.
+            unsafe { libc::unshare(libc::CLONE_FILES) == 0 }
+        })
+        .join()
+        .unwrap_or(false)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 /// Closes descriptors `from..to` (`to` excluded) of the calling thread's private table.
 #[cfg(target_os = "linux")]
 fn close_range(from: libc::c_uint, to: libc::c_uint) -> io::Result<()> {

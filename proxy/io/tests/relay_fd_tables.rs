@@ -30,7 +30,10 @@ fn open_here() -> usize {
 
 #[test]
 fn workers_hold_more_sockets_than_one_table_may() {
-    if !cfg!(target_os = "linux") {
+    if !tonewall_io::sys::can_own_fd_table() {
+        // Not Linux, or a sandbox refusing unshare(CLONE_FILES): the relay runs on one shared
+        // table there, which the other relay tests cover.
+        eprintln!("skipped: threads cannot take descriptor tables of their own here");
         return;
     }
     assert_eq!(tonewall_io::sys::set_fd_soft_limit(LIMIT).expect("setrlimit"), LIMIT);

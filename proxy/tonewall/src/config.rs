@@ -232,9 +232,10 @@ pub struct Media {
     pub carrier_advertised: Option<IpAddr>,
     /// Address written into SDP for the agent side, if not the bound one.
     pub agent_advertised: Option<IpAddr>,
-    /// Lowest port of the RTP/RTCP range.
+    /// Lowest port of the RTP/RTCP range (default 20000). A call takes two pairs: one on each
+    /// side's address.
     pub port_min: u16,
-    /// Highest port of the range.
+    /// Highest port of the range (default 59999).
     pub port_max: u16,
     /// Look-behind of the masker, ms (12–100): the audio delay toward the agent.
     pub lookbehind_ms: u32,
@@ -299,8 +300,10 @@ impl Default for Media {
             agent_address: lo,
             carrier_advertised: None,
             agent_advertised: None,
-            port_min: 30000,
-            port_max: 39999,
+            // 20 000 RTP/RTCP pairs: [sip] max_calls (10 000) calls even with both legs on one
+            // address, as on the loopback defaults.
+            port_min: 20000,
+            port_max: 59999,
             lookbehind_ms: 20,
             substitute: SubstituteName::Tone,
             latch: LatchName::Strict,

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the proxy: the media relay, its ng control listener and metrics. With no file it runs
-    /// on embedded defaults (media on 127.0.0.1, ports 30000–39999, metrics on 127.0.0.1:9464).
+    /// on embedded defaults (media on 127.0.0.1, ports 20000–59999, metrics on 127.0.0.1:9464).
     Serve {
         /// TOML configuration; `TONEWALL_*` environment variables override it.
         #[arg(long)]

@@ -72,12 +72,18 @@ pub fn run(config_path: Option<&Path>) -> Result<(), String> {
 
     eprintln!("tonewall serve: SIP {sip}");
     eprintln!(
-        "tonewall serve: media on {} (carrier) / {} (agent), ports {}–{}, {} worker(s); metrics {}",
+        "tonewall serve: media on {} (carrier) / {} (agent), ports {}–{}, {} worker(s) {} (descriptor \
+         limit {fd_limit}); metrics {}",
         relay_config.addresses[0],
         relay_config.addresses[1],
         relay_config.ports.0,
         relay_config.ports.1,
         relay_config.workers,
+        if relay.private_fd_tables() {
+            "with a descriptor table each"
+        } else {
+            "sharing one descriptor table"
+        },
         metrics_addr.map_or("off".to_string(), |a| format!("http://{a}/metrics")),
     );
     if crate::sip::enabled(&config) {

@@ -260,11 +260,11 @@ fn only_section_variables_of_the_environment_configure() {
     let out = Command::new(env!("CARGO_BIN_EXE_tonewall"))
         .arg("serve")
         .env("TONEWALL_BIN", "/usr/local/bin/tonewall")
-        .env("TONEWALL_MEDIA__PORT_MIN", "40000")
+        .env("TONEWALL_MEDIA__PORT_MIN", "60000")
         .output()
         .expect("tonewall runs");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("media.port_max: port range 40000–39999"), "the section variable was read: {err}");
+    assert!(err.contains("media.port_max: port range 60000–59999"), "the section variable was read: {err}");
     assert!(!err.contains("BIN"), "TONEWALL_BIN is not configuration: {err}");
 }
