@@ -58,6 +58,7 @@ pub struct Correlation {
 
 /// One block's phasors in the common phase reference, ready for the detector's windows.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[repr(C)]
 pub struct Phasors {
     /// Re Z_k: the block's DFT at frequency k, rotated to absolute phase.
     pub re: [f32; 8],
