@@ -29,9 +29,37 @@ pub const NBASIS: usize = 16;
 pub const BASIS_SCALE: f64 = 2047.0;
 
 /// Basis vectors: rows 0..8 are cos(ω_k n), rows 8..16 are sin(ω_k n), for the frequencies in
-/// [`crate::digit::ROW_HZ`] then [`crate::digit::COL_HZ`], n = 0..32.
+/// [`crate::digit::ROW_HZ`] then [`crate::digit::COL_HZ`], n = 0..32; and the same values laid
+/// out for the AVX2 kernel (see [`Basis::rows`]).
 #[repr(C, align(32))]
-pub struct Basis(pub [[i16; BLOCK]; NBASIS]);
+pub struct Basis {
+    rows: [[i16; BLOCK]; NBASIS],
+    /// `pairs[j][c]`: samples 8c..8c + 8 of two rows side by side, row j and row j + 4 for
+    /// j < 4, rows 8 + (j − 4) and 12 + (j − 4) after. A block's 8-sample chunk repeated in both
+    /// halves of a 256-bit register multiplies two rows at once, and the sums of the eight
+    /// products per pair of rows come out of two levels of horizontal adds in row order.
+    pairs: [[[i16; 16]; 4]; NBASIS / 2],
+}
+
+impl Basis {
+    /// A basis from its rows (what every backend computes with).
+    pub fn from_rows(rows: [[i16; BLOCK]; NBASIS]) -> Basis {
+        let mut pairs = [[[0i16; 16]; 4]; NBASIS / 2];
+        for (j, pair) in pairs.iter_mut().enumerate() {
+            let a = if j < 4 { j } else { 8 + (j - 4) };
+            for (c, chunk) in pair.iter_mut().enumerate() {
+                chunk[..8].copy_from_slice(&rows[a][8 * c..8 * c + 8]);
+                chunk[8..].copy_from_slice(&rows[a + 4][8 * c..8 * c + 8]);
+            }
+        }
+        Basis { rows, pairs }
+    }
+
+    /// The rows: `rows()[k][n]`.
+    pub fn rows(&self) -> &[[i16; BLOCK]; NBASIS] {
+        &self.rows
+    }
+}
 
 /// The shared basis, built on first use.
 pub static BASIS: LazyLock<Basis> = LazyLock::new(|| {
@@ -44,7 +72,7 @@ pub static BASIS: LazyLock<Basis> = LazyLock::new(|| {
             b[k + 8][n] = (BASIS_SCALE * (w * n as f64).sin()).round() as i16;
         }
     }
-    Basis(b)
+    Basis::from_rows(b)
 });
 
 /// One block's correlations and energy.
