@@ -204,6 +204,11 @@ impl Limits {
     }
 }
 
+/// The default thresholds, built once and shared by every detector built with them: a relay
+/// core serving many calls keeps one copy in cache instead of one per stream.
+static DEFAULT_LIMITS: LazyLock<Arc<Limits>> =
+    LazyLock::new(|| Arc::new(Limits::new(&DetectorConfig::default())));
+
 /// e^{−jω_k·32·m} for m in 0..250, per frequency: rotates a block's phasor into absolute phase.
 struct Rotations([crate::simd::Rotation; ROT_PERIOD]);
 
@@ -273,7 +278,8 @@ enum State {
 /// A streaming DTMF detector for one audio stream: under 1 KiB of state (a test holds it there).
 pub struct Detector {
     /// Thresholds, shared between detectors built from one configuration (see
-    /// [`Detector::fresh`]): at 100 000 streams per core every byte of state counts.
+    /// [`Detector::fresh`]; every detector with the default thresholds shares one copy): at
+    /// 100 000 streams per core every byte of state counts.
     limits: Arc<Limits>,
     kernel: Kernel,
     /// The shared tables, resolved once so the per-block path has no lazy-init checks.
@@ -311,7 +317,11 @@ impl Detector {
     /// A detector using a particular kernel (tests and benches compare them).
     pub fn with_kernel(config: &DetectorConfig, kernel: Kernel) -> Self {
         Detector {
-            limits: Arc::new(Limits::new(config)),
+            limits: if *config == DetectorConfig::default() {
+                Arc::clone(&DEFAULT_LIMITS)
+            } else {
+                Arc::new(Limits::new(config))
+            },
             kernel,
             basis: &BASIS,
             rotations: &ROTATIONS,

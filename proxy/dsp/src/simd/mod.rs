@@ -104,30 +104,45 @@ pub struct Phasors {
 /// Rotation of each frequency for one block position: (cos, sin) of −ω_k·32·m.
 pub type Rotation = [[f32; 8]; 2];
 
-/// A correlation backend: a safe function pointer, chosen after checking the CPU.
-#[derive(Clone, Copy)]
-pub struct Kernel {
+/// One backend's entry points.
+struct Backend {
     f: fn(&[i16; BLOCK], &Basis) -> Correlation,
     analyze: fn(&[i16; BLOCK], &Basis, &Rotation, &mut Phasors),
     analyze_g711: fn(crate::g711::Law, &[u8; BLOCK], &Basis, &Rotation, &mut Phasors),
     name: &'static str,
 }
 
+static SCALAR: Backend = Backend {
+    f: scalar::correlate,
+    analyze: scalar::analyze_into,
+    analyze_g711: scalar::analyze_g711_into,
+    name: "scalar",
+};
+
+/// Only handed out by [`Kernel::all`] after the CPU was checked.
+#[cfg(target_arch = "x86_64")]
+static AVX2: Backend = Backend {
+    f: avx2::correlate_checked,
+    analyze: avx2::analyze_checked,
+    analyze_g711: avx2::analyze_g711_checked,
+    name: "avx2",
+};
+
+/// A correlation backend: safe function pointers, chosen after checking the CPU. One pointer
+/// wide (every detector holds one).
+#[derive(Clone, Copy)]
+pub struct Kernel(&'static Backend);
+
 impl core::fmt::Debug for Kernel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Kernel({})", self.name)
+        write!(f, "Kernel({})", self.0.name)
     }
 }
 
 impl Kernel {
     /// The portable reference implementation.
     pub fn scalar() -> Kernel {
-        Kernel {
-            f: scalar::correlate,
-            analyze: scalar::analyze_into,
-            analyze_g711: scalar::analyze_g711_into,
-            name: "scalar",
-        }
+        Kernel(&SCALAR)
     }
 
     /// The fastest backend this CPU supports (the CPU is checked once per process).
@@ -142,19 +157,14 @@ impl Kernel {
         let mut v = vec![Kernel::scalar()];
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
-            v.push(Kernel {
-                f: avx2::correlate_checked,
-                analyze: avx2::analyze_checked,
-                analyze_g711: avx2::analyze_g711_checked,
-                name: "avx2",
-            });
+            v.push(Kernel(&AVX2));
         }
         v
     }
 
     /// The backend's name, for benches and logs.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.0.name
     }
 
     /// Correlates one block and turns the sums into rotated phasors (what the detector keeps).
@@ -162,7 +172,7 @@ impl Kernel {
     #[inline]
     pub fn analyze(&self, x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
         let mut out = Phasors::default();
-        (self.analyze)(x, basis, rot, &mut out);
+        (self.0.analyze)(x, basis, rot, &mut out);
         out
     }
 
@@ -170,7 +180,7 @@ impl Kernel {
     /// fields back at once (a returned struct copied into place would stall on forwarding).
     #[inline]
     pub fn analyze_into(&self, x: &[i16; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
-        (self.analyze)(x, basis, rot, out)
+        (self.0.analyze)(x, basis, rot, out)
     }
 
     /// [`Kernel::analyze`] on G.711 codes, decoding on the way (the samples never touch memory).
@@ -183,7 +193,7 @@ impl Kernel {
         rot: &Rotation,
     ) -> Phasors {
         let mut out = Phasors::default();
-        (self.analyze_g711)(law, codes, basis, rot, &mut out);
+        (self.0.analyze_g711)(law, codes, basis, rot, &mut out);
         out
     }
 
@@ -197,13 +207,13 @@ impl Kernel {
         rot: &Rotation,
         out: &mut Phasors,
     ) {
-        (self.analyze_g711)(law, codes, basis, rot, out)
+        (self.0.analyze_g711)(law, codes, basis, rot, out)
     }
 
     /// Correlates one block against the basis.
     #[inline]
     pub fn correlate(&self, x: &[i16; BLOCK], basis: &Basis) -> Correlation {
-        (self.f)(x, basis)
+        (self.0.f)(x, basis)
     }
 }
 
