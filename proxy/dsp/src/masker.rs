@@ -312,7 +312,6 @@ pub struct Masker<F: SampleFormat> {
     ring: Box<[[F::Sample; BLOCK]]>,
     /// The ring block being filled.
     ring_block: usize,
-    stage: [i16; BLOCK],
     /// Samples pushed so far.
     pos: u64,
     /// Whether the block now being output is masked.
@@ -331,7 +330,6 @@ impl<F: SampleFormat> Masker<F> {
             substitute: config.substitute,
             detector: Detector::new(&config.detector),
             ring,
-            stage: [0; BLOCK],
             pos: 0,
             ring_block: 0,
             masking: false,
@@ -398,11 +396,11 @@ impl<F: SampleFormat> Masker<F> {
                 }
                 continue;
             }
-            // A partial block: through the stage buffer, sample-wise decode.
+            // A partial block: into the ring; the detector takes the block from there once it is
+            // whole (no stage buffer of its own).
             let take = (BLOCK - in_block).min(n - done);
             let out_block = self.next_ring_block();
             let (src, dst) = (&input[done..done + take], &mut output[done..done + take]);
-            self.format.decode_into(src, &mut self.stage[in_block..in_block + take]);
             if self.masking {
                 self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
                 self.masked_samples += take as u64;
@@ -413,7 +411,9 @@ impl<F: SampleFormat> Masker<F> {
             self.pos += take as u64;
             done += take;
             if in_block + take == BLOCK {
-                self.detector.push_block(&self.stage);
+                let block = self.ring[self.ring_block];
+                self.format.analyze(&mut self.detector, &block, 0);
+                self.detector.absorb();
                 self.end_block(out_block);
             }
         }
