@@ -33,7 +33,7 @@
 
 use crate::digit::{COL_HZ, Digit, ROW_HZ};
 use crate::level::dbm0_to_power;
-use crate::simd::{BASIS, BASIS_SCALE, BLOCK, Basis, Kernel};
+use crate::simd::{BASIS, BASIS_SCALE, BLOCK, Basis, Kernel, Phasors};
 use std::collections::VecDeque;
 use std::sync::{Arc, LazyLock};
 
@@ -204,6 +204,11 @@ impl Limits {
     }
 }
 
+/// The default thresholds, built once and shared by every detector built with them: a relay
+/// core serving many calls keeps one copy in cache instead of one per stream.
+static DEFAULT_LIMITS: LazyLock<Arc<Limits>> =
+    LazyLock::new(|| Arc::new(Limits::new(&DetectorConfig::default())));
+
 /// e^{−jω_k·32·m} for m in 0..250, per frequency: rotates a block's phasor into absolute phase.
 struct Rotations([crate::simd::Rotation; ROT_PERIOD]);
 
@@ -218,6 +223,22 @@ static ROTATIONS: LazyLock<Rotations> = LazyLock::new(|| {
     }
     Rotations(r)
 });
+
+/// One block of the history: the kernel's phasors, written here in place, and the best pair's
+/// energy. 80 bytes, so a slot's vectors never straddle more cache lines than they must.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Slot {
+    z: Phasors,
+    /// The best row's plus the best column's tone energy, in the units of `z.energy`.
+    pair: f32,
+}
+
+/// Ring slots of the `W` blocks ending at slot `newest`, oldest first.
+#[inline]
+fn window_slots<const W: usize>(newest: usize) -> [usize; W] {
+    core::array::from_fn(|m| (newest + HIST + 1 + m - W) % HIST)
+}
 
 /// A run of matching windows that may become a digit.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -257,7 +278,8 @@ enum State {
 /// A streaming DTMF detector for one audio stream: under 1 KiB of state (a test holds it there).
 pub struct Detector {
     /// Thresholds, shared between detectors built from one configuration (see
-    /// [`Detector::fresh`]): at 100 000 streams per core every byte of state counts.
+    /// [`Detector::fresh`]; every detector with the default thresholds shares one copy): at
+    /// 100 000 streams per core every byte of state counts.
     limits: Arc<Limits>,
     kernel: Kernel,
     /// The shared tables, resolved once so the per-block path has no lazy-init checks.
@@ -269,14 +291,8 @@ pub struct Detector {
     blocks: u64,
     /// `blocks` modulo the rotation period, kept separately to avoid a division per block.
     rot_index: u16,
-    re: [[f32; 8]; HIST],
-    im: [[f32; 8]; HIST],
-    /// Block energies, each stored at its slot and again 8 further on, so that the last few
-    /// blocks always sit side by side (`energy[slot + 8 − n + 1 ..= slot + 8]`).
-    energy: [f32; 2 * HIST],
-    /// Per block: the best row's plus the best column's tone energy (same units and layout as
-    /// `energy`).
-    pair: [f32; 2 * HIST],
+    /// The last blocks, at `block index % HIST`; the kernel writes each block's slot in place.
+    hist: [Slot; HIST],
     /// Bit b: block (blocks − 1 − b) was hot (tone-like; the masker masks around it).
     hot: u64,
     state: State,
@@ -301,7 +317,11 @@ impl Detector {
     /// A detector using a particular kernel (tests and benches compare them).
     pub fn with_kernel(config: &DetectorConfig, kernel: Kernel) -> Self {
         Detector {
-            limits: Arc::new(Limits::new(config)),
+            limits: if *config == DetectorConfig::default() {
+                Arc::clone(&DEFAULT_LIMITS)
+            } else {
+                Arc::new(Limits::new(config))
+            },
             kernel,
             basis: &BASIS,
             rotations: &ROTATIONS,
@@ -309,10 +329,7 @@ impl Detector {
             fill: 0,
             blocks: 0,
             rot_index: 0,
-            re: [[0.0; 8]; HIST],
-            im: [[0.0; 8]; HIST],
-            energy: [0.0; 2 * HIST],
-            pair: [0.0; 2 * HIST],
+            hist: [Slot::default(); HIST],
             hot: 0,
             state: State::Idle,
             nominal: None,
@@ -361,39 +378,38 @@ impl Detector {
 
     /// Feeds exactly one block; returns whether it was hot. The masker calls this directly.
     pub fn push_block(&mut self, block: &[i16; BLOCK]) -> bool {
-        let mut z = crate::simd::Phasors::default();
-        self.analyze(block, &mut z);
-        self.absorb(&z)
+        self.analyze(block, 0);
+        self.absorb()
     }
 
     /// [`Detector::push_block`] for a block of G.711 codes, decoded inside the kernel.
     pub fn push_g711_block(&mut self, law: crate::g711::Law, codes: &[u8; BLOCK]) -> bool {
-        let mut z = crate::simd::Phasors::default();
-        self.analyze_g711(law, codes, &mut z);
-        self.absorb(&z)
+        self.analyze_g711(law, codes, 0);
+        self.absorb()
     }
 
-    /// The kernel's half of [`Detector::push_block`]. Blocks analyzed back to back, without
-    /// their [`Detector::absorb`]s in between, overlap in the CPU (the masker does a packet's
-    /// worth at a time); every block analyzed must then be absorbed, in order.
+    /// The kernel's half of [`Detector::push_block`]: the block's phasors, written into its
+    /// history slot. `ahead` is how many analyzed blocks still wait for their
+    /// [`Detector::absorb`] (0 or 1): a block analyzed before the previous one is absorbed
+    /// overlaps with it in the CPU (the masker does this within a packet). Every block analyzed
+    /// must be absorbed, in order.
     #[inline]
-    pub(crate) fn analyze(&mut self, block: &[i16; BLOCK], out: &mut crate::simd::Phasors) {
+    pub(crate) fn analyze(&mut self, block: &[i16; BLOCK], ahead: usize) {
         debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
+        debug_assert!(ahead <= 1, "the slot of a block analyzed further ahead may still be read");
         // The kernel correlates, rotates into absolute phase and finds the block's best pair.
         let rot = self.next_rotation();
+        let out = &mut self.hist[(self.blocks as usize + ahead) % HIST].z;
         self.kernel.analyze_into(block, self.basis, rot, out)
     }
 
     /// [`Detector::analyze`] for G.711 codes.
     #[inline]
-    pub(crate) fn analyze_g711(
-        &mut self,
-        law: crate::g711::Law,
-        codes: &[u8; BLOCK],
-        out: &mut crate::simd::Phasors,
-    ) {
+    pub(crate) fn analyze_g711(&mut self, law: crate::g711::Law, codes: &[u8; BLOCK], ahead: usize) {
         debug_assert_eq!(self.fill, 0, "blocks after a partial push() would misalign sample positions");
+        debug_assert!(ahead <= 1, "the slot of a block analyzed further ahead may still be read");
         let rot = self.next_rotation();
+        let out = &mut self.hist[(self.blocks as usize + ahead) % HIST].z;
         self.kernel.analyze_g711_into(law, codes, self.basis, rot, out)
     }
 
@@ -405,39 +421,33 @@ impl Detector {
         rot
     }
 
-    /// Takes one analyzed block: stores its phasors, tests the windows that end with it,
-    /// advances the digit state; returns whether it was hot.
+    /// Takes the next analyzed block (its phasors already in its slot): tests the windows that
+    /// end with it, advances the digit state; returns whether it was hot.
     #[inline]
-    pub(crate) fn absorb(&mut self, z: &crate::simd::Phasors) -> bool {
+    pub(crate) fn absorb(&mut self) -> bool {
         let slot = (self.blocks as usize) % HIST;
-        self.re[slot] = z.re;
-        self.im[slot] = z.im;
-        let e = z.energy;
-        self.energy[slot] = e;
-        self.energy[slot + HIST] = e;
         let index = self.blocks;
         self.blocks += 1;
         // The best pair's share of this block: most blocks of speech and noise are ruled out
         // here without touching the windows (see `Limits::digit_skip`).
         let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
-        let (row, col) = (z.row * norm, z.col * norm);
-        let pair = row + col;
-
-        self.pair[slot] = pair;
-        self.pair[slot + HIST] = pair;
+        let this = &mut self.hist[slot];
+        let e = this.z.energy;
+        let pair = this.z.row * norm + this.z.col * norm;
+        this.pair = pair;
         let (mut present, mut hit) = (false, None);
-        // Ring slots of the digit window, oldest first; the presence window is its tail.
-        let slots: [usize; DIGIT_WINDOW] =
-            core::array::from_fn(|m| (slot + HIST + 1 + m - DIGIT_WINDOW) % HIST);
-        let end = slot + HIST + 1;
-        let sum = |v: &[f32]| v.iter().sum::<f32>();
-        let (p3, e3) =
-            (sum(&self.pair[end - PRESENCE_WINDOW..end]), sum(&self.energy[end - PRESENCE_WINDOW..end]));
-        let (p5, e5) = (sum(&self.pair[end - DIGIT_WINDOW..end]), sum(&self.energy[end - DIGIT_WINDOW..end]));
+        // The windows' pair and energy sums, oldest block first (this block's from registers).
+        let older = |back: usize| {
+            let s = &self.hist[(slot + HIST - back) % HIST];
+            (s.pair, s.z.energy)
+        };
+        let ((pa, ea), (pb, eb), (pc, ec), (pd, ed)) = (older(4), older(3), older(2), older(1));
+        let (p3, e3) = ((pc + pd) + pair, (ec + ed) + e);
+        let (p5, e5) = ((((pa + pb) + pc) + pd) + pair, (((ea + eb) + ec) + ed) + e);
         let presence_possible = p3 >= self.limits.presence_skip * e3;
         if p5 >= self.limits.digit_skip * e5 {
             let fast;
-            (hit, fast) = self.classify(&slots);
+            (hit, fast) = self.classify(slot, e5);
             if let Some(d) = hit {
                 self.nominal = fast.then_some(d);
             }
@@ -447,7 +457,7 @@ impl Detector {
         // digit hit makes the block hot; the presence test is for everything else.
         let active = matches!(self.state, State::Active { misses, .. } if misses < 3);
         if hit.is_none() && !active && presence_possible {
-            present = self.presence(&slots);
+            present = self.presence(slot, e3);
         }
         if hit.is_some() || self.state != State::Idle {
             self.advance(index, hit);
@@ -496,26 +506,23 @@ impl Detector {
         matches!(self.state, State::Active { .. })
     }
 
-    /// Nominal-frequency energies (|ΣZ|²) and total energy over the last `w` blocks.
+    /// Nominal-frequency energies (|ΣZ|²) over the blocks in `slots`.
     #[inline]
-    fn window<const W: usize>(&self, slots: &[usize; W]) -> ([f32; 8], f32) {
+    fn window<const W: usize>(&self, slots: &[usize; W]) -> [f32; 8] {
         let mut sr = [0f32; 8];
         let mut si = [0f32; 8];
-        let mut e = 0f32;
         for &slot in slots {
-            let slot = slot % HIST;
-            let (re, im) = (&self.re[slot], &self.im[slot]);
+            let z = &self.hist[slot % HIST].z;
             for k in 0..8 {
-                sr[k] += re[k];
-                si[k] += im[k];
+                sr[k] += z.re[k];
+                si[k] += z.im[k];
             }
-            e += self.energy[slot];
         }
         let mut p = [0f32; 8];
         for k in 0..8 {
             p[k] = sr[k] * sr[k] + si[k] * si[k];
         }
-        (p, e)
+        p
     }
 
     /// The key of the run or press in progress, if any.
@@ -531,11 +538,11 @@ impl Detector {
     /// [`Detector::classify`] in frequency (`presence_freq_tolerance`, 4 %), twist (4 dB more
     /// each way) and duration, since masking a little more is cheap and missing an onset is not;
     /// nearly as strict in purity (0.8 against 0.85), so speech rarely trips it.
-    fn presence(&self, slots: &[usize; DIGIT_WINDOW]) -> bool {
+    /// `slot` is the latest block's, `e` the window's energy.
+    fn presence(&self, slot: usize, e: f32) -> bool {
         let l = &self.limits;
-        let slots: &[usize; PRESENCE_WINDOW] =
-            slots.last_chunk().expect("the presence window is the digit window's tail");
-        let (p, e) = self.window(slots);
+        let slots = &window_slots::<PRESENCE_WINDOW>(slot);
+        let p = self.window(slots);
         let (r, pr) = argmax(&p[..4]);
         let (c, pc) = argmax(&p[4..]);
         let norm = 2.0 / ((PRESENCE_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
@@ -573,9 +580,11 @@ impl Detector {
 
     /// Which digit, if any, the 20 ms window ending at the latest block holds, and whether it
     /// matched on nominal energies alone (the run's continuation fast path).
-    fn classify(&self, slots: &[usize; DIGIT_WINDOW]) -> (Option<Digit>, bool) {
+    /// `slot` is the latest block's, `e` the window's energy.
+    fn classify(&self, slot: usize, e: f32) -> (Option<Digit>, bool) {
         let l = &self.limits;
-        let (p, e) = self.window(slots);
+        let slots = &window_slots::<DIGIT_WINDOW>(slot);
+        let p = self.window(slots);
         let (r, pr) = argmax(&p[..4]);
         let (c, pc) = argmax(&p[4..]);
         let norm = 2.0 / ((DIGIT_WINDOW * BLOCK) as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
@@ -640,9 +649,10 @@ impl Detector {
         for (m, &s) in slots.iter().enumerate() {
             // (Slots are below HIST; saying so lets the compiler drop the bounds checks.)
             let s = s % HIST;
+            let z = &self.hist[s].z;
             for j in 0..N {
-                zr[m][j] = self.re[s][ks[j]];
-                zi[m][j] = self.im[s][ks[j]];
+                zr[m][j] = z.re[ks[j]];
+                zi[m][j] = z.im[ks[j]];
             }
         }
         // Σ Z_{m+lag} · conj(Z_m) over the window: its angle is the advance over `lag` blocks.
@@ -691,10 +701,10 @@ impl Detector {
     fn filled(&self, back: usize, digit: Digit) -> f32 {
         let s = (self.blocks as usize + HIST - 1 - back) % HIST;
         let (r, c) = (digit.row(), 4 + digit.col());
-        let tone =
-            self.re[s][r].powi(2) + self.im[s][r].powi(2) + self.re[s][c].powi(2) + self.im[s][c].powi(2);
+        let z = &self.hist[s].z;
+        let tone = z.re[r].powi(2) + z.im[r].powi(2) + z.re[c].powi(2) + z.im[c].powi(2);
         let norm = 2.0 / (BLOCK as f32 * (BASIS_SCALE * BASIS_SCALE) as f32);
-        let share = tone * norm / self.energy[s].max(1.0);
+        let share = tone * norm / z.energy.max(1.0);
         ((share - 0.15) / 0.7).clamp(0.0, 1.0)
     }
 

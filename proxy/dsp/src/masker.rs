@@ -25,7 +25,7 @@
 use crate::detector::{Detector, DetectorConfig, DtmfEvent, PRESENCE_WINDOW};
 use crate::g711::Law;
 use crate::level::sine_amplitude;
-use crate::simd::{BLOCK, Phasors};
+use crate::simd::BLOCK;
 use std::sync::LazyLock;
 
 /// What replaces a masked tone.
@@ -124,8 +124,9 @@ pub trait SampleFormat: Copy {
             *d = self.decode(s);
         }
     }
-    /// The detector's analysis of one whole block, into `out` (see `Detector::analyze`).
-    fn analyze(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK], out: &mut Phasors);
+    /// The detector's analysis of one whole block, `ahead` blocks before its absorb (see
+    /// `Detector::analyze`).
+    fn analyze(&self, detector: &mut Detector, src: &[Self::Sample; BLOCK], ahead: usize);
     /// The substitute for positions `n..n + dst.len()`; the run must not cross a multiple of
     /// 4096 (the masker's runs stay inside one 32-sample block).
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [Self::Sample]) {
@@ -170,8 +171,8 @@ impl SampleFormat for G711 {
         self.0.decode_slice(src, dst);
     }
     #[inline]
-    fn analyze(&self, detector: &mut Detector, src: &[u8; BLOCK], out: &mut Phasors) {
-        detector.analyze_g711(self.0, src, out)
+    fn analyze(&self, detector: &mut Detector, src: &[u8; BLOCK], ahead: usize) {
+        detector.analyze_g711(self.0, src, ahead)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [u8]) {
@@ -202,8 +203,8 @@ impl SampleFormat for Linear {
         dst[..src.len()].copy_from_slice(src);
     }
     #[inline]
-    fn analyze(&self, detector: &mut Detector, src: &[i16; BLOCK], out: &mut Phasors) {
-        detector.analyze(src, out)
+    fn analyze(&self, detector: &mut Detector, src: &[i16; BLOCK], ahead: usize) {
+        detector.analyze(src, ahead)
     }
     #[inline]
     fn substitute_into(&self, kind: Substitute, n: u64, dst: &mut [i16]) {
@@ -311,7 +312,6 @@ pub struct Masker<F: SampleFormat> {
     ring: Box<[[F::Sample; BLOCK]]>,
     /// The ring block being filled.
     ring_block: usize,
-    stage: [i16; BLOCK],
     /// Samples pushed so far.
     pos: u64,
     /// Whether the block now being output is masked.
@@ -330,7 +330,6 @@ impl<F: SampleFormat> Masker<F> {
             substitute: config.substitute,
             detector: Detector::new(&config.detector),
             ring,
-            stage: [0; BLOCK],
             pos: 0,
             ring_block: 0,
             masking: false,
@@ -374,10 +373,9 @@ impl<F: SampleFormat> Masker<F> {
                 // absorb's scalar work are independent, so the CPU overlaps them.
                 let whole = (n - done) / BLOCK;
                 let (blocks, _) = input[done..done + whole * BLOCK].as_chunks::<BLOCK>();
-                // Two phasor slots, alternating: the kernel writes the next block's while the
-                // detector reads this one's, with no copy between.
-                let mut z = [Phasors::default(); 2];
-                self.format.analyze(&mut self.detector, &blocks[0], &mut z[0]);
+                // The kernel writes each block's phasors into the detector's history, where
+                // the absorb reads them: no copy between.
+                self.format.analyze(&mut self.detector, &blocks[0], 0);
                 for (i, src) in blocks.iter().enumerate() {
                     let out_block = self.next_ring_block();
                     let dst = &mut output[done..done + BLOCK];
@@ -389,20 +387,20 @@ impl<F: SampleFormat> Masker<F> {
                     }
                     self.ring[self.ring_block] = *src;
                     if let Some(next) = blocks.get(i + 1) {
-                        self.format.analyze(&mut self.detector, next, &mut z[(i + 1) & 1]);
+                        self.format.analyze(&mut self.detector, next, 1);
                     }
-                    self.detector.absorb(&z[i & 1]);
+                    self.detector.absorb();
                     self.pos += BLOCK as u64;
                     done += BLOCK;
                     self.end_block(out_block);
                 }
                 continue;
             }
-            // A partial block: through the stage buffer, sample-wise decode.
+            // A partial block: into the ring; the detector takes the block from there once it is
+            // whole (no stage buffer of its own).
             let take = (BLOCK - in_block).min(n - done);
             let out_block = self.next_ring_block();
             let (src, dst) = (&input[done..done + take], &mut output[done..done + take]);
-            self.format.decode_into(src, &mut self.stage[in_block..in_block + take]);
             if self.masking {
                 self.format.substitute_into(self.substitute, self.pos - self.delay() as u64, dst);
                 self.masked_samples += take as u64;
@@ -413,7 +411,9 @@ impl<F: SampleFormat> Masker<F> {
             self.pos += take as u64;
             done += take;
             if in_block + take == BLOCK {
-                self.detector.push_block(&self.stage);
+                let block = self.ring[self.ring_block];
+                self.format.analyze(&mut self.detector, &block, 0);
+                self.detector.absorb();
                 self.end_block(out_block);
             }
         }

@@ -1,4 +1,5 @@
-//! AVX2 backend: `vpmaddwd` over two 16-sample halves per basis row, then a horizontal-add tree.
+//! AVX2 backend: `vpmaddwd` of each 8-sample chunk (repeated in both 128-bit halves) against two
+//! basis rows at once, then two levels of horizontal adds (see [`Basis`]'s `pairs`).
 
 use super::{BLOCK, Basis, Correlation, Phasors, Rotation};
 use crate::g711::Law;
@@ -9,21 +10,6 @@ pub fn correlate_checked(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     // SAFETY: `Kernel::all` only builds a kernel with this function after
     // `is_x86_feature_detected!("avx2")` returned true on this CPU.
     unsafe { correlate(x, basis) }
-}
-
-/// Sums the eight i32 lanes of each of eight vectors: lane i of the result is Σ v[i].
-#[target_feature(enable = "avx2")]
-fn reduce8(v: [__m256i; 8]) -> __m256i {
-    let t0 = _mm256_hadd_epi32(v[0], v[1]);
-    let t1 = _mm256_hadd_epi32(v[2], v[3]);
-    let t2 = _mm256_hadd_epi32(v[4], v[5]);
-    let t3 = _mm256_hadd_epi32(v[6], v[7]);
-    let u0 = _mm256_hadd_epi32(t0, t1);
-    let u1 = _mm256_hadd_epi32(t2, t3);
-    // u0 = [s0..s3 of the low 128-bit lanes | s0..s3 of the high lanes]; fold the halves.
-    let lo = _mm256_permute2x128_si256::<0x20>(u0, u1);
-    let hi = _mm256_permute2x128_si256::<0x31>(u0, u1);
-    _mm256_add_epi32(lo, hi)
 }
 
 /// Safe entry point for the block analysis.
@@ -153,21 +139,38 @@ unsafe fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     }
 }
 
-/// The 16 dot products (cos rows, sin rows) of the block `x0, x1`, and its energy in eight
-/// lanes: lane i is Σ h² over samples 2i, 2i+1, 16+2i, 17+2i, with h = x >> 1.
+/// The 16 dot products (cos rows, sin rows) of the block `x0, x1` (samples 0..16, 16..32), and
+/// its energy in eight lanes: lane i is Σ h² over samples 2i, 2i+1, 16+2i, 17+2i, with h = x >> 1.
+///
+/// Each 8-sample chunk, repeated in both 128-bit halves, is multiplied against two basis rows
+/// at once (`Basis::pairs`), so the four chunks' products for a pair of rows add up in one
+/// register whose halves are the two rows; two levels of horizontal adds then leave the rows in
+/// order, with no fold of the halves. Integer sums: the result does not depend on the order.
 #[target_feature(enable = "avx2")]
 fn sums(x0: __m256i, x1: __m256i, basis: &Basis) -> (__m256i, __m256i, __m256i) {
-    let mut acc = [_mm256_setzero_si256(); 16];
-    for (k, a) in acc.iter_mut().enumerate() {
-        // SAFETY: row k is 64 bytes inside the struct: two unaligned 32-byte loads.
-        let (b0, b1) = unsafe {
-            let p = basis.0[k].as_ptr() as *const __m256i;
-            (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
-        };
-        *a = _mm256_add_epi32(_mm256_madd_epi16(x0, b0), _mm256_madd_epi16(x1, b1));
+    let chunks = [
+        _mm256_permute4x64_epi64::<0b01_00_01_00>(x0),
+        _mm256_permute4x64_epi64::<0b11_10_11_10>(x0),
+        _mm256_permute4x64_epi64::<0b01_00_01_00>(x1),
+        _mm256_permute4x64_epi64::<0b11_10_11_10>(x1),
+    ];
+    let mut acc = [_mm256_setzero_si256(); 8];
+    for (pair, a) in basis.pairs.iter().zip(acc.iter_mut()) {
+        // SAFETY: each chunk of a pair is 16 i16 (32 bytes) at a 32-byte aligned offset of the
+        // `align(32)` struct.
+        let b: [__m256i; 4] = unsafe { core::array::from_fn(|c| _mm256_load_si256(pair[c].as_ptr().cast())) };
+        let s0 = _mm256_add_epi32(_mm256_madd_epi16(chunks[0], b[0]), _mm256_madd_epi16(chunks[1], b[1]));
+        let s1 = _mm256_add_epi32(_mm256_madd_epi16(chunks[2], b[2]), _mm256_madd_epi16(chunks[3], b[3]));
+        *a = _mm256_add_epi32(s0, s1);
     }
-    let r0 = reduce8([acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]]);
-    let r1 = reduce8([acc[8], acc[9], acc[10], acc[11], acc[12], acc[13], acc[14], acc[15]]);
+    // acc[j] = [row a: 4 partial sums | row a + 4: 4 partial sums]; after two levels,
+    // r0 = [rows 0, 1, 2, 3 | rows 4, 5, 6, 7], r1 the same for rows 8..16.
+    let h01 = _mm256_hadd_epi32(acc[0], acc[1]);
+    let h23 = _mm256_hadd_epi32(acc[2], acc[3]);
+    let h45 = _mm256_hadd_epi32(acc[4], acc[5]);
+    let h67 = _mm256_hadd_epi32(acc[6], acc[7]);
+    let r0 = _mm256_hadd_epi32(h01, h23);
+    let r1 = _mm256_hadd_epi32(h45, h67);
 
     let h0 = _mm256_srai_epi16::<1>(x0);
     let h1 = _mm256_srai_epi16::<1>(x1);

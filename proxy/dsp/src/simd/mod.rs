@@ -29,9 +29,37 @@ pub const NBASIS: usize = 16;
 pub const BASIS_SCALE: f64 = 2047.0;
 
 /// Basis vectors: rows 0..8 are cos(ω_k n), rows 8..16 are sin(ω_k n), for the frequencies in
-/// [`crate::digit::ROW_HZ`] then [`crate::digit::COL_HZ`], n = 0..32.
+/// [`crate::digit::ROW_HZ`] then [`crate::digit::COL_HZ`], n = 0..32; and the same values laid
+/// out for the AVX2 kernel (see [`Basis::rows`]).
 #[repr(C, align(32))]
-pub struct Basis(pub [[i16; BLOCK]; NBASIS]);
+pub struct Basis {
+    rows: [[i16; BLOCK]; NBASIS],
+    /// `pairs[j][c]`: samples 8c..8c + 8 of two rows side by side, row j and row j + 4 for
+    /// j < 4, rows 8 + (j − 4) and 12 + (j − 4) after. A block's 8-sample chunk repeated in both
+    /// halves of a 256-bit register multiplies two rows at once, and the sums of the eight
+    /// products per pair of rows come out of two levels of horizontal adds in row order.
+    pairs: [[[i16; 16]; 4]; NBASIS / 2],
+}
+
+impl Basis {
+    /// A basis from its rows (what every backend computes with).
+    pub fn from_rows(rows: [[i16; BLOCK]; NBASIS]) -> Basis {
+        let mut pairs = [[[0i16; 16]; 4]; NBASIS / 2];
+        for (j, pair) in pairs.iter_mut().enumerate() {
+            let a = if j < 4 { j } else { 8 + (j - 4) };
+            for (c, chunk) in pair.iter_mut().enumerate() {
+                chunk[..8].copy_from_slice(&rows[a][8 * c..8 * c + 8]);
+                chunk[8..].copy_from_slice(&rows[a + 4][8 * c..8 * c + 8]);
+            }
+        }
+        Basis { rows, pairs }
+    }
+
+    /// The rows: `rows()[k][n]`.
+    pub fn rows(&self) -> &[[i16; BLOCK]; NBASIS] {
+        &self.rows
+    }
+}
 
 /// The shared basis, built on first use.
 pub static BASIS: LazyLock<Basis> = LazyLock::new(|| {
@@ -44,7 +72,7 @@ pub static BASIS: LazyLock<Basis> = LazyLock::new(|| {
             b[k + 8][n] = (BASIS_SCALE * (w * n as f64).sin()).round() as i16;
         }
     }
-    Basis(b)
+    Basis::from_rows(b)
 });
 
 /// One block's correlations and energy.
@@ -58,6 +86,7 @@ pub struct Correlation {
 
 /// One block's phasors in the common phase reference, ready for the detector's windows.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[repr(C)]
 pub struct Phasors {
     /// Re Z_k: the block's DFT at frequency k, rotated to absolute phase.
     pub re: [f32; 8],
@@ -75,30 +104,45 @@ pub struct Phasors {
 /// Rotation of each frequency for one block position: (cos, sin) of −ω_k·32·m.
 pub type Rotation = [[f32; 8]; 2];
 
-/// A correlation backend: a safe function pointer, chosen after checking the CPU.
-#[derive(Clone, Copy)]
-pub struct Kernel {
+/// One backend's entry points.
+struct Backend {
     f: fn(&[i16; BLOCK], &Basis) -> Correlation,
     analyze: fn(&[i16; BLOCK], &Basis, &Rotation, &mut Phasors),
     analyze_g711: fn(crate::g711::Law, &[u8; BLOCK], &Basis, &Rotation, &mut Phasors),
     name: &'static str,
 }
 
+static SCALAR: Backend = Backend {
+    f: scalar::correlate,
+    analyze: scalar::analyze_into,
+    analyze_g711: scalar::analyze_g711_into,
+    name: "scalar",
+};
+
+/// Only handed out by [`Kernel::all`] after the CPU was checked.
+#[cfg(target_arch = "x86_64")]
+static AVX2: Backend = Backend {
+    f: avx2::correlate_checked,
+    analyze: avx2::analyze_checked,
+    analyze_g711: avx2::analyze_g711_checked,
+    name: "avx2",
+};
+
+/// A correlation backend: safe function pointers, chosen after checking the CPU. One pointer
+/// wide (every detector holds one).
+#[derive(Clone, Copy)]
+pub struct Kernel(&'static Backend);
+
 impl core::fmt::Debug for Kernel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Kernel({})", self.name)
+        write!(f, "Kernel({})", self.0.name)
     }
 }
 
 impl Kernel {
     /// The portable reference implementation.
     pub fn scalar() -> Kernel {
-        Kernel {
-            f: scalar::correlate,
-            analyze: scalar::analyze_into,
-            analyze_g711: scalar::analyze_g711_into,
-            name: "scalar",
-        }
+        Kernel(&SCALAR)
     }
 
     /// The fastest backend this CPU supports (the CPU is checked once per process).
@@ -113,19 +157,14 @@ impl Kernel {
         let mut v = vec![Kernel::scalar()];
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
-            v.push(Kernel {
-                f: avx2::correlate_checked,
-                analyze: avx2::analyze_checked,
-                analyze_g711: avx2::analyze_g711_checked,
-                name: "avx2",
-            });
+            v.push(Kernel(&AVX2));
         }
         v
     }
 
     /// The backend's name, for benches and logs.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.0.name
     }
 
     /// Correlates one block and turns the sums into rotated phasors (what the detector keeps).
@@ -133,7 +172,7 @@ impl Kernel {
     #[inline]
     pub fn analyze(&self, x: &[i16; BLOCK], basis: &Basis, rot: &Rotation) -> Phasors {
         let mut out = Phasors::default();
-        (self.analyze)(x, basis, rot, &mut out);
+        (self.0.analyze)(x, basis, rot, &mut out);
         out
     }
 
@@ -141,7 +180,7 @@ impl Kernel {
     /// fields back at once (a returned struct copied into place would stall on forwarding).
     #[inline]
     pub fn analyze_into(&self, x: &[i16; BLOCK], basis: &Basis, rot: &Rotation, out: &mut Phasors) {
-        (self.analyze)(x, basis, rot, out)
+        (self.0.analyze)(x, basis, rot, out)
     }
 
     /// [`Kernel::analyze`] on G.711 codes, decoding on the way (the samples never touch memory).
@@ -154,7 +193,7 @@ impl Kernel {
         rot: &Rotation,
     ) -> Phasors {
         let mut out = Phasors::default();
-        (self.analyze_g711)(law, codes, basis, rot, &mut out);
+        (self.0.analyze_g711)(law, codes, basis, rot, &mut out);
         out
     }
 
@@ -168,13 +207,13 @@ impl Kernel {
         rot: &Rotation,
         out: &mut Phasors,
     ) {
-        (self.analyze_g711)(law, codes, basis, rot, out)
+        (self.0.analyze_g711)(law, codes, basis, rot, out)
     }
 
     /// Correlates one block against the basis.
     #[inline]
     pub fn correlate(&self, x: &[i16; BLOCK], basis: &Basis) -> Correlation {
-        (self.f)(x, basis)
+        (self.0.f)(x, basis)
     }
 }
 

@@ -5,7 +5,7 @@ use super::{BLOCK, Basis, Correlation, NBASIS, Phasors, Rotation};
 /// Reference correlation: plain loops, wrapping 32-bit sums like the SIMD lanes.
 pub fn correlate(x: &[i16; BLOCK], basis: &Basis) -> Correlation {
     let mut sums = [0i32; NBASIS];
-    for (sum, row) in sums.iter_mut().zip(basis.0.iter()) {
+    for (sum, row) in sums.iter_mut().zip(basis.rows().iter()) {
         let mut acc = 0i32;
         for (&a, &b) in x.iter().zip(row.iter()) {
             acc = acc.wrapping_add(a as i32 * b as i32);
