@@ -254,7 +254,7 @@ pub(crate) fn own_fd_table(keep: &[std::os::fd::RawFd]) -> io::Result<bool> {
     }
 }
 
-/// Whether threads here may take descriptor tables of their own (see [`own_fd_table`]): tried
+/// Whether threads here may take descriptor tables of their own (a relay worker does so at start): tried
 /// on a short-lived thread of its own. Sandboxes (Docker's default seccomp profile without
 /// `CAP_SYS_ADMIN`) refuse it; the relay then works within one table's limit.
 pub fn can_own_fd_table() -> bool {

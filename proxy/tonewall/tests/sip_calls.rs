@@ -1209,3 +1209,117 @@ fn a_registered_agent_gets_its_calls() {
     assert_eq!(metric(&m, "tonewall_calls_total{outcome=\"rejected\",trunk=\"carrier\"}"), 1, "{m}");
     tw.finish(&[], &[password, ha1]);
 }
+
+/// A carrier trunk over mutual TLS (`tls_name`): from the trunk's network (127.0.0.2 here) a TLS
+/// connection without a client certificate is closed, one with a certificate valid for the
+/// trunk's name carries its INVITE into a call, and an INVITE over UDP is refused.
+#[test]
+fn a_trunk_over_mutual_tls() {
+    let p = Ports(21000);
+    let dir = workdir("sip-mtls");
+    let keys = format!(
+        "tls = [\"127.0.0.1:{}\"]\ntls_cert = \"{}\"\ntls_key = \"{}\"\ntls_client_ca = \"{}\"",
+        p.tls(),
+        tls_data("server.pem").display(),
+        tls_data("server.key").display(),
+        tls_data("ca.pem").display()
+    );
+    let trunk = "[[sip.trunks]]\nname = \"mtls\"\nnetworks = [\"127.0.0.2/32\"]\ntls_name = \"trunk.test\"\n";
+    let tw = Tonewall::start(&dir, p, &udp_agent(p), &keys, trunk);
+    let agent = Agent::udp(p.agent());
+    let invite = |transport: &str, port: u16| {
+        format!(
+            "INVITE sip:4000@127.0.0.1:{sip} SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.2:{port};branch=z9hG4bK-m{port}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.2>;tag=m{port}\r\nTo: <sip:4000@127.0.0.1>\r\n\
+             Call-ID: mtls-{port}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.2:{port}>\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            sip = p.sip(),
+            len = CALLER_SDP.len(),
+            sdp = CALLER_SDP
+        )
+    };
+
+    // Over UDP from the trunk's network: refused, the trunk speaks TLS only.
+    let udp = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    udp.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let port = udp.local_addr().expect("addr").port();
+    udp.send_to(invite("UDP", port).as_bytes(), ("127.0.0.1", p.sip())).expect("send");
+    let mut buf = [0u8; 4096];
+    let mut statuses = vec![];
+    while let Ok(n) = udp.recv(&mut buf) {
+        let m = Msg::parse(&buf[..n]).expect("a SIP response");
+        statuses.push(m.status().expect("status"));
+        if statuses.last() != Some(&100) {
+            assert!(m.raw.starts_with("SIP/2.0 403 TLS Required"), "{}", m.raw);
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&403));
+
+    // Over TLS, no client certificate: closed before anything is read.
+    let mut anonymous = mtls_client(p.tls(), false);
+    let _ = anonymous.write_all(invite("TLS", 1).as_bytes());
+    let mut byte = [0u8; 1];
+    let closed = match anonymous.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        // A read timeout means the connection is still open.
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    };
+    assert!(closed, "a certificate-less connection from the trunk's network stays open");
+
+    // With the trunk's certificate: the INVITE reaches the agent.
+    let mut good = mtls_client(p.tls(), true);
+    let port = good.sock.local_addr().expect("addr").port();
+    good.write_all(invite("TLS", port).as_bytes()).expect("write");
+    let (_, to_agent) = agent.expect("INVITE");
+    assert!(to_agent.raw.contains("m=audio"), "the call's offer reached the agent:\n{}", to_agent.raw);
+    let m = tw.metrics_when(|m| {
+        try_metric(m, "tonewall_sip_transport_events_total{event=\"tls_identity_refused\"}") == Some(1)
+    });
+    assert_eq!(metric(&m, "tonewall_sip_transport_events_total{event=\"tls_identity_refused\"}"), 1, "{m}");
+    drop(good);
+    drop(tw);
+}
+
+/// The carrier's offer in the hand-written INVITEs.
+const CALLER_SDP: &str = "v=0\r\no=caller 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
+                          m=audio 21050 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+                          a=rtpmap:101 telephone-event/8000\r\n";
+
+/// A TLS client connecting from 127.0.0.2, with the test client certificate (its name:
+/// `trunk.test`) or none.
+fn mtls_client(port: u16, with_cert: bool) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(tls_data("ca.pem")).expect("ca.pem") {
+        roots.add(cert.expect("certificate")).expect("root");
+    }
+    let builder =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots);
+    let config = if with_cert {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(tls_data("client.pem"))
+            .expect("client.pem")
+            .collect::<Result<_, _>>()
+            .expect("certificates");
+        builder
+            .with_client_auth_cert(certs, PrivateKeyDer::from_pem_file(tls_data("client.key")).expect("key"))
+            .expect("client cert")
+    } else {
+        builder.with_no_client_auth()
+    };
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.bind(&"127.0.0.2:0".parse::<SocketAddr>().expect("addr").into()).expect("bind 127.0.0.2");
+    socket.connect(&SocketAddr::from(([127, 0, 0, 1], port)).into()).expect("connect");
+    let tcp: TcpStream = socket.into();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock).expect("TLS handshake");
+    }
+    stream
+}
