@@ -333,6 +333,19 @@ impl Relay {
         report
     }
 
+    /// How many more sessions the fullest worker can take before its descriptor table is full
+    /// (with one shared table, the whole relay's: other descriptors of the process count
+    /// there too, so it is an upper bound). What a NOC alerts on before calls get 503.
+    pub fn session_headroom(&self) -> u64 {
+        let per_table = self.fd_limit.saturating_sub(TABLE_RESERVE) / 4;
+        let held = self.workers.iter().map(|w| w.held.load(Ordering::Relaxed));
+        if self.private_tables {
+            held.map(|h| per_table.saturating_sub(h)).min().unwrap_or(0)
+        } else {
+            per_table.saturating_sub(held.sum())
+        }
+    }
+
     /// Whether each worker keeps its sessions' sockets in a descriptor table of its own (see
     /// `sys::own_fd_table`); `false` where the platform or a sandbox refused it, and then the
     /// whole relay shares the process's descriptor limit.

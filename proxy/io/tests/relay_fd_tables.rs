@@ -43,6 +43,8 @@ fn workers_hold_more_sockets_than_one_table_may() {
     let agent = UdpSocket::bind("127.0.0.1:0").expect("bind");
     agent.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
 
+    // Each worker's table holds (300 − 16) / 4 = 71 sessions.
+    assert_eq!(relay.session_headroom(), 71);
     for round in 0..2 {
         let mut sessions = vec![];
         for _ in 0..SESSIONS {
@@ -51,6 +53,8 @@ fn workers_hold_more_sockets_than_one_table_may() {
             relay.signal(id, LegId::B, remote(&agent));
             sessions.push((id, ports));
         }
+        // Sessions alternate between the two workers: the fuller has 50.
+        assert_eq!(relay.session_headroom(), 71 - 50);
         // 400 sockets are open, none of them here.
         assert!(open_here() < 60, "round {round}: {} descriptors in the control side's table", open_here());
         for &(id, ports) in [sessions[0], sessions[SESSIONS - 1]].iter() {

@@ -22,6 +22,7 @@ pub struct RelayCollector {
     dropped: IntCounterVec,
     errors: IntCounterVec,
     sessions: IntGauge,
+    headroom: IntGauge,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -55,6 +56,11 @@ impl RelayCollector {
             ),
             sessions: IntGauge::new("tonewall_relay_sessions", "Media sessions being relayed.")
                 .unwrap_or_else(|e| panic!("metric: {e}")),
+            headroom: IntGauge::new(
+                "tonewall_relay_session_headroom",
+                "Sessions the fullest relay worker's descriptor table can still take (at 0, calls get 503).",
+            )
+            .unwrap_or_else(|e| panic!("metric: {e}")),
         }
     }
 }
@@ -65,6 +71,7 @@ impl Collector for RelayCollector {
             .into_iter()
             .flat_map(|c| c.desc())
             .chain(self.sessions.desc())
+            .chain(self.headroom.desc())
             .collect()
     }
 
@@ -99,10 +106,12 @@ impl Collector for RelayCollector {
             c.inc_by(n);
         }
         self.sessions.set(sessions as i64);
+        self.headroom.set(i64::try_from(self.relay.session_headroom()).unwrap_or(i64::MAX));
         [&self.received, &self.forwarded, &self.dropped, &self.errors]
             .into_iter()
             .flat_map(|c| c.collect())
             .chain(self.sessions.collect())
+            .chain(self.headroom.collect())
             .collect()
     }
 }

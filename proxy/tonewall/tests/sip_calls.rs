@@ -1278,6 +1278,9 @@ fn a_trunk_over_mutual_tls() {
         try_metric(m, "tonewall_sip_transport_events_total{event=\"tls_identity_refused\"}") == Some(1)
     });
     assert_eq!(metric(&m, "tonewall_sip_transport_events_total{event=\"tls_identity_refused\"}"), 1, "{m}");
+    // One call up on the one worker: its table's room, less that call.
+    let headroom = metric(&m, "tonewall_relay_session_headroom");
+    assert!(headroom > 100, "{m}");
     drop(good);
     drop(tw);
 }
