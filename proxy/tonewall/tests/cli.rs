@@ -257,14 +257,29 @@ fn mask_leaves_a_clean_channel_untouched() {
 /// `TONEWALL_BIN`) do not, and do not stop the start either.
 #[test]
 fn only_section_variables_of_the_environment_configure() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tonewall"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tonewall"))
         .arg("serve")
         .env("TONEWALL_BIN", "/usr/local/bin/tonewall")
         .env("TONEWALL_MEDIA__PORT_MIN", "60000")
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("tonewall runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    // A configuration that is read refuses to start; one that is not would serve for good.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tonewall serve started: TONEWALL_MEDIA__PORT_MIN was not read");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).expect("read");
+    assert!(!status.success());
     assert!(err.contains("media.port_max: port range 60000–59999"), "the section variable was read: {err}");
     assert!(!err.contains("BIN"), "TONEWALL_BIN is not configuration: {err}");
 }
