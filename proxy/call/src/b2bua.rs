@@ -309,9 +309,6 @@ struct Call {
 /// Nonce counts kept before expired ones are swept (each REGISTER answer adds at most one).
 const NONCE_COUNTS_PRUNE_AT: usize = 4096;
 
-/// The reason phrase of a 503 for a trunk over its call rate (it also carries Retry-After).
-const TRUNK_RATE_LIMITED: &str = "Trunk Rate Limited";
-
 /// One trunk's share of the core: its calls up now, and its call-rate bucket.
 #[derive(Debug, Default)]
 struct TrunkLoad {
@@ -665,16 +662,8 @@ impl B2bua {
         if tls_only && source.transport != Transport::Tls {
             return self.reply(now, tx, &req, 403, "TLS Required");
         }
-        let refuse = |this: &mut Self, status: u16, reason: &str| {
-            if reason == TRUNK_RATE_LIMITED {
-                // The bucket has a token again within a second.
-                let tag = this.fresh();
-                let mut resp = req.response(status, reason, Some(&tag));
-                resp.headers.push("Retry-After", "1");
-                this.respond(now, tx, &resp);
-            } else {
-                this.reply(now, tx, &req, status, reason);
-            }
+        // Every refusal is a call record of its own, against the trunk.
+        let rejected = |this: &mut Self, status: u16| {
             this.events.push_back(CallEvent::Ended(Box::new(CallRecord {
                 call: 0,
                 trunk: trunk.clone(),
@@ -687,6 +676,10 @@ impl B2bua {
                 info_digits: 0,
                 media: None,
             })));
+        };
+        let refuse = |this: &mut Self, status: u16, reason: &str| {
+            this.reply(now, tx, &req, status, reason);
+            rejected(this, status);
         };
         // validate::screen has checked the scheme, Max-Forwards and Require already.
         let Ok(uri) = Uri::parse(&req.uri) else { return refuse(self, 400, "Bad Request-URI") };
@@ -704,7 +697,12 @@ impl B2bua {
         if let Some(rate) = trunk_rate {
             let limit = RateLimit { per_second: rate, burst: rate.max(1) };
             if !load.rate.get_or_insert_with(|| TokenBucket::full(limit, now)).take(limit, now) {
-                return refuse(self, 503, TRUNK_RATE_LIMITED);
+                // The bucket has a token again within a second.
+                let tag = self.fresh();
+                let mut resp = req.response(503, "Trunk Rate Limited", Some(&tag));
+                resp.headers.push("Retry-After", "1");
+                self.respond(now, tx, &resp);
+                return rejected(self, 503);
             }
         }
         let user = uri.user.clone().unwrap_or_default();

@@ -153,9 +153,7 @@ impl CoreIo {
     /// as on the signal thread.
     pub fn send_udp(&self, message: &Outbound) {
         debug_assert_eq!(message.transport, Transport::Udp);
-        let family = |a: &SocketAddr| a.is_ipv4() == message.dest.is_ipv4();
-        let named = message.local.and_then(|l| self.udp.iter().find(|(a, _)| *a == l && family(a)));
-        let Some((_, socket)) = named.or_else(|| self.udp.iter().find(|(a, _)| family(a))) else {
+        let Some(socket) = super::udp_socket_for(&self.udp, message) else {
             SignalStats::add(&self.stats.send_failures);
             eprintln!(
                 "tonewall signal: UDP send to {} failed: no UDP socket of that address family",

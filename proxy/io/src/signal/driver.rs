@@ -307,9 +307,7 @@ impl Dispatcher {
     }
 
     fn send_udp(&self, message: Outbound) {
-        let family = |a: &SocketAddr| a.is_ipv4() == message.dest.is_ipv4();
-        let named = message.local.and_then(|l| self.udp.iter().find(|(a, _)| *a == l && family(a)));
-        let Some((_, socket)) = named.or_else(|| self.udp.iter().find(|(a, _)| family(a))) else {
+        let Some(socket) = super::udp_socket_for(&self.udp, &message) else {
             return self.fail(&message, format_args!("no UDP socket of that address family"));
         };
         match socket.try_send_to(&message.bytes, message.dest) {

@@ -341,6 +341,14 @@ impl SignalHandle {
     }
 }
 
+/// The UDP socket a message leaves from: the one bound to `message.local` if there is one,
+/// else the first of the destination's address family.
+fn udp_socket_for<'a, S>(sockets: &'a [(SocketAddr, S)], message: &Outbound) -> Option<&'a S> {
+    let family = |a: &SocketAddr| a.is_ipv4() == message.dest.is_ipv4();
+    let named = message.local.and_then(|l| sockets.iter().find(|(a, _)| *a == l && family(a)));
+    named.or_else(|| sockets.iter().find(|(a, _)| family(a))).map(|(_, s)| s)
+}
+
 /// Binds every configured socket, loads the TLS material and starts the signal thread. Errors
 /// here name the address that would not bind or the file that is wrong; nothing is running if
 /// this fails.
