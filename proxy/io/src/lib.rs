@@ -24,6 +24,6 @@ pub mod wheel;
 mod worker;
 
 pub use recorder::RecorderStats;
-pub use relay::{LegPorts, Relay, RelayConfig};
+pub use relay::{LegPorts, Recycle, Relay, RelayConfig};
 pub use tonewall_media::relay::SessionReport;
 pub use worker::{SessionId, WorkerStats};

@@ -2,7 +2,7 @@
 
 use crate::ports::PortPool;
 use crate::recorder::{self, RecorderStats};
-use crate::worker::{Command, EventSink, Links, SessionId, Worker, WorkerStats};
+use crate::worker::{Command, EventSink, Links, Placed, SessionId, Worker, WorkerStats};
 use mio::Waker;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -33,6 +33,36 @@ pub struct RelayConfig {
     /// packet otherwise costs a wake of its own, which is most of its CPU; the price is up to
     /// this much added latency. Zero turns it off.
     pub coalesce: Duration,
+    /// Whether an ended session's sockets are kept for the next session.
+    pub recycle: Recycle,
+}
+
+/// Keeping an ended session's four sockets open for a later session on the same worker, instead
+/// of closing them and binding fresh ones.
+///
+/// A call's sockets cost more to set up and tear down than the whole of its signalling's parse:
+/// two `socket` and `bind` calls per leg and the descriptors' passage to the worker when the
+/// call starts, four `epoll_ctl` and `close` calls when it ends. A recycled set needs none of
+/// them, only a read of whatever its ports received since.
+///
+/// The ports of a recycled set are reused after `rest` instead of after a full turn of the port
+/// range, so a peer of the ended call that keeps sending for longer than `rest` reaches the new
+/// call's ports; the latch refuses it there unless it is the new call's signalled peer (see
+/// `tonewall_media::relay::LatchPolicy`; with `InsecureFirstSource` it could be learned, so
+/// choose a longer rest with that policy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recycle {
+    /// How long a set rests before a new session may take it (unless its worker has no room
+    /// for fresh sockets: then the oldest set is taken at once).
+    pub rest: Duration,
+    /// Sets kept per worker, at most; 0 turns recycling off. Resting sockets count against the
+    /// worker's descriptor table like a session's.
+    pub max: usize,
+}
+
+impl Recycle {
+    /// Every ended session's sockets close.
+    pub const OFF: Recycle = Recycle { rest: Duration::ZERO, max: 0 };
 }
 
 impl Default for RelayConfig {
@@ -45,6 +75,7 @@ impl Default for RelayConfig {
             session: SessionConfig::default(),
             recording_dir: None,
             coalesce: Duration::ZERO,
+            recycle: Recycle::OFF,
         }
     }
 }
@@ -58,9 +89,23 @@ struct WorkerHandle {
     /// commands (a call's setup is several) costs one wake, not one each.
     woken: Arc<AtomicBool>,
     stats: Arc<WorkerStats>,
-    /// Sessions created on this worker and not yet removed: four sockets each in its table.
+    /// Sessions created on this worker and not yet removed, and sets of sockets resting there:
+    /// four sockets each in its table.
     held: AtomicU64,
+    /// Socket sets resting on this worker, oldest first.
+    resting: Mutex<std::collections::VecDeque<Resting>>,
     thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// An ended session's sockets, kept by its worker for the next session (see [`Recycle`]).
+struct Resting {
+    /// The worker's name for the set.
+    slot: u64,
+    ports: [LegPorts; 2],
+    /// Which address each leg's ports are on (see [`Relay::create_facing`]).
+    sides: [usize; 2],
+    /// When the set's session ended, on the relay's clock.
+    since: Duration,
 }
 
 /// The relay's addresses for one leg of a session.
@@ -84,6 +129,13 @@ pub struct Relay {
     private_tables: bool,
     /// The soft descriptor limit when the relay started.
     fd_limit: u64,
+    /// Numbers for resting socket sets.
+    next_slot: AtomicU64,
+}
+
+/// A lock whose holder panicked still guards plain data (queues of ports): take it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Descriptors of a worker's table that are not its sessions' sockets: standard streams, its
@@ -155,6 +207,7 @@ impl Relay {
                 woken,
                 stats,
                 held: AtomicU64::new(0),
+                resting: Mutex::new(Default::default()),
                 thread: Some(thread),
             });
         }
@@ -170,6 +223,7 @@ impl Relay {
             recorder_stats,
             private_tables,
             fd_limit,
+            next_slot: AtomicU64::new(1),
         };
         Ok((relay, events_rx))
     }
@@ -216,12 +270,27 @@ impl Relay {
     ) -> io::Result<(SessionId, [LegPorts; 2])> {
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let worker = self.worker(id);
+        let sides = sides.map(|s| s.min(1));
+        let now = self.now();
+        // Sockets that have rested long enough: no system call at all.
+        if let Some(r) = self.take_resting(worker, sides, now, false) {
+            return Ok(self.hand_over(id, config, r.ports, sides, Some(r.slot)));
+        }
         // A worker's table that cannot take four more sockets would fail the session after
         // its ports were already promised: refuse it here, while the caller can still say no.
         // (With one shared table, binding the sockets fails instead.)
         let held = worker.held.fetch_add(1, Ordering::Relaxed) + 1;
         if self.private_tables && held * 4 + TABLE_RESERVE > self.fd_limit {
             worker.held.fetch_sub(1, Ordering::Relaxed);
+            // Resting sockets, however short their rest, rather than a refusal.
+            if let Some(r) = self.take_resting(worker, sides, now, true) {
+                return Ok(self.hand_over(id, config, r.ports, sides, Some(r.slot)));
+            }
+            // Only sets on other addresses rest here: close one, so the next call finds room.
+            if let Some(r) = lock(&worker.resting).pop_front() {
+                self.send(id, Command::Close { slot: r.slot });
+                worker.held.fetch_sub(1, Ordering::Relaxed);
+            }
             return Err(io::Error::other(format!(
                 "relay worker full: {} sessions use its {} descriptors",
                 held - 1,
@@ -235,6 +304,27 @@ impl Relay {
         created
     }
 
+    /// The oldest set resting on `worker` with its legs on `sides`, if it has rested long enough
+    /// (or in any case with `any`).
+    fn take_resting(
+        &self,
+        worker: &WorkerHandle,
+        sides: [usize; 2],
+        now: Duration,
+        any: bool,
+    ) -> Option<Resting> {
+        if self.config.recycle.max == 0 {
+            return None;
+        }
+        let mut resting = lock(&worker.resting);
+        // Oldest first: once one is too young, so are the rest.
+        let i = resting
+            .iter()
+            .take_while(|r| any || now.saturating_sub(r.since) >= self.config.recycle.rest)
+            .position(|r| r.sides == sides)?;
+        resting.remove(i)
+    }
+
     fn create_on(
         &self,
         worker: &WorkerHandle,
@@ -244,13 +334,15 @@ impl Relay {
     ) -> io::Result<(SessionId, [LegPorts; 2])> {
         use std::os::fd::AsFd;
         let mut sockets: Vec<UdpSocket> = Vec::with_capacity(4);
-        let mut ports = Vec::with_capacity(2);
-        for leg in 0..2 {
-            let pool = &self.ports[sides[leg].min(1)];
-            let (rtp, rtcp, port) =
-                pool.lock().map_err(|_| io::Error::other("port pool poisoned"))?.pair()?;
-            let ip = self.config.addresses[sides[leg].min(1)];
-            ports.push(LegPorts { rtp: SocketAddr::new(ip, port), rtcp: SocketAddr::new(ip, port + 1) });
+        let mut ports = [LegPorts {
+            rtp: SocketAddr::from(([0, 0, 0, 0], 0)),
+            rtcp: SocketAddr::from(([0, 0, 0, 0], 0)),
+        }; 2];
+        for (leg, &side) in sides.iter().enumerate() {
+            let pool = &self.ports[side];
+            let (rtp, rtcp, port) = lock(pool).pair()?;
+            let ip = self.config.addresses[side];
+            ports[leg] = LegPorts { rtp: SocketAddr::new(ip, port), rtcp: SocketAddr::new(ip, port + 1) };
             sockets.extend([rtp, rtcp]);
         }
         // The sockets go to the worker's own descriptor table; this table's copies close when
@@ -258,9 +350,21 @@ impl Relay {
         let fds: Vec<_> = sockets.iter().map(|s| s.as_fd()).collect();
         crate::sys::send_fds(&worker.fds_out, id.0, &fds)
             .map_err(|e| io::Error::new(e.kind(), format!("relay worker not taking sessions: {e}")))?;
+        Ok(self.hand_over(id, config, ports, sides, None))
+    }
+
+    /// Hands the worker a new session on the sockets it was sent, or on resting ones.
+    fn hand_over(
+        &self,
+        id: SessionId,
+        config: SessionConfig,
+        ports: [LegPorts; 2],
+        sides: [usize; 2],
+        reuse: Option<u64>,
+    ) -> (SessionId, [LegPorts; 2]) {
         let session = Box::new(MediaSession::new(self.now(), config));
-        self.send(id, Command::Add { id, session });
-        Ok((id, [ports[0], ports[1]]))
+        self.send(id, Command::Add { id, session, reuse, placed: Placed { ports, sides } });
+        (id, ports)
     }
 
     /// Signalling said where `leg`'s peer is.
@@ -321,16 +425,33 @@ impl Relay {
 
     /// The session's figures; `None` if it does not exist.
     pub fn report(&self, id: SessionId) -> Option<SessionReport> {
-        self.ask(id, false)
+        self.ask(id, false, None).map(|(report, _)| report)
     }
 
-    /// Removes the session (closing its ports) and returns its final figures.
+    /// Removes the session and returns its final figures. Its ports close, or rest for a later
+    /// session (see [`Recycle`]).
     pub fn remove(&self, id: SessionId) -> Option<SessionReport> {
-        let report = self.ask(id, true);
-        if report.is_some() {
-            self.worker(id).held.fetch_sub(1, Ordering::Relaxed);
+        let worker = self.worker(id);
+        let recycle = self.config.recycle;
+        let keep = (recycle.max > 0 && lock(&worker.resting).len() < recycle.max)
+            .then(|| self.next_slot.fetch_add(1, Ordering::Relaxed));
+        match (self.ask(id, true, keep), keep) {
+            (Some((report, placed)), Some(slot)) => {
+                let Placed { ports, sides } = placed;
+                lock(&worker.resting).push_back(Resting { slot, ports, sides, since: self.now() });
+                Some(report)
+            }
+            (Some((report, _)), None) => {
+                worker.held.fetch_sub(1, Ordering::Relaxed);
+                Some(report)
+            }
+            (None, Some(slot)) => {
+                // Unknown, or no answer in time: if the worker kept sockets, they close.
+                self.send(id, Command::Close { slot });
+                None
+            }
+            (None, None) => None,
         }
-        report
     }
 
     /// How many more sessions the fullest worker can take before its descriptor table is full
@@ -338,7 +459,11 @@ impl Relay {
     /// there too, so it is an upper bound). What a NOC alerts on before calls get 503.
     pub fn session_headroom(&self) -> u64 {
         let per_table = self.fd_limit.saturating_sub(TABLE_RESERVE) / 4;
-        let held = self.workers.iter().map(|w| w.held.load(Ordering::Relaxed));
+        // Resting sockets give way to a new session when a table is full.
+        let held = self.workers.iter().map(|w| {
+            let resting = lock(&w.resting).len() as u64;
+            w.held.load(Ordering::Relaxed).saturating_sub(resting)
+        });
         if self.private_tables {
             held.map(|h| per_table.saturating_sub(h)).min().unwrap_or(0)
         } else {
@@ -353,9 +478,9 @@ impl Relay {
         self.private_tables
     }
 
-    fn ask(&self, id: SessionId, remove: bool) -> Option<SessionReport> {
+    fn ask(&self, id: SessionId, remove: bool, keep: Option<u64>) -> Option<(SessionReport, Placed)> {
         let (tx, rx) = mpsc::channel();
-        self.send(id, Command::Report { id, remove, reply: tx });
+        self.send(id, Command::Report { id, remove, keep, reply: tx });
         // The caller waits: a worker resting between polls (see `RelayConfig::coalesce`)
         // answers now rather than after its rest.
         if let Some(t) = &self.worker(id).thread {

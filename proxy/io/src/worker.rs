@@ -35,6 +35,9 @@ pub(crate) enum Command {
     Add {
         id: SessionId,
         session: Box<MediaSession>,
+        /// The resting sockets to take instead ([`Command::Report`]'s `keep`), if any.
+        reuse: Option<u64>,
+        placed: Placed,
     },
     Signal {
         id: SessionId,
@@ -64,9 +67,25 @@ pub(crate) enum Command {
     Report {
         id: SessionId,
         remove: bool,
-        reply: Sender<Option<SessionReport>>,
+        /// With `remove`: keep the session's sockets open and registered, resting under this
+        /// number until an `Add` reuses them or a `Close` ends them.
+        keep: Option<u64>,
+        reply: Sender<Option<(SessionReport, Placed)>>,
+    },
+    /// Closes resting sockets.
+    Close {
+        slot: u64,
     },
     Stop,
+}
+
+/// Where a session's ports are: told to its worker with the session, and given back at its
+/// removal, so that its sockets can rest for a later session on the same addresses.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Placed {
+    pub ports: [crate::relay::LegPorts; 2],
+    /// Which of the relay's addresses each leg's ports are on.
+    pub sides: [usize; 2],
 }
 
 /// Totals of one worker, read by metrics without stopping it.
@@ -93,6 +112,7 @@ pub type EventSink = Sender<(SessionId, RelayEvent)>;
 
 struct Sock {
     socket: UdpSocket,
+    /// The session's key, or [`RESTING`].
     session: usize,
     leg: LegId,
     component: Component,
@@ -105,7 +125,11 @@ struct Entry {
     socks: [[Option<usize>; 2]; 2],
     /// The earliest time a wheel entry is pending for, to avoid scheduling duplicates.
     scheduled: Option<Duration>,
+    placed: Placed,
 }
+
+/// The session key of a resting socket: no session's, so what arrives on it counts as stray.
+const RESTING: usize = usize::MAX;
 
 const WAKER: Token = Token(usize::MAX);
 /// The socket sessions' descriptors arrive on.
@@ -143,6 +167,9 @@ pub(crate) struct Worker {
     arrived: std::collections::HashMap<SessionId, (Duration, Vec<std::os::fd::OwnedFd>)>,
     /// Told once the worker's descriptor table is settled: `true` if it has one of its own.
     ready: Option<std::sync::mpsc::SyncSender<bool>>,
+    /// Sockets of ended sessions kept for the next ones, by the number the control side gave
+    /// them: socket slab keys by [leg][component]. See `crate::relay::Recycle`.
+    resting: std::collections::HashMap<u64, [[Option<usize>; 2]; 2]>,
 }
 
 /// A wake that handled fewer datagrams than this is "quiet": the worker waits
@@ -188,6 +215,7 @@ impl Worker {
             fds_in,
             arrived: Default::default(),
             ready: Some(ready),
+            resting: Default::default(),
         };
         Ok((worker, waker))
     }
@@ -378,14 +406,19 @@ impl Worker {
         self.woken.swap(false, Ordering::SeqCst);
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
-                Command::Add { id, session } => {
+                Command::Add { id, session, reuse: Some(slot), placed } => {
+                    if let Err(e) = self.add_resting(id, session, slot, placed) {
+                        eprintln!("relay: session {} not started: {e}", id.0);
+                    }
+                }
+                Command::Add { id, session, reuse: None, placed } => {
                     if !self.arrived.contains_key(&id) {
                         // Sent before the command, so waiting in the queue by now.
                         self.take_descriptors(now);
                     }
                     let fds = self.arrived.remove(&id).map(|(_, fds)| fds).unwrap_or_default();
                     // A socket the poller refuses fails this session only, not the worker.
-                    if let Err(e) = self.add(now, id, session, fds) {
+                    if let Err(e) = self.add(id, session, fds, placed) {
                         eprintln!("relay: session {} not started: {e}", id.0);
                     }
                 }
@@ -417,12 +450,17 @@ impl Worker {
                         self.after(k);
                     }
                 }
-                Command::Report { id, remove, reply } => {
-                    let report = self.by_id.get(&id).map(|&k| self.report(k));
+                Command::Report { id, remove, keep, reply } => {
+                    let report = self.by_id.get(&id).map(|&k| (self.report(k), self.sessions[k].placed));
                     if remove && let Some(k) = self.by_id.remove(&id) {
-                        self.remove(k);
+                        self.remove(k, keep);
                     }
                     let _ = reply.send(report);
+                }
+                Command::Close { slot } => {
+                    for sk in self.resting.remove(&slot).into_iter().flatten().flatten().flatten() {
+                        self.close_socket(sk);
+                    }
                 }
                 Command::Stop => return Ok(false),
             }
@@ -456,10 +494,10 @@ impl Worker {
 
     fn add(
         &mut self,
-        _now: Duration,
         id: SessionId,
         session: Box<MediaSession>,
         fds: Vec<std::os::fd::OwnedFd>,
+        placed: Placed,
     ) -> io::Result<()> {
         if fds.len() != sys::MAX_FDS {
             return Err(io::Error::other(format!("{} of its 4 sockets arrived", fds.len())));
@@ -469,7 +507,7 @@ impl Worker {
         for leg in &mut sockets {
             *leg = [fds.next(), fds.next()];
         }
-        let k = self.sessions.insert(Entry { id, session, socks: [[None; 2]; 2], scheduled: None });
+        let k = self.sessions.insert(Entry { id, session, socks: [[None; 2]; 2], scheduled: None, placed });
         if let Err(e) = self.register(k, sockets) {
             // Undo what was registered: the ports close with their sockets.
             let entry = self.sessions.remove(k);
@@ -505,7 +543,8 @@ impl Worker {
         self.sessions[k].session.report()
     }
 
-    fn remove(&mut self, k: usize) {
+    /// Ends session `k`: its sockets close, or rest under `keep` for a later session.
+    fn remove(&mut self, k: usize, keep: Option<u64>) {
         let mut e = self.sessions.remove(k);
         let mut bytes = Vec::new();
         if e.session.finish_recording(&mut bytes)
@@ -513,10 +552,46 @@ impl Worker {
         {
             let _ = rec.send(RecordingMsg::End(e.id, bytes));
         }
-        for sk in e.socks.into_iter().flatten().flatten() {
-            let mut s = self.socks.remove(sk);
-            let _ = self.poll.registry().deregister(&mut s.socket);
+        match keep {
+            Some(slot) => {
+                // Still registered: what arrives while they rest is read and counted as stray,
+                // so their queues hold nothing old when a session takes them.
+                for sk in e.socks.iter().flatten().flatten() {
+                    self.socks[*sk].session = RESTING;
+                }
+                self.resting.insert(slot, e.socks);
+            }
+            None => e.socks.into_iter().flatten().flatten().for_each(|sk| self.close_socket(sk)),
         }
         self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn close_socket(&mut self, sk: usize) {
+        let mut s = self.socks.remove(sk);
+        let _ = self.poll.registry().deregister(&mut s.socket);
+    }
+
+    /// Starts a session on the sockets resting under `slot`. Nothing old waits in their queues:
+    /// they stayed registered while resting, so what arrived was read as stray. (A straggler
+    /// that lands in the very wake the session starts in meets the new session's latch.)
+    fn add_resting(
+        &mut self,
+        id: SessionId,
+        session: Box<MediaSession>,
+        slot: u64,
+        placed: Placed,
+    ) -> io::Result<()> {
+        let socks = self
+            .resting
+            .remove(&slot)
+            .ok_or_else(|| io::Error::other(format!("no resting sockets numbered {slot}")))?;
+        let k = self.sessions.insert(Entry { id, session, socks, scheduled: None, placed });
+        for sk in socks.iter().flatten().flatten() {
+            self.socks[*sk].session = k;
+        }
+        self.by_id.insert(id, k);
+        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        self.after(k);
+        Ok(())
     }
 }

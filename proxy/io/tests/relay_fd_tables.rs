@@ -94,4 +94,32 @@ fn workers_hold_more_sockets_than_one_table_may() {
         again += 1;
     }
     assert!(again >= 1, "room again after a removal");
+
+    drop(relay);
+
+    // With recycling, a full worker gives a new call the sockets of one that just ended, rested
+    // or not, instead of refusing it; headroom counts resting sets as room.
+    let recycle = tonewall_io::Recycle { rest: Duration::from_secs(60), max: 1000 };
+    let config = RelayConfig { workers: 1, ports: (46000, 46999), recycle, ..RelayConfig::default() };
+    let (relay, _events) = Relay::start(config).expect("relay");
+    let mut sessions = vec![];
+    while let Ok((id, ports)) = relay.create() {
+        sessions.push((id, ports));
+    }
+    assert_eq!(sessions.len(), 71);
+    assert_eq!(relay.session_headroom(), 0);
+    let (ended, ended_ports) = sessions.pop().expect("one");
+    assert!(relay.remove(ended).is_some());
+    assert_eq!(relay.session_headroom(), 1, "a resting set is room");
+    let (id, ports) = relay.create().expect("the resting set, though it has not rested");
+    assert_eq!(ports, ended_ports);
+    relay.signal(id, LegId::A, remote(&carrier));
+    relay.signal(id, LegId::B, remote(&agent));
+    let mut p = vec![0u8; 12 + 160];
+    rtp::write_header(&mut p, true, 0, 1, 160, 0xabc);
+    carrier.send_to(&p, ports[0].rtp).expect("send");
+    let mut r = [0u8; 2048];
+    let (n, from) = agent.recv_from(&mut r).expect("media on the reused set");
+    assert_eq!((n, from), (p.len(), ports[1].rtp));
+    assert!(relay.create().is_err(), "full again");
 }

@@ -301,3 +301,58 @@ fn sip_info_digits_leave_on_the_event_channel_once_per_press() {
     }
     assert_eq!(got, vec![('5', Transport::InBand), ('9', Transport::SipInfo)]);
 }
+
+/// An ended call's sockets rest, then carry the next call on the same ports: what was sent to
+/// them in between never reaches the new call's agent, a set still resting is not taken, and a
+/// full pool of resting sets closes the next call's sockets instead.
+#[test]
+fn sockets_of_an_ended_call_rest_then_carry_the_next() {
+    use tonewall_io::Recycle;
+    let rest = Duration::from_millis(300);
+    let config =
+        RelayConfig { ports: (47000, 47999), recycle: Recycle { rest, max: 2 }, ..RelayConfig::default() };
+    let (relay, _events) = Relay::start(config).expect("relay");
+    let (carrier, agent, old_peer) = (socket(), socket(), socket());
+    let received = |relay: &Relay| {
+        relay.stats().map(|s| s.stray.load(std::sync::atomic::Ordering::Relaxed)).sum::<u64>()
+    };
+    let call = |relay: &Relay, from: &UdpSocket, seq: u16| {
+        let (id, ports) = relay.create().expect("session");
+        relay.signal(id, LegId::A, remote(from));
+        relay.signal(id, LegId::B, remote(&agent));
+        let p = packet(0, true, seq, 160, &[0x55; 160]);
+        from.send_to(&p, ports[0].rtp).expect("send");
+        let mut r = [0u8; 512];
+        let (n, src) = agent.recv_from(&mut r).expect("the agent receives the call's media");
+        assert_eq!((RtpHeader::parse(&r[..n]).expect("rtp").seq, src), (seq, ports[1].rtp));
+        (id, ports)
+    };
+
+    let (first, first_ports) = call(&relay, &old_peer, 1);
+    assert!(relay.remove(first).is_some());
+    // The old call's peer keeps sending after the call ended: the resting sockets take it.
+    for seq in 2..6 {
+        old_peer.send_to(&packet(0, false, seq, 160, &[0x55; 160]), first_ports[0].rtp).expect("send");
+    }
+    // Still resting: the next call gets fresh ports.
+    let (second, second_ports) = call(&relay, &carrier, 10);
+    assert_ne!(second_ports, first_ports);
+    std::thread::sleep(rest + Duration::from_millis(50));
+    // Rested: the next call takes the first call's ports.
+    let (third, third_ports) = call(&relay, &carrier, 20);
+    assert_eq!(third_ports, first_ports, "the rested set is reused");
+    let mut r = [0u8; 512];
+    assert!(agent.recv_from(&mut r).is_err(), "nothing of the old call reaches the new call's agent");
+    assert_eq!(received(&relay), 4, "the stragglers were read and dropped as strays");
+    // The ports answer only the new call's peer.
+    old_peer.send_to(&packet(0, false, 7, 160, &[0x55; 160]), third_ports[0].rtp).expect("send");
+    assert!(agent.recv_from(&mut r).is_err(), "the old peer is refused by the latch");
+
+    // Two sets may rest; the third call to end closes its sockets (its ports are free at once).
+    let (fourth, fourth_ports) = call(&relay, &carrier, 30);
+    for id in [second, third, fourth] {
+        assert!(relay.remove(id).is_some());
+    }
+    UdpSocket::bind(fourth_ports[0].rtp).expect("the third set to end was closed");
+    assert!(UdpSocket::bind(second_ports[0].rtp).is_err(), "a resting set keeps its ports");
+}
