@@ -217,6 +217,16 @@ struct Tx {
     cancelled: bool,
 }
 
+impl Tx {
+    /// Lets go of the request and the bytes once nothing will be retransmitted: a finished
+    /// transaction lingers for up to 32 s (Timers D, J, L, M) only to absorb copies, and
+    /// holding a whole parsed request that long is most of a busy endpoint's memory.
+    fn shed(&mut self) {
+        self.request = None;
+        self.bytes = Vec::new();
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Key {
     client: bool,
@@ -362,6 +372,7 @@ impl Transactions {
                 {
                     // First ACK: stop retransmitting; stay Accepted to absorb INVITE copies.
                     tx.deadlines[0] = None;
+                    tx.shed();
                     return Incoming::AckOf2xx(TxId(id), req);
                 }
                 return Incoming::Absorbed;
@@ -374,6 +385,7 @@ impl Transactions {
                 if tx.kind == Kind::ServerInvite && tx.state == State::Completed {
                     tx.state = State::Confirmed;
                     tx.deadlines = [None, None];
+                    tx.shed();
                     let reliable = tx.target.transport.reliable();
                     let wait = if reliable { Duration::ZERO } else { self.config.t4 };
                     self.arm(id, 1, Timer::I, now + wait);
@@ -594,12 +606,14 @@ impl Transactions {
                 } else if status < 300 {
                     tx.state = State::Accepted;
                     tx.deadlines = [None, None];
+                    tx.shed();
                     self.arm(id, 1, Timer::M, now + 64 * t1);
                 } else {
                     let ack = self.ack_for(id, &response);
                     if let Some(tx) = self.txs.get_mut(&id) {
                         tx.state = State::Completed;
                         tx.deadlines = [None, None];
+                        tx.shed();
                         tx.bytes = ack.clone();
                         let target = tx.target;
                         self.send(target, ack);
@@ -624,6 +638,7 @@ impl Transactions {
                 } else {
                     tx.state = State::Completed;
                     tx.deadlines = [None, None];
+                    tx.shed();
                     let wait = if reliable { Duration::ZERO } else { self.config.t4 };
                     self.arm(id, 1, Timer::K, now + wait);
                 }
@@ -764,4 +779,51 @@ impl Transactions {
 /// Parses bytes of a transmit again (for tests and tools that inspect what was sent).
 pub fn parse_transmit(t: &Transmit) -> Option<crate::message::Message> {
     parse(&t.bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+
+    fn request(method: Method) -> Request {
+        let text = format!(
+            "{m} sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKshed\r\n\
+             From: <sip:c@127.0.0.1>;tag=f\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: shed\r\n\
+             CSeq: 1 {m}\r\nMax-Forwards: 70\r\n\r\n",
+            m = method.as_str()
+        );
+        match parse(text.as_bytes()) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Finished transactions linger for Timers D, J, L and M holding nothing but their key
+    /// (and, for a non-INVITE server, the response copies get again).
+    #[test]
+    fn finished_transactions_let_go_of_their_messages() {
+        let target =
+            Target { transport: Transport::Udp, addr: SocketAddr::from(([127, 0, 0, 1], 5070)), conn: None };
+        let held = |t: &Transactions, id: TxId| {
+            let tx = &t.txs[&id.0];
+            (tx.request.is_some(), tx.bytes.len())
+        };
+        for method in [Method::Invite, Method::Bye] {
+            let mut t = Transactions::new(TimerConfig::default());
+            let id = t.send_request(Duration::ZERO, request(method.clone()), target);
+            assert!(held(&t, id).0, "{method:?}: kept for retransmission");
+            let ok = request(method.clone()).response(200, "OK", None);
+            assert!(matches!(t.receive_response(Duration::ZERO, ok), Received::Response { .. }));
+            assert_eq!(held(&t, id), (false, 0), "{method:?}: nothing held after the final response");
+        }
+        // Server side: an INVITE's 2xx is held until its ACK, a BYE's 200 for its copies.
+        let mut t = Transactions::new(TimerConfig::default());
+        let Incoming::New(Some(id), req) = t.receive_request(Duration::ZERO, request(Method::Bye), target)
+        else {
+            panic!("a new transaction")
+        };
+        assert!(t.respond(Duration::ZERO, id, &req.response(200, "OK", None)));
+        assert!(held(&t, id).1 > 0, "the BYE's 200 is kept for its copies");
+    }
 }
