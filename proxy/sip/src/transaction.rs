@@ -240,7 +240,9 @@ struct Key {
 /// All transactions of one SIP endpoint.
 pub struct Transactions {
     config: TimerConfig,
-    txs: HashMap<u64, Tx>,
+    /// Boxed: the tables grow while a busy endpoint warms up (finished transactions linger
+    /// 32 s), and a rehash then moves pointers instead of 360-byte transactions.
+    txs: HashMap<u64, Box<Tx>>,
     by_key: HashMap<Key, u64>,
     /// Accepted server INVITEs by (Call-ID, CSeq), to match the ACK of their 2xx.
     accepted: HashMap<(String, u32), u64>,
@@ -329,7 +331,7 @@ impl Transactions {
         let id = self.next_id;
         self.next_id += 1;
         self.by_key.insert(tx.key.clone(), id);
-        self.txs.insert(id, tx);
+        self.txs.insert(id, Box::new(tx));
         id
     }
 
