@@ -352,6 +352,12 @@ impl<F: SampleFormat> Masker<F> {
         size_of::<Self>() - size_of::<Detector>() + self.detector.footprint() + size_of_val(&*self.ring)
     }
 
+    /// The masker's look-behind ring on the heap, as (start, length): with the masker itself,
+    /// the memory every [`Masker::process`] call touches (see `MediaSession::hot_spans`).
+    pub fn ring_span(&self) -> (*const u8, usize) {
+        (self.ring.as_ptr().cast(), size_of_val(&*self.ring))
+    }
+
     /// The next digit event.
     pub fn poll_event(&mut self) -> Option<DtmfEvent> {
         self.detector.poll_event()

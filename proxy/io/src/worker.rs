@@ -155,6 +155,8 @@ pub(crate) struct Worker {
     due: Vec<usize>,
     /// Sockets with datagrams still waiting after a round's share.
     backlog: Vec<usize>,
+    /// The sockets a wake serves, in order (kept to reuse its allocation).
+    ready_keys: Vec<usize>,
     epoch: Instant,
     /// See [`crate::RelayConfig::coalesce`].
     coalesce: Duration,
@@ -209,6 +211,7 @@ impl Worker {
             wheel: Wheel::new(TICK, 1024),
             due: Vec::with_capacity(64),
             backlog: Vec::with_capacity(16),
+            ready_keys: Vec::with_capacity(1024),
             epoch,
             coalesce,
             woken,
@@ -262,7 +265,22 @@ impl Worker {
             }
             let backlog = std::mem::take(&mut self.backlog);
             let before = self.stats.received.load(Ordering::Relaxed);
-            for key in backlog.iter().copied().chain(events.iter().map(|e| e.token().0)) {
+            let mut ready = std::mem::take(&mut self.ready_keys);
+            ready.clear();
+            ready.extend(backlog.iter().copied().chain(events.iter().map(|e| e.token().0)));
+            for &key in ready.iter().take(2) {
+                self.prefetch(key, false);
+            }
+            for (j, &key) in ready.iter().enumerate() {
+                // While this socket's system calls run, the caches fetch what the next sockets'
+                // datagrams will touch: two ahead the session, one ahead the state it points to
+                // (found through the session, which has arrived by then).
+                if let Some(&next) = ready.get(j + 2) {
+                    self.prefetch(next, false);
+                }
+                if let Some(&next) = ready.get(j + 1) {
+                    self.prefetch(next, true);
+                }
                 if key == WAKER.0 {
                     continue;
                 }
@@ -273,6 +291,7 @@ impl Worker {
                 }
                 self.drain_socket(now, key, &mut batch);
             }
+            self.ready_keys = ready;
             let mut due = std::mem::take(&mut self.due);
             self.wheel.expire(now, |k| due.push(k));
             for k in due.drain(..) {
@@ -291,6 +310,21 @@ impl Worker {
                 // Parked rather than asleep: a caller waiting for an answer (`Relay::report`,
                 // `remove`) unparks it, so a call's end is not held up by the coalescing.
                 std::thread::park_timeout(self.coalesce);
+            }
+        }
+    }
+
+    /// Has the state a datagram on socket `key` will touch fetched into the caches: the session
+    /// itself, or with `deep` what it points to (see [`MediaSession::hot_spans`]; that reads
+    /// the session, so it should be in the caches by then).
+    fn prefetch(&self, key: usize, deep: bool) {
+        if let Some(sock) = self.socks.get(key)
+            && let Some(entry) = self.sessions.get(sock.session)
+        {
+            if deep {
+                entry.session.hot_spans(sock.leg, sys::prefetch);
+            } else {
+                sys::prefetch((&*entry.session as *const MediaSession).cast(), size_of::<MediaSession>());
             }
         }
     }

@@ -730,3 +730,23 @@ fn a_packet_of_another_ssrc_is_dropped_until_that_ssrc_proves_a_new_source() {
     assert_eq!(out.drops, vec![DropReason::WrongSsrc], "only the first packet waits on probation");
     assert_eq!(out.packets.len(), next.len() - 1);
 }
+
+/// What an I/O loop prefetches for a packet: the masking state of a masked direction (and,
+/// once audio has built a masker, its look-behind ring); nothing for a direction not masked.
+#[test]
+fn hot_spans_name_the_masked_directions_state() {
+    let mut s = session();
+    s.set_masking(LegId::B, false);
+    let spans = |s: &MediaSession, leg| {
+        let mut v = vec![];
+        s.hot_spans(leg, |at, len| v.push((at as usize, len)));
+        v
+    };
+    assert!(spans(&s, LegId::B).is_empty(), "B→A is not masked");
+    let before = spans(&s, LegId::A);
+    assert!(!before.is_empty() && before.iter().all(|&(at, len)| at != 0 && len > 0));
+    let audio = caller_audio(200, &[], 3);
+    run(&mut s, CARRIER, &audio_packets(&audio, 1, 0));
+    let after = spans(&s, LegId::A);
+    assert_eq!(after.len(), before.len() + 1, "the masker's ring is among them once it exists");
+}
