@@ -25,7 +25,7 @@ use sha2::Sha256;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tonewall_media::anchor::{Anchor, AnchorError, CallReport, MediaPlane, OfferOptions};
 use tonewall_sip::digest::{self, Algorithm, Authorization, Credentials, NonceSource, NonceStatus, Verdict};
@@ -156,17 +156,61 @@ pub struct SipCounters {
 
 /// Addresses Tonewall listens on, per transport: what Via and Contact say.
 #[derive(Clone, Debug, Default)]
-pub struct Listeners(pub Vec<(Transport, SocketAddr)>);
+pub struct Listeners(pub Vec<Listener>);
+
+/// One listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listener {
+    /// Its transport.
+    pub transport: Transport,
+    /// The address its socket is bound to (what [`Target::local`] names).
+    pub bound: SocketAddr,
+    /// The address peers reach it at, written in Via, Contact and Record-Route: the bound one,
+    /// or the advertised one (1:1 NAT, a wildcard bind).
+    pub advertised: SocketAddr,
+}
+
+impl Listener {
+    /// A listener that peers reach at its bound address.
+    pub fn at(transport: Transport, addr: SocketAddr) -> Listener {
+        Listener { transport, bound: addr, advertised: addr }
+    }
+}
 
 impl Listeners {
-    /// Our address for a message to `target`: the same transport and address family.
+    /// The listener a new request to `target` leaves from, for a peer whose messages never came
+    /// in at one (a route's fixed URI): the one bound to the address the host would send from
+    /// (`source`, the routing table's answer), or a wildcard one of the same transport.
+    fn for_source(&self, target: &Target, source: Option<IpAddr>) -> Option<SocketAddr> {
+        let source = source?;
+        let candidates = || self.0.iter().filter(|l| l.transport == target.transport);
+        candidates()
+            .find(|l| l.bound.ip() == source)
+            .or_else(|| {
+                candidates().find(|l| l.bound.ip().is_unspecified() && l.bound.is_ipv4() == source.is_ipv4())
+            })
+            .map(|l| l.bound)
+    }
+
+    /// Our address for a message to `target`: the listener it leaves from (the one its peer's
+    /// messages came in at), else the first of the same transport and address family.
     fn local_for(&self, target: &Target) -> SocketAddr {
-        self.0
-            .iter()
-            .find(|(t, a)| *t == target.transport && a.is_ipv4() == target.addr.is_ipv4())
-            .or_else(|| self.0.iter().find(|(t, _)| *t == target.transport))
+        let same = |l: &&Listener| l.transport == target.transport;
+        let named = target.local.and_then(|local| {
+            // A stream's local end has an ephemeral port (an outgoing connection) or the
+            // listener's: match on the IP for streams, on the whole address for UDP.
+            let ip_only = target.transport.reliable();
+            self.0.iter().filter(same).find(|l| {
+                l.bound == local
+                    || (ip_only && l.bound.ip() == local.ip())
+                    || (l.bound.ip().is_unspecified() && l.bound.port() == local.port())
+            })
+        });
+        named
+            .or_else(|| self.0.iter().filter(same).find(|l| l.bound.is_ipv4() == target.addr.is_ipv4()))
+            .or_else(|| self.0.iter().find(same))
             .or_else(|| self.0.first())
-            .map(|(_, a)| *a)
+            .map(|l| l.advertised)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)))
     }
 }
@@ -196,6 +240,21 @@ pub struct CoreConfig {
     /// between its REGISTERs. `None`: none sent. Over TCP and TLS the agent's own connection
     /// keeps the mapping (and its CRLF pings are answered).
     pub nat_keepalive: Option<Duration>,
+    /// Which of the host's addresses it would send from to reach an address: with several
+    /// listeners, requests to a peer that never sent us anything (a route's fixed URI) leave
+    /// from the listener on that address, as Kamailio's `mhomed` does. Asked once per call at
+    /// most. `None`: such requests leave from the first listener of their transport and family.
+    pub route_source: Option<RouteSource>,
+}
+
+/// See [`CoreConfig::route_source`]: the I/O shell's answer (a routing-table lookup), so that
+/// the core stays free of I/O.
+pub struct RouteSource(pub Box<dyn Fn(IpAddr) -> Option<IpAddr> + Send>);
+
+impl std::fmt::Debug for RouteSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouteSource")
+    }
 }
 
 impl Default for CoreConfig {
@@ -210,6 +269,7 @@ impl Default for CoreConfig {
             registrar: RegistrarConfig::default(),
             ring_timeout: Duration::from_secs(120),
             nat_keepalive: Some(Duration::from_secs(30)),
+            route_source: None,
         }
     }
 }
@@ -714,7 +774,10 @@ impl B2bua {
                 TransportKind::Tcp => Transport::Tcp,
                 TransportKind::Tls => Transport::Tls,
             };
-            Some((b.uri.clone(), Target { transport, addr: b.origin.source, conn: b.origin.connection }))
+            Some((
+                b.uri.clone(),
+                Target { transport, addr: b.origin.source, conn: b.origin.connection, local: b.origin.local },
+            ))
         };
         let resolved = match self.router.resolve(now, &user, locate) {
             Ok(r) => r,
@@ -764,7 +827,11 @@ impl B2bua {
         // The agent leg: fresh Call-ID, our tag, our Via; the caller's user kept, its host hidden.
         let b_call_id = format!("{}@tonewall", self.fresh());
         let b_tag = self.fresh();
-        let target = resolved.target;
+        let mut target = resolved.target;
+        if target.local.is_none() && self.config.listeners.0.len() > 1 {
+            let source = self.config.route_source.as_ref().and_then(|r| (r.0)(target.addr.ip()));
+            target.local = self.config.listeners.for_source(&target, source);
+        }
         let local = self.config.listeners.local_for(&target);
         let caller =
             req.from().and_then(|f| Uri::parse(&f.uri).ok()).and_then(|u| u.user).unwrap_or_default();
@@ -944,7 +1011,7 @@ impl B2bua {
             Transport::Tcp => TransportKind::Tcp,
             Transport::Tls => TransportKind::Tls,
         };
-        let origin = Origin { source: source.addr, transport, connection: source.conn };
+        let origin = Origin { source: source.addr, transport, connection: source.conn, local: source.local };
         match self.registrar.register(now, &request, origin) {
             Ok(bindings) => {
                 let mut resp = req.response(200, "OK", Some(&self.fresh()));
@@ -1761,15 +1828,15 @@ impl B2bua {
         }
         self.next_keepalive = Some(now + every);
         let mut sent = std::collections::HashSet::new();
-        let targets: Vec<std::net::SocketAddr> = self
+        let targets: Vec<(std::net::SocketAddr, Option<std::net::SocketAddr>)> = self
             .registrar
             .bindings(now)
             .filter(|b| b.origin.transport == TransportKind::Udp)
-            .map(|b| b.origin.source)
-            .filter(|a| sent.insert(*a))
+            .map(|b| (b.origin.source, b.origin.local))
+            .filter(|(a, _)| sent.insert(*a))
             .collect();
-        for addr in targets {
-            let target = Target { transport: Transport::Udp, addr, conn: None };
+        for (addr, local) in targets {
+            let target = Target { transport: Transport::Udp, addr, conn: None, local };
             self.tx.send_stateless(target, b"\r\n\r\n".to_vec());
         }
     }

@@ -157,6 +157,7 @@ mod tests {
                 transport: Transport::Udp,
                 addr: "192.0.2.10:5060".parse().unwrap(),
                 conn: None,
+                local: None,
             },
         }
     }

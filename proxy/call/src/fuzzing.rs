@@ -4,7 +4,7 @@
 //! invariant, which is its job.
 
 use crate::routing::{Destination, Route, Router, Trunk};
-use crate::{B2bua, CoreConfig, Listeners};
+use crate::{B2bua, CoreConfig, Listener, Listeners};
 use rand_core::{CryptoRng, RngCore};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -157,7 +157,7 @@ pub fn b2bua_script(script: &[(u8, u16, Vec<u8>)]) {
         vec![],
     );
     let config = CoreConfig {
-        listeners: Listeners(vec![(Transport::Udp, "203.0.113.1:5060".parse().expect("addr"))]),
+        listeners: Listeners(vec![Listener::at(Transport::Udp, "203.0.113.1:5060".parse().expect("addr"))]),
         ring_timeout: Duration::from_secs(30),
         ..CoreConfig::default()
     };
@@ -178,7 +178,7 @@ pub fn b2bua_script(script: &[(u8, u16, Vec<u8>)]) {
             now,
             &mut plane,
             &mut rng,
-            Target { transport: Transport::Udp, addr, conn: None },
+            Target { transport: Transport::Udp, addr, conn: None, local: None },
             &bytes,
         );
         while let Some(t) = core.poll_transmit() {

@@ -22,4 +22,6 @@ pub mod routing;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use b2bua::{B2bua, CallEvent, CallRecord, CoreConfig, Listeners, Outcome, Side, SipCounters};
+pub use b2bua::{
+    B2bua, CallEvent, CallRecord, CoreConfig, Listener, Listeners, Outcome, RouteSource, Side, SipCounters,
+};

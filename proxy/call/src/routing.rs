@@ -126,7 +126,7 @@ pub fn uri_target(uri: &str) -> Option<Target> {
         None => Transport::Udp,
     };
     let port = u.port.unwrap_or(if transport == Transport::Tls { 5061 } else { 5060 });
-    Some(Target { transport, addr: std::net::SocketAddr::new(ip, port), conn: None })
+    Some(Target { transport, addr: std::net::SocketAddr::new(ip, port), conn: None, local: None })
 }
 
 impl Router {

@@ -8,7 +8,7 @@ use regex_lite::Regex;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tonewall_call::routing::{Destination, Group, Route, Router, Strategy, Trunk};
-use tonewall_call::{B2bua, CallEvent, CoreConfig, Listeners, Outcome, Side};
+use tonewall_call::{B2bua, CallEvent, CoreConfig, Listener, Listeners, Outcome, RouteSource, Side};
 use tonewall_media::anchor::{Anchor, AnchorConfig, Cidr, SrtpPolicy};
 use tonewall_media::relay::LegId;
 use tonewall_sip::digest::{self, ClientSecret, Credentials};
@@ -37,6 +37,10 @@ struct World {
     /// Where it sent CRLF keep-alives.
     keepalives: Vec<SocketAddr>,
     events: Vec<CallEvent>,
+    /// The listener inputs arrive at (`None`: unknown, as from a single-socket shell).
+    local: Option<SocketAddr>,
+    /// Every transmit's (to, the listener it leaves from).
+    froms: Vec<(SocketAddr, Option<SocketAddr>)>,
 }
 
 fn world() -> World {
@@ -51,6 +55,16 @@ fn world_with(agents: Vec<Credentials>) -> World {
 
 /// [`world_with`], with the carrier trunk's limits from `limits` (its name and network fixed).
 fn world_with_trunk(agents: Vec<Credentials>, limits: Trunk) -> World {
+    world_on(agents, limits, vec![Listener::at(Transport::Udp, "203.0.113.1:5060".parse().unwrap())], None)
+}
+
+/// [`world_with_trunk`] listening on `listeners`.
+fn world_on(
+    agents: Vec<Credentials>,
+    limits: Trunk,
+    listeners: Vec<Listener>,
+    route_source: Option<RouteSource>,
+) -> World {
     let mut rng = StdRng::seed_from_u64(3261);
     let anchor = Anchor::new(AnchorConfig {
         advertised: [IpAddr::from([203, 0, 113, 1]), IpAddr::from([10, 1, 0, 1])],
@@ -103,11 +117,8 @@ fn world_with_trunk(agents: Vec<Credentials>, limits: Trunk) -> World {
             strategy: Strategy::RoundRobin,
         }],
     );
-    let config = CoreConfig {
-        listeners: Listeners(vec![(Transport::Udp, "203.0.113.1:5060".parse().unwrap())]),
-        agents,
-        ..CoreConfig::default()
-    };
+    let config =
+        CoreConfig { listeners: Listeners(listeners), route_source, agents, ..CoreConfig::default() };
     let core = B2bua::new(config, anchor, router, &mut rng);
     World {
         core,
@@ -118,17 +129,21 @@ fn world_with_trunk(agents: Vec<Credentials>, limits: Trunk) -> World {
         unparsed: Vec::new(),
         keepalives: Vec::new(),
         events: Vec::new(),
+        local: None,
+        froms: Vec::new(),
     }
 }
 
 impl World {
     fn input(&mut self, from: &str, bytes: &str) {
-        let source = Target { transport: Transport::Udp, addr: from.parse().unwrap(), conn: None };
+        let source =
+            Target { transport: Transport::Udp, addr: from.parse().unwrap(), conn: None, local: self.local };
         self.core.handle_input(self.now, &mut self.plane, &mut self.rng, source, bytes.as_bytes());
         self.drain();
     }
     fn drain(&mut self) {
         while let Some(t) = self.core.poll_transmit() {
+            self.froms.push((t.target.addr, t.target.local));
             if t.bytes == b"\r\n\r\n" {
                 self.keepalives.push(t.target.addr);
                 continue;
@@ -734,7 +749,8 @@ fn a_trunk_with_a_tls_name_is_taken_only_over_tls() {
     assert_eq!((trying.status, r.status, r.reason.as_str()), (100, 403, "TLS Required"));
     assert_eq!(w.core.calls(), 0);
     // Over TLS (the transport layer has checked the certificate) the call goes on.
-    let source = Target { transport: Transport::Tls, addr: CARRIER.parse().unwrap(), conn: Some(7) };
+    let source =
+        Target { transport: Transport::Tls, addr: CARRIER.parse().unwrap(), conn: Some(7), local: None };
     let inv = invite("z9hG4bKtls", OFFER).replace("SIP/2.0/UDP", "SIP/2.0/TLS");
     w.core.handle_input(w.now, &mut w.plane, &mut w.rng, source, inv.as_bytes());
     w.drain();
@@ -1013,7 +1029,7 @@ fn an_unreachable_agent_fails_the_call_at_once() {
     let _ = w.request_to(AGENT);
     w.take(CARRIER);
     // The I/O shell reports the agent unreachable (a refused connection, say): no 32 s wait.
-    let agent = Target { transport: Transport::Udp, addr: AGENT.parse().unwrap(), conn: None };
+    let agent = Target { transport: Transport::Udp, addr: AGENT.parse().unwrap(), conn: None, local: None };
     w.core.transport_failed(w.now, &mut w.plane, agent);
     w.drain();
     assert_eq!(w.statuses_to(CARRIER), vec![408]);
@@ -1023,7 +1039,8 @@ fn an_unreachable_agent_fails_the_call_at_once() {
     // A failure toward someone else touches nothing.
     w.input(CARRIER, &invite("z9hG4bKinv2", OFFER).replace("carrier-call-1", "c2"));
     w.take(CARRIER);
-    let other = Target { transport: Transport::Udp, addr: "10.9.9.9:5060".parse().unwrap(), conn: None };
+    let other =
+        Target { transport: Transport::Udp, addr: "10.9.9.9:5060".parse().unwrap(), conn: None, local: None };
     w.core.transport_failed(w.now, &mut w.plane, other);
     w.drain();
     assert!(w.statuses_to(CARRIER).is_empty());
@@ -1361,4 +1378,93 @@ mod in_dialog {
         w.input(AGENT, &agent_in_dialog(&inv, "BYE", 1, "z9hG4bKlate", "", ""));
         assert_eq!(w.statuses_to(AGENT), vec![481]);
     }
+}
+
+/// A Tonewall on two interfaces, carriers on one and agents on the other: each side is
+/// answered from, and told (Via, Contact) about, the listener it talks to.
+#[test]
+fn a_multi_homed_tonewall_talks_to_each_side_from_its_own_listener() {
+    let public: SocketAddr = "203.0.113.1:5060".parse().unwrap();
+    let private: SocketAddr = "10.1.0.1:5060".parse().unwrap();
+    let mut w = world_on(
+        agents(),
+        Trunk::default(),
+        vec![Listener::at(Transport::Udp, public), Listener::at(Transport::Udp, private)],
+        None,
+    );
+    // alice registers on the private listener.
+    w.local = Some(private);
+    assert_eq!(registered(&mut w, "alice", ALICE_PASSWORD, AGENT, "sip:alice@10.1.0.20:5060").status, 200);
+    assert!(w.froms.iter().all(|&(_, from)| from == Some(private)), "{:?}", w.froms);
+    w.froms.clear();
+    // The carrier calls on the public one.
+    w.local = Some(public);
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER).replace("sip:4000@", "sip:4001@"));
+    assert_eq!(w.statuses_to(CARRIER), vec![100]);
+    let inv = w.request_to(AGENT);
+    assert!(inv.headers.get("Via").unwrap().contains("10.1.0.1:5060"), "{inv:?}");
+    assert!(inv.headers.get("Contact").unwrap().contains("10.1.0.1:5060"), "{inv:?}");
+    w.local = Some(private);
+    w.input(AGENT, &agent_response(&inv, 200, ANSWER));
+    let msgs = w.take(CARRIER);
+    let [Message::Response(ok)] = &msgs[..] else { panic!("{msgs:?}") };
+    assert!(ok.headers.get("Contact").unwrap().contains("203.0.113.1:5060"), "{ok:?}");
+    let agent: SocketAddr = AGENT.parse().unwrap();
+    let carrier: SocketAddr = CARRIER.parse().unwrap();
+    for &(to, from) in &w.froms {
+        let want = if to == agent {
+            private
+        } else if to == carrier {
+            public
+        } else {
+            continue;
+        };
+        assert_eq!(from, Some(want), "a message to {to}");
+    }
+    // The agent hangs up: the BYE toward the carrier leaves from the public listener.
+    w.froms.clear();
+    let bye = format!(
+        "BYE sip:tonewall@10.1.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {AGENT};branch=z9hG4bKbye9\r\nMax-Forwards: 70\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        agent_to_with_tag(&inv),
+        inv.headers.get("From").unwrap(),
+        inv.call_id()
+    );
+    w.input(AGENT, &bye);
+    let to_carrier: Vec<_> = w.froms.iter().filter(|(to, _)| *to == carrier).collect();
+    assert!(
+        !to_carrier.is_empty() && to_carrier.iter().all(|(_, from)| *from == Some(public)),
+        "{:?}",
+        w.froms
+    );
+}
+
+/// The To of `inv` with the agent's tag `a1`, as the agent writes its From in a BYE.
+fn agent_to_with_tag(inv: &Request) -> String {
+    format!("{};tag=a1", inv.headers.get("To").unwrap())
+}
+
+/// A route's fixed URI never sent us anything: with several listeners, its INVITE leaves from
+/// the one on the address the host's routing table would send from (asked of the shell).
+#[test]
+fn a_fixed_uri_is_called_from_the_listener_its_route_goes_out_of() {
+    let public: SocketAddr = "203.0.113.1:5060".parse().unwrap();
+    let private: SocketAddr = "10.1.0.1:5060".parse().unwrap();
+    let listeners = vec![Listener::at(Transport::Udp, public), Listener::at(Transport::Udp, private)];
+    let agent_net = |ip: IpAddr| -> Option<IpAddr> {
+        let internal = matches!(ip, IpAddr::V4(v4) if v4.octets()[0] == 10);
+        Some(if internal { IpAddr::from([10, 1, 0, 1]) } else { IpAddr::from([203, 0, 113, 1]) })
+    };
+    let mut w =
+        world_on(Vec::new(), Trunk::default(), listeners.clone(), Some(RouteSource(Box::new(agent_net))));
+    w.local = Some(public);
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+    let inv = w.request_to(AGENT);
+    assert!(inv.headers.get("Via").unwrap().contains("10.1.0.1:5060"), "{inv:?}");
+    let agent: SocketAddr = AGENT.parse().unwrap();
+    assert!(w.froms.iter().any(|&(to, from)| to == agent && from == Some(private)), "{:?}", w.froms);
+    // Without the shell's answer: the first listener, as with one.
+    let mut w = world_on(Vec::new(), Trunk::default(), listeners, None);
+    w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
+    assert!(w.request_to(AGENT).headers.get("Via").unwrap().contains("203.0.113.1:5060"));
 }

@@ -66,6 +66,8 @@ pub struct Origin {
     pub transport: TransportKind,
     /// The I/O layer's connection id for TCP/TLS, `None` for UDP.
     pub connection: Option<u64>,
+    /// Our address the REGISTER came in at: requests to the binding leave from there.
+    pub local: Option<SocketAddr>,
 }
 
 /// One Contact header entry of a REGISTER.

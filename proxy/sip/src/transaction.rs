@@ -76,6 +76,11 @@ pub struct Target {
     pub addr: SocketAddr,
     /// The connection the message came on, for replies over the same connection.
     pub conn: Option<u64>,
+    /// Our address the message came in at (a UDP listener's bound address, a connection's
+    /// local end): replies and later requests to this peer leave from it, so a multi-homed
+    /// Tonewall answers each side from the interface that side talks to. `None`: the first
+    /// listener of the transport and address family.
+    pub local: Option<SocketAddr>,
 }
 
 /// The timer values (RFC 3261 §17.1.1.1 and Table 4).
@@ -805,8 +810,12 @@ mod tests {
     /// (and, for a non-INVITE server, the response copies get again).
     #[test]
     fn finished_transactions_let_go_of_their_messages() {
-        let target =
-            Target { transport: Transport::Udp, addr: SocketAddr::from(([127, 0, 0, 1], 5070)), conn: None };
+        let target = Target {
+            transport: Transport::Udp,
+            addr: SocketAddr::from(([127, 0, 0, 1], 5070)),
+            conn: None,
+            local: None,
+        };
         let held = |t: &Transactions, id: TxId| {
             let tx = &t.txs[&id.0];
             (tx.request.is_some(), tx.bytes.len())

@@ -13,7 +13,7 @@ use tonewall_sip::transaction::{
 const MS: Duration = Duration::from_millis(1);
 
 fn target(port: u16, transport: Transport) -> Target {
-    Target { transport, addr: SocketAddr::from(([127, 0, 0, 1], port)), conn: None }
+    Target { transport, addr: SocketAddr::from(([127, 0, 0, 1], port)), conn: None, local: None }
 }
 
 fn request(method: Method, branch: &str, cseq: u32) -> Request {

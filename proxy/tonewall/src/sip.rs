@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use tonewall_call::routing::{Destination, Group, Route, Router, Strategy, Trunk};
-use tonewall_call::{B2bua, CallEvent, CallRecord, CoreConfig, Listeners};
+use tonewall_call::{B2bua, CallEvent, CallRecord, CoreConfig, Listener, Listeners, RouteSource};
 use tonewall_io::signal::{self, ConnId, CoreIo, Inbound, Outbound, SignalConfig, SignalHandle};
 use tonewall_io::{Relay, SessionId};
 use tonewall_media::anchor::{Anchor, Cidr};
@@ -257,11 +257,14 @@ pub fn start(
         listeners: Listeners(
             bound
                 .iter()
-                .map(|(t, a)| {
-                    (to_sip(*t), std::net::SocketAddr::new(s.advertised.unwrap_or(a.ip()), a.port()))
+                .map(|(t, a)| Listener {
+                    transport: to_sip(*t),
+                    bound: *a,
+                    advertised: std::net::SocketAddr::new(s.advertised.unwrap_or(a.ip()), a.port()),
                 })
                 .collect(),
         ),
+        route_source: Some(RouteSource(Box::new(route_source))),
         max_calls: s.max_calls,
         ring_timeout: Duration::from_secs(s.ring_timeout_s),
         nat_keepalive: (s.nat_keepalive_s > 0).then(|| Duration::from_secs(s.nat_keepalive_s)),
@@ -327,8 +330,8 @@ fn run(
         // Everything waiting is handled before the timers: a burst is handled in one go, and
         // its replies leave together.
         let now = start.elapsed();
-        let mut handled = io.receive(|source, _local, bytes| {
-            let source = Target { transport: Transport::Udp, addr: source, conn: None };
+        let mut handled = io.receive(|source, local, bytes| {
+            let source = Target { transport: Transport::Udp, addr: source, conn: None, local: Some(local) };
             core.handle_input(now, &mut plane, &mut rng, source, bytes);
         });
         io.clear_wake();
@@ -349,6 +352,7 @@ fn run(
                 transport: to_sip(msg.transport),
                 addr: msg.source,
                 conn: msg.conn.map(ConnId::get),
+                local: Some(msg.local),
             };
             if msg.send_failed {
                 core.transport_failed(start.elapsed(), &mut plane, source);
@@ -389,11 +393,25 @@ fn run(
     }
 }
 
+/// The address this host would send from to reach `dest`: a UDP socket "connected" to it sends
+/// nothing, but the kernel picks its source by the routing table, as for a real send.
+fn route_source(dest: std::net::IpAddr) -> Option<std::net::IpAddr> {
+    let any: std::net::IpAddr = if dest.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    let socket = std::net::UdpSocket::bind((any, 0)).ok()?;
+    socket.connect((dest, 9)).ok()?;
+    socket.local_addr().ok().map(|a| a.ip())
+}
+
 /// Sends what the core has to send: UDP from this thread, streams through the signal thread.
 fn flush(core: &mut B2bua, handle: &SignalHandle, io: &CoreIo) {
     while let Some(t) = core.poll_transmit() {
         let mut out = Outbound::new(to_io(t.target.transport), t.target.addr, t.bytes);
         out.conn = t.target.conn.map(ConnId::from_raw);
+        out.local = t.target.local;
         if out.transport == signal::Transport::Udp {
             io.send_udp(&out);
         } else {

@@ -85,14 +85,19 @@ impl Tonewall {
     /// OPTIONS.
     fn start(dir: &Path, p: Ports, route_to: &str, sip_keys: &str, tables: &str) -> Tonewall {
         let (min, max) = p.relay();
+        // One UDP listener on 127.0.0.1 unless `sip_keys` names them.
+        let udp = if sip_keys.contains("udp = ") {
+            String::new()
+        } else {
+            format!("udp = [\"127.0.0.1:{}\"]", p.sip())
+        };
         let config = format!(
             "[media]\nport_min = {min}\nport_max = {max}\nworkers = 1\n\n\
              [metrics]\nlisten = \"127.0.0.1:{}\"\n\n\
-             [sip]\nudp = [\"127.0.0.1:{}\"]\ntcp = []\n{sip_keys}\n\n\
+             [sip]\n{udp}\ntcp = []\n{sip_keys}\n\n\
              [[sip.trunks]]\nname = \"carrier\"\nnetworks = [\"127.0.0.1/32\"]\n\n\
              [[sip.routes]]\nname = \"support\"\nmatch = \"4000\"\nto = \"{route_to}\"\n\n{tables}\n",
             p.metrics(),
-            p.sip(),
         );
         std::fs::write(dir.join("tonewall.toml"), &config).expect("config");
         let proc = spawn(
@@ -1283,6 +1288,51 @@ fn a_trunk_over_mutual_tls() {
     assert!(headroom > 100, "{m}");
     drop(good);
     drop(tw);
+}
+
+/// Tonewall on two UDP listeners (127.0.0.2 listed first, for the carriers; 127.0.0.1 for the
+/// agents): the carrier is answered from the listener it called, and the agent, a route's fixed
+/// URI that never sent anything, is called from the listener the host routes it through
+/// (127.0.0.1), with that listener in Via and Contact — not from the first one.
+#[test]
+fn two_listeners_each_side_hears_from_its_own() {
+    let p = Ports(21200);
+    let dir = workdir("sip-multihomed");
+    let listeners = format!("udp = [\"127.0.0.2:{sip}\", \"127.0.0.1:{sip}\"]", sip = p.sip());
+    let tw = Tonewall::start(&dir, p, &udp_agent(p), &listeners, "");
+    let agent = Agent::udp(p.agent());
+    let carrier = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    carrier.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let port = carrier.local_addr().expect("addr").port();
+    let public = SocketAddr::from(([127, 0, 0, 2], p.sip()));
+    let internal = SocketAddr::from(([127, 0, 0, 1], p.sip()));
+    let invite = format!(
+        "INVITE sip:4000@127.0.0.2:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-mh\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=mh\r\nTo: <sip:4000@127.0.0.2>\r\n\
+         Call-ID: multihomed\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:{port}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+        sip = p.sip(),
+        len = CALLER_SDP.len(),
+        sdp = CALLER_SDP
+    );
+    carrier.send_to(invite.as_bytes(), public).expect("send");
+    let (peer, to_agent) = agent.expect("INVITE");
+    let Peer::Udp(from) = peer else { panic!("over UDP") };
+    assert_eq!(from, internal, "the agent is called from the listener its route goes out of");
+    assert!(to_agent.get("via").contains(&internal.to_string()), "{}", to_agent.raw);
+    assert!(to_agent.get("contact").contains(&internal.to_string()), "{}", to_agent.raw);
+    agent.respond(&peer, &to_agent, 200, "OK", Some(&agent_sdp(p.agent_media(), 1, "sendrecv")));
+    let mut buf = [0u8; 8192];
+    loop {
+        let (n, from) = carrier.recv_from(&mut buf).expect("the carrier's answers");
+        assert_eq!(from, public, "the carrier hears from the listener it called");
+        let m = Msg::parse(&buf[..n]).expect("a SIP response");
+        if m.status() == Some(200) {
+            assert!(m.get("contact").contains(&public.to_string()), "{}", m.raw);
+            break;
+        }
+    }
+    tw.finish(&[], &[]);
 }
 
 /// The carrier's offer in the hand-written INVITEs.

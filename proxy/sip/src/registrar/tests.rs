@@ -13,6 +13,7 @@ fn udp(port: u16) -> Origin {
         source: SocketAddr::from(([203, 0, 113, 7], port)),
         transport: TransportKind::Udp,
         connection: None,
+        local: None,
     }
 }
 
@@ -179,6 +180,7 @@ fn nat_source_and_connection_are_remembered() {
         source: SocketAddr::from(([198, 51, 100, 4], 41_234)),
         transport: TransportKind::Tls,
         connection: Some(77),
+        local: Some(SocketAddr::from(([192, 0, 2, 1], 5061))),
     };
     r.register(secs(0), &req("c1", 1, None, &behind_nat), tls).unwrap();
     let b = r.lookup(secs(1), AOR).next().unwrap();
