@@ -15,13 +15,20 @@ use std::net::SocketAddr;
 /// span may be stale). At most 8 KiB; nothing off x86-64.
 pub(crate) fn prefetch(at: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
-    for off in (0..len.min(8192)).step_by(64) {
-        // SAFETY: PREFETCHT0 is a hint: it does not fault on any address and writes nothing.
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                at.wrapping_add(off).cast(),
-            )
-        };
+    if len > 0 {
+        // Every line the span touches: from the one holding its first byte to the one holding
+        // its last (a small field may straddle two).
+        let first = at as usize & !63;
+        let last = (at as usize).wrapping_add(len.min(8192) - 1) & !63;
+        let lines = last.wrapping_sub(first) / 64 + 1;
+        for i in 0..lines.min(129) {
+            // SAFETY: PREFETCHT0 is a hint: it does not fault on any address and writes nothing.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    at.wrapping_add(first.wrapping_sub(at as usize).wrapping_add(i * 64)).cast(),
+                )
+            };
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (at, len);

@@ -284,6 +284,11 @@ impl DigitMerger {
         self.out.pop_front()
     }
 
+    /// What every packet's poll reads: the output queue's count, as (start, length).
+    pub(crate) fn hot_span(&self) -> (*const u8, usize) {
+        self.out.count_span()
+    }
+
     /// The counters.
     pub fn stats(&self) -> MergerStats {
         self.stats

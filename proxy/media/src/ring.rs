@@ -19,6 +19,12 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         Ring { slots: [None; N], head: 0, len: 0 }
     }
 
+    /// Where the ring's count is, as (start, length): what an empty ring's every poll reads
+    /// (see `MediaSession::hot_spans`).
+    pub(crate) fn count_span(&self) -> (*const u8, usize) {
+        ((&self.len as *const usize).cast(), size_of::<usize>())
+    }
+
     /// Number of values held.
     pub(crate) fn len(&self) -> usize {
         self.len

@@ -54,6 +54,10 @@ pub(crate) struct Direction {
     /// Masking was on and has been turned off (ng `unblock DTMF`): this direction may now carry
     /// digits, so it is no longer recorded.
     pub(crate) unblocked: bool,
+    /// Where the masker's look-behind ring is (address, length; zeros before the first audio),
+    /// kept here so that [`Direction::hot_spans`] names it without reading the masking state,
+    /// which is itself still on its way into the caches then. An address only, never read.
+    ring_at: (usize, usize),
 }
 
 struct Masking {
@@ -101,10 +105,12 @@ impl Direction {
             removed: (0, 0),
             masking: None,
             unblocked: false,
+            ring_at: (0, 0),
         }
     }
 
     pub(crate) fn set_masking(&mut self, config: Option<&MaskerConfig>) {
+        self.ring_at = (0, 0);
         match (config, self.masking.is_some()) {
             (Some(c), false) => {
                 self.masking = Some(Box::new(Masking {
@@ -187,6 +193,9 @@ impl Direction {
                 (None, _) => return Err(DropReason::Unmaskable),
             }
             m.drain(events);
+            // The masker may have been built or rebuilt (a new SSRC, a codec change).
+            let ring = m.masker.as_ref().map(|(_, masker)| masker.ring_span());
+            self.ring_at = ring.map_or((0, 0), |(at, len)| (at as usize, len));
         }
         if self.seq_shift != 0 {
             rtp::set_seq(packet, header.seq.wrapping_sub(self.seq_shift));
@@ -264,9 +273,11 @@ impl Direction {
             ] {
                 f(at, len);
             }
-            if let Some((_, masker)) = &m.masker {
-                let (at, len) = masker.ring_span();
-                f(at, len);
+            m.events.hot_spans(f);
+            let (at, len) = m.merger.hot_span();
+            f(at, len);
+            if self.ring_at.1 > 0 {
+                f(self.ring_at.0 as *const u8, self.ring_at.1);
             }
         }
     }

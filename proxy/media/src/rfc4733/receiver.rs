@@ -386,6 +386,14 @@ impl EventReceiver {
         self.active.as_ref().map(|a| a.last_seen.saturating_add(self.config.end_timeout))
     }
 
+    /// What every packet's polls read, as (start, length) spans: the press in progress and the
+    /// output queue's count (the rest is touched only when events come).
+    pub(crate) fn hot_spans(&self, f: &mut impl FnMut(*const u8, usize)) {
+        f((&self.active as *const Option<Active>).cast(), size_of::<Option<Active>>());
+        let (at, len) = self.out.count_span();
+        f(at, len);
+    }
+
     /// The next event, oldest first. Drain after every `handle_*` call.
     pub fn poll_event(&mut self) -> Option<ReceiverEvent> {
         self.out.pop_front()
