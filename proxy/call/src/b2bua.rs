@@ -197,13 +197,19 @@ impl Listeners {
     fn local_for(&self, target: &Target) -> SocketAddr {
         let same = |l: &&Listener| l.transport == target.transport;
         let named = target.local.and_then(|local| {
-            // A stream's local end has an ephemeral port (an outgoing connection) or the
-            // listener's: match on the IP for streams, on the whole address for UDP.
-            let ip_only = target.transport.reliable();
-            self.0.iter().filter(same).find(|l| {
-                l.bound == local
-                    || (ip_only && l.bound.ip() == local.ip())
-                    || (l.bound.ip().is_unspecified() && l.bound.port() == local.port())
+            let listeners = || self.0.iter().filter(same);
+            // The exact address first; then, for a stream whose local end is an ephemeral
+            // port (an outgoing connection), a listener on its IP; then a wildcard listener of
+            // its port and family.
+            listeners().find(|l| l.bound == local).or_else(|| {
+                let family = |l: &&Listener| l.bound.is_ipv4() == local.is_ipv4();
+                let ip =
+                    target.transport.reliable().then(|| listeners().find(|l| l.bound.ip() == local.ip()));
+                ip.flatten().or_else(|| {
+                    listeners()
+                        .filter(family)
+                        .find(|l| l.bound.ip().is_unspecified() && l.bound.port() == local.port())
+                })
             })
         });
         named

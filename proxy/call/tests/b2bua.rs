@@ -1468,3 +1468,38 @@ fn a_fixed_uri_is_called_from_the_listener_its_route_goes_out_of() {
     w.input(CARRIER, &invite("z9hG4bKinv1", OFFER));
     assert!(w.request_to(AGENT).headers.get("Via").unwrap().contains("203.0.113.1:5060"));
 }
+
+/// Two TCP listeners on one address: a call that came in on the second is answered with the
+/// second in Contact (the first listener on the same IP must not win).
+#[test]
+fn a_stream_is_answered_with_the_listener_it_came_in_at() {
+    let first: SocketAddr = "203.0.113.1:5060".parse().unwrap();
+    let second: SocketAddr = "203.0.113.1:5080".parse().unwrap();
+    let listeners = vec![
+        Listener::at(Transport::Udp, first),
+        Listener::at(Transport::Tcp, first),
+        Listener::at(Transport::Tcp, second),
+    ];
+    let mut w = world_on(Vec::new(), Trunk::default(), listeners, None);
+    let carrier = Target {
+        transport: Transport::Tcp,
+        addr: CARRIER.parse().unwrap(),
+        conn: Some(4),
+        local: Some(second),
+    };
+    let offer = invite("z9hG4bKtcp1", OFFER).replace("SIP/2.0/UDP 192.0.2.10", "SIP/2.0/TCP 192.0.2.10");
+    w.core.handle_input(w.now, &mut w.plane, &mut w.rng, carrier, offer.as_bytes());
+    w.drain();
+    let inv = w.request_to(AGENT);
+    w.input(AGENT, &agent_response(&inv, 200, ANSWER));
+    let msgs = w.take(CARRIER);
+    let ok = msgs
+        .iter()
+        .find_map(|m| match m {
+            Message::Response(r) if r.status == 200 => Some(r),
+            _ => None,
+        })
+        .expect("the 200");
+    let contact = ok.headers.get("Contact").unwrap();
+    assert!(contact.contains("203.0.113.1:5080;transport=tcp"), "{contact}");
+}

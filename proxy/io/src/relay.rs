@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tonewall_dsp::Digit;
-use tonewall_media::relay::{LegId, MediaSession, RelayEvent, Remote, SessionConfig, SessionReport};
+use tonewall_media::relay::{
+    LatchPolicy, LegId, MediaSession, RelayEvent, Remote, SessionConfig, SessionReport,
+};
 use tonewall_media::srtp::SrtpContext;
 
 /// Relay settings.
@@ -47,9 +49,13 @@ pub struct RelayConfig {
 ///
 /// The ports of a recycled set are reused after `rest` instead of after a full turn of the port
 /// range, so a peer of the ended call that keeps sending for longer than `rest` reaches the new
-/// call's ports; the latch refuses it there unless it is the new call's signalled peer (see
-/// `tonewall_media::relay::LatchPolicy`; with `InsecureFirstSource` it could be learned, so
-/// choose a longer rest with that policy).
+/// call's ports. Under the strict latch it is refused there unless it is the new call's
+/// signalled peer; under `SignaledHost` a straggler from the signalled host (a carrier's media
+/// gateway, on another port) could be learned, and under `InsecureFirstSource` anyone: choose a
+/// longer rest with those (see `tonewall_media::relay::LatchPolicy`). A set that has not
+/// finished resting is taken only under the strict latch, and only when the alternative is
+/// refusing the call (its worker out of descriptors or ports). Sets resting ten times `rest`
+/// (at least 20 s) close.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Recycle {
     /// How long a set rests before a new session may take it (unless its worker has no room
@@ -90,8 +96,11 @@ struct WorkerHandle {
     woken: Arc<AtomicBool>,
     stats: Arc<WorkerStats>,
     /// Sessions created on this worker and not yet removed, and sets of sockets resting there:
-    /// four sockets each in its table.
-    held: AtomicU64,
+    /// four sockets each in its table. The control side counts a session in when it creates
+    /// one; the worker counts sockets out when it closes them (a session removed, a resting
+    /// set closed, a session it could not start), so no path the control side cannot see (an
+    /// answer that came too late) leaves the count wrong.
+    held: Arc<AtomicU64>,
     /// Socket sets resting on this worker, oldest first.
     resting: Mutex<std::collections::VecDeque<Resting>>,
     thread: Option<JoinHandle<io::Result<()>>>,
@@ -166,6 +175,7 @@ impl Relay {
             let stats = Arc::new(WorkerStats::default());
             let woken = Arc::new(AtomicBool::new(false));
             let (fds_out, fds_in) = std::os::unix::net::UnixDatagram::pair()?;
+            let held = Arc::new(AtomicU64::new(0));
             let (ready_tx, ready_rx) = mpsc::sync_channel(1);
             let links = Links {
                 commands: rx,
@@ -175,6 +185,7 @@ impl Relay {
                 woken: Arc::clone(&woken),
                 fds_in,
                 ready: ready_tx,
+                held: Arc::clone(&held),
             };
             let (worker, waker) = Worker::new(links, epoch, config.coalesce)?;
             // What the worker keeps; once it has a table of its own, this table's copies of
@@ -206,7 +217,7 @@ impl Relay {
                 waker,
                 woken,
                 stats,
-                held: AtomicU64::new(0),
+                held,
                 resting: Mutex::new(Default::default()),
                 thread: Some(thread),
             });
@@ -238,7 +249,10 @@ impl Relay {
     }
 
     fn send(&self, id: SessionId, cmd: Command) {
-        let w = self.worker(id);
+        Self::send_to(self.worker(id), cmd);
+    }
+
+    fn send_to(w: &WorkerHandle, cmd: Command) {
         // The worker clears `woken` before it drains the queue (SeqCst on both sides): either
         // it sees this command in that drain, or this swap sees `false` and wakes it again.
         if w.commands.send(cmd).is_ok() && !w.woken.swap(true, Ordering::SeqCst) {
@@ -272,36 +286,67 @@ impl Relay {
         let worker = self.worker(id);
         let sides = sides.map(|s| s.min(1));
         let now = self.now();
+        self.expire_resting(worker, now);
         // Sockets that have rested long enough: no system call at all.
         if let Some(r) = self.take_resting(worker, sides, now, false) {
             return Ok(self.hand_over(id, config, r.ports, sides, Some(r.slot)));
         }
+        // Under the strict latch a set that has not finished resting is safe to take when the
+        // alternative is a refusal: a straggler of its old call is refused unless it is the new
+        // call's signalled peer. Under looser policies it could be learned.
+        let unrested_ok = config.latch == LatchPolicy::Strict;
         // A worker's table that cannot take four more sockets would fail the session after
         // its ports were already promised: refuse it here, while the caller can still say no.
         // (With one shared table, binding the sockets fails instead.)
         let held = worker.held.fetch_add(1, Ordering::Relaxed) + 1;
         if self.private_tables && held * 4 + TABLE_RESERVE > self.fd_limit {
-            worker.held.fetch_sub(1, Ordering::Relaxed);
-            // Resting sockets, however short their rest, rather than a refusal.
-            if let Some(r) = self.take_resting(worker, sides, now, true) {
+            if unrested_ok && let Some(r) = self.take_resting(worker, sides, now, true) {
+                worker.held.fetch_sub(1, Ordering::Relaxed);
                 return Ok(self.hand_over(id, config, r.ports, sides, Some(r.slot)));
             }
-            // Only sets on other addresses rest here: close one, so the next call finds room.
-            if let Some(r) = lock(&worker.resting).pop_front() {
-                self.send(id, Command::Close { slot: r.slot });
+            // Close a resting set (of other addresses, or too young) and go on: it is closed
+            // before the new sockets are taken, and the table's reserve holds both meanwhile.
+            let Some(r) = lock(&worker.resting).pop_front() else {
                 worker.held.fetch_sub(1, Ordering::Relaxed);
+                return Err(io::Error::other(format!(
+                    "relay worker full: {} sessions use its {} descriptors",
+                    held - 1,
+                    self.fd_limit
+                )));
+            };
+            Self::send_to(worker, Command::Close { slot: r.slot });
+        }
+        match self.create_on(worker, id, config.clone(), sides) {
+            Ok(created) => Ok(created),
+            Err(e) => {
+                worker.held.fetch_sub(1, Ordering::Relaxed);
+                // Out of ports or descriptors while sets rest (they keep theirs): one of them
+                // rather than a refusal, or else one closed so that the next call finds room.
+                if unrested_ok && let Some(r) = self.take_resting(worker, sides, now, true) {
+                    return Ok(self.hand_over(id, config, r.ports, sides, Some(r.slot)));
+                }
+                if let Some(r) = lock(&worker.resting).pop_front() {
+                    Self::send_to(worker, Command::Close { slot: r.slot });
+                }
+                Err(e)
             }
-            return Err(io::Error::other(format!(
-                "relay worker full: {} sessions use its {} descriptors",
-                held - 1,
-                self.fd_limit
-            )));
         }
-        let created = self.create_on(worker, id, config, sides);
-        if created.is_err() {
-            worker.held.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Closes sets that have rested far longer than needed: at a quiet time they would hold
+    /// their ports and descriptors for nothing.
+    fn expire_resting(&self, worker: &WorkerHandle, now: Duration) {
+        let recycle = self.config.recycle;
+        if recycle.max == 0 {
+            return;
         }
-        created
+        let old = (recycle.rest * 10).max(Duration::from_secs(20));
+        let mut resting = lock(&worker.resting);
+        while resting.front().is_some_and(|r| now.saturating_sub(r.since) > old) {
+            if let Some(r) = resting.pop_front() {
+                Self::send_to(worker, Command::Close { slot: r.slot });
+            }
+        }
     }
 
     /// The oldest set resting on `worker` with its legs on `sides`, if it has rested long enough
@@ -316,12 +361,15 @@ impl Relay {
         if self.config.recycle.max == 0 {
             return None;
         }
+        // Sets whose legs are on the same addresses either way round serve either way round.
+        let same = |a: usize, b: usize| self.config.addresses[a] == self.config.addresses[b];
+        let fits = |r: &Resting| (0..2).all(|leg| same(r.sides[leg], sides[leg]));
         let mut resting = lock(&worker.resting);
         // Oldest first: once one is too young, so are the rest.
         let i = resting
             .iter()
             .take_while(|r| any || now.saturating_sub(r.since) >= self.config.recycle.rest)
-            .position(|r| r.sides == sides)?;
+            .position(fits)?;
         resting.remove(i)
     }
 
@@ -433,18 +481,25 @@ impl Relay {
     pub fn remove(&self, id: SessionId) -> Option<SessionReport> {
         let worker = self.worker(id);
         let recycle = self.config.recycle;
-        let keep = (recycle.max > 0 && lock(&worker.resting).len() < recycle.max)
-            .then(|| self.next_slot.fetch_add(1, Ordering::Relaxed));
+        let keep = (recycle.max > 0).then(|| {
+            // A full queue gives way: its oldest set closes, this one rests (so that sets of
+            // addresses no call asks for any more do not hold the queue for good).
+            let mut resting = lock(&worker.resting);
+            while resting.len() >= recycle.max {
+                if let Some(r) = resting.pop_front() {
+                    Self::send_to(worker, Command::Close { slot: r.slot });
+                }
+            }
+            self.next_slot.fetch_add(1, Ordering::Relaxed)
+        });
+        // The worker counts the sockets out of `held` when it closes them.
         match (self.ask(id, true, keep), keep) {
             (Some((report, placed)), Some(slot)) => {
                 let Placed { ports, sides } = placed;
                 lock(&worker.resting).push_back(Resting { slot, ports, sides, since: self.now() });
                 Some(report)
             }
-            (Some((report, _)), None) => {
-                worker.held.fetch_sub(1, Ordering::Relaxed);
-                Some(report)
-            }
+            (Some((report, _)), None) => Some(report),
             (None, Some(slot)) => {
                 // Unknown, or no answer in time: if the worker kept sockets, they close.
                 self.send(id, Command::Close { slot });

@@ -172,6 +172,8 @@ pub(crate) struct Worker {
     /// Sockets of ended sessions kept for the next ones, by the number the control side gave
     /// them: socket slab keys by [leg][component]. See `crate::relay::Recycle`.
     resting: std::collections::HashMap<u64, [[Option<usize>; 2]; 2]>,
+    /// See [`Links::held`].
+    held: Arc<AtomicU64>,
 }
 
 /// A wake that handled fewer datagrams than this is "quiet": the worker waits
@@ -189,11 +191,13 @@ pub(crate) struct Links {
     pub fds_in: std::os::unix::net::UnixDatagram,
     /// Told once the worker's descriptor table is settled.
     pub ready: std::sync::mpsc::SyncSender<bool>,
+    /// Socket sets in the worker's table (see `WorkerHandle::held`): the worker counts out.
+    pub held: Arc<AtomicU64>,
 }
 
 impl Worker {
     pub(crate) fn new(links: Links, epoch: Instant, coalesce: Duration) -> io::Result<(Worker, Arc<Waker>)> {
-        let Links { commands, events_out, stats, recordings, woken, fds_in, ready } = links;
+        let Links { commands, events_out, stats, recordings, woken, fds_in, ready, held } = links;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         fds_in.set_nonblocking(true)?;
@@ -219,6 +223,7 @@ impl Worker {
             arrived: Default::default(),
             ready: Some(ready),
             resting: Default::default(),
+            held,
         };
         Ok((worker, waker))
     }
@@ -442,6 +447,7 @@ impl Worker {
             match cmd {
                 Command::Add { id, session, reuse: Some(slot), placed } => {
                     if let Err(e) = self.add_resting(id, session, slot, placed) {
+                        self.held.fetch_sub(1, Ordering::Relaxed);
                         eprintln!("relay: session {} not started: {e}", id.0);
                     }
                 }
@@ -453,6 +459,7 @@ impl Worker {
                     let fds = self.arrived.remove(&id).map(|(_, fds)| fds).unwrap_or_default();
                     // A socket the poller refuses fails this session only, not the worker.
                     if let Err(e) = self.add(id, session, fds, placed) {
+                        self.held.fetch_sub(1, Ordering::Relaxed);
                         eprintln!("relay: session {} not started: {e}", id.0);
                     }
                 }
@@ -492,8 +499,9 @@ impl Worker {
                     let _ = reply.send(report);
                 }
                 Command::Close { slot } => {
-                    for sk in self.resting.remove(&slot).into_iter().flatten().flatten().flatten() {
-                        self.close_socket(sk);
+                    if let Some(socks) = self.resting.remove(&slot) {
+                        socks.into_iter().flatten().flatten().for_each(|sk| self.close_socket(sk));
+                        self.held.fetch_sub(1, Ordering::Relaxed);
                     }
                 }
                 Command::Stop => return Ok(false),
@@ -595,7 +603,10 @@ impl Worker {
                 }
                 self.resting.insert(slot, e.socks);
             }
-            None => e.socks.into_iter().flatten().flatten().for_each(|sk| self.close_socket(sk)),
+            None => {
+                e.socks.into_iter().flatten().flatten().for_each(|sk| self.close_socket(sk));
+                self.held.fetch_sub(1, Ordering::Relaxed);
+            }
         }
         self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
     }

@@ -303,8 +303,8 @@ fn sip_info_digits_leave_on_the_event_channel_once_per_press() {
 }
 
 /// An ended call's sockets rest, then carry the next call on the same ports: what was sent to
-/// them in between never reaches the new call's agent, a set still resting is not taken, and a
-/// full pool of resting sets closes the next call's sockets instead.
+/// them in between is read and dropped, a set still resting is not taken, and a full pool of
+/// resting sets closes its oldest.
 #[test]
 fn sockets_of_an_ended_call_rest_then_carry_the_next() {
     use tonewall_io::Recycle;
@@ -348,11 +348,42 @@ fn sockets_of_an_ended_call_rest_then_carry_the_next() {
     old_peer.send_to(&packet(0, false, 7, 160, &[0x55; 160]), third_ports[0].rtp).expect("send");
     assert!(agent.recv_from(&mut r).is_err(), "the old peer is refused by the latch");
 
-    // Two sets may rest; the third call to end closes its sockets (its ports are free at once).
+    // Two sets may rest: when a third call ends, the oldest set closes and the newest rests.
     let (fourth, fourth_ports) = call(&relay, &carrier, 30);
     for id in [second, third, fourth] {
         assert!(relay.remove(id).is_some());
     }
-    UdpSocket::bind(fourth_ports[0].rtp).expect("the third set to end was closed");
-    assert!(UdpSocket::bind(second_ports[0].rtp).is_err(), "a resting set keeps its ports");
+    let freed = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        UdpSocket::bind(second_ports[0].rtp).is_ok()
+    });
+    assert!(freed, "the oldest resting set was closed");
+    assert!(UdpSocket::bind(fourth_ports[0].rtp).is_err(), "the newest set rests, keeping its ports");
+}
+
+/// Resting sets keep their ports. When the range has no free pair left, a call takes a set
+/// that has not finished resting (under the strict latch) rather than being refused; under a
+/// looser latch it is refused, and a resting set closes so that the next call finds room.
+#[test]
+fn a_range_held_by_resting_sets_still_takes_calls() {
+    use tonewall_io::Recycle;
+    use tonewall_media::relay::{LatchPolicy, SessionConfig};
+    // Four pairs on one address: two sessions.
+    let recycle = Recycle { rest: Duration::from_secs(60), max: 64 };
+    let config = RelayConfig { ports: (48100, 48107), recycle, ..RelayConfig::default() };
+    let (relay, _events) = Relay::start(config).expect("relay");
+    let (a, a_ports) = relay.create().expect("first");
+    let (b, b_ports) = relay.create().expect("second");
+    assert!(relay.create().is_err(), "the range is full");
+    assert!(relay.remove(a).is_some() && relay.remove(b).is_some());
+    let (_, ports) = relay.create().expect("a resting set rather than a refusal");
+    assert!(ports == a_ports || ports == b_ports, "{ports:?}");
+    let loose = SessionConfig { latch: LatchPolicy::SignaledHost, ..relay.session_config().clone() };
+    assert!(relay.create_with(loose.clone()).is_err(), "no set that has not rested under a loose latch");
+    // The refusal closed the other resting set (the worker does it a moment later).
+    let fresh = (0..100).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        relay.create_with(loose.clone()).ok()
+    });
+    assert!(fresh.is_some(), "room again once the resting set closed");
 }

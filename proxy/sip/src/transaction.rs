@@ -836,5 +836,16 @@ mod tests {
         };
         assert!(t.respond(Duration::ZERO, id, &req.response(200, "OK", None)));
         assert!(held(&t, id).1 > 0, "the BYE's 200 is kept for its copies");
+        let Incoming::New(Some(id), invite) =
+            t.receive_request(Duration::ZERO, request(Method::Invite), target)
+        else {
+            panic!("a new transaction")
+        };
+        assert!(t.respond(Duration::ZERO, id, &invite.response(200, "OK", Some("t"))));
+        assert!(held(&t, id).1 > 0, "the INVITE's 2xx is kept for retransmission until its ACK");
+        let mut ack = request(Method::Ack);
+        ack.headers.set("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKack");
+        assert!(matches!(t.receive_request(Duration::ZERO, ack, target), Incoming::AckOf2xx(..)));
+        assert_eq!(held(&t, id), (false, 0), "nothing held once the ACK came");
     }
 }
