@@ -47,6 +47,11 @@ pub struct Sip {
     /// The address peers reach Tonewall's SIP at, written in Via and Contact, when it is not the
     /// bound one (behind 1:1 NAT, or listening on a wildcard address).
     pub advertised: Option<IpAddr>,
+    /// Per listening address, what Via and Contact say for the listeners bound to it, where
+    /// listeners on several addresses need different answers: `[sip.advertise]` with
+    /// `"10.0.0.5" = "203.0.113.5"` for a carrier-facing interface behind 1:1 NAT, while the
+    /// agent-facing one keeps its own address. Listeners not named here use `advertised`.
+    pub advertise: std::collections::BTreeMap<IpAddr, IpAddr>,
     /// PEM certificate chain for TLS.
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key for TLS.
@@ -82,6 +87,14 @@ pub struct Sip {
     pub agents: Vec<AgentConfig>,
 }
 
+impl Sip {
+    /// What Via and Contact say for a listener bound to `bound` when it is not `bound` itself
+    /// (see [`Sip::advertise`] and [`Sip::advertised`]).
+    pub fn advertised_ip(&self, bound: IpAddr) -> Option<IpAddr> {
+        self.advertise.get(&bound).copied().or(self.advertised)
+    }
+}
+
 impl Default for Sip {
     fn default() -> Self {
         let lo = SocketAddr::from(([127, 0, 0, 1], 5060));
@@ -90,6 +103,7 @@ impl Default for Sip {
             tcp: vec![lo],
             tls: Vec::new(),
             advertised: None,
+            advertise: Default::default(),
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -473,7 +487,9 @@ impl Config {
     fn validate_sip(&self) -> Result<(), (&'static str, &'static str, String)> {
         let s = &self.sip;
         for (key, list) in [("udp", &s.udp), ("tcp", &s.tcp), ("tls", &s.tls)] {
-            if let Some(a) = list.iter().find(|a| a.ip().is_unspecified() && s.advertised.is_none()) {
+            if let Some(a) =
+                list.iter().find(|a| a.ip().is_unspecified() && s.advertised_ip(a.ip()).is_none())
+            {
                 // Via, Contact and the agent leg's From name the listening address: 0.0.0.0
                 // there would send the other side's requests nowhere.
                 return Err((
@@ -482,6 +498,11 @@ impl Config {
                     format!("{a}: a wildcard address needs sip.advertised (the address peers reach)"),
                 ));
             }
+        }
+        let bound = || s.udp.iter().chain(&s.tcp).chain(&s.tls).map(|a| a.ip());
+        if let Some(ip) = s.advertise.keys().find(|ip| !bound().any(|b| b == **ip)) {
+            // The table's header: its keys are addresses, quoted.
+            return Err(("sip.advertise", "", format!("{ip} is not the address of any listener")));
         }
         if !s.tls.is_empty() && (s.tls_cert.is_none() || s.tls_key.is_none()) {
             return Err(("sip", "tls", "TLS listeners need tls_cert and tls_key".into()));
@@ -728,6 +749,15 @@ mod tests {
         assert_eq!(e, "F:4: trunk `c`: 0 calls would refuse them all");
         let e = load(&format!("{trunk}tls_name = \"sbc.carrier.example\"\n")).expect_err("no TLS");
         assert_eq!(e, "F:4: trunk `c`: tls_name needs TLS listeners and tls_client_ca");
+        let two = "[sip]\nudp = [\"10.0.0.5:5060\", \"10.1.0.10:5060\"]\n\n[sip.advertise]\n";
+        let c = load(&format!("{two}\"10.0.0.5\" = \"203.0.113.5\"\n")).expect("per-listener advertised");
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(c.sip.advertised_ip(ip("10.0.0.5")), Some(ip("203.0.113.5")));
+        assert_eq!(c.sip.advertised_ip(ip("10.1.0.10")), None, "the agent side keeps its own address");
+        let e = load(&format!("{two}\"10.9.9.9\" = \"203.0.113.5\"\n")).expect_err("no such listener");
+        assert_eq!(e, "F:4: 10.9.9.9 is not the address of any listener");
+        let wild = "[sip]\nudp = [\"0.0.0.0:5060\"]\n\n[sip.advertise]\n\"0.0.0.0\" = \"192.0.2.1\"\n";
+        load(wild).expect("a wildcard listener advertised per address");
         let c = load(&format!("{trunk}max_calls = 30\ncalls_per_second = 5\n")).expect("limits");
         assert_eq!((c.sip.trunks[0].max_calls, c.sip.trunks[0].calls_per_second), (Some(30), Some(5)));
     }

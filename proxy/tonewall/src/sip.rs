@@ -260,7 +260,10 @@ pub fn start(
                 .map(|(t, a)| Listener {
                     transport: to_sip(*t),
                     bound: *a,
-                    advertised: std::net::SocketAddr::new(s.advertised.unwrap_or(a.ip()), a.port()),
+                    advertised: std::net::SocketAddr::new(
+                        s.advertised_ip(a.ip()).unwrap_or(a.ip()),
+                        a.port(),
+                    ),
                 })
                 .collect(),
         ),
