@@ -306,18 +306,17 @@ impl Relay {
             }
             // Close a resting set (of other addresses, or too young) and go on: it is closed
             // before the new sockets are taken, and the table's reserve holds both meanwhile.
-            let Some(r) = lock(&worker.resting).pop_front() else {
+            if !Self::close_oldest_resting(&mut lock(&worker.resting), worker) {
                 worker.held.fetch_sub(1, Ordering::Relaxed);
                 return Err(io::Error::other(format!(
                     "relay worker full: {} sessions use its {} descriptors",
                     held - 1,
                     self.fd_limit
                 )));
-            };
-            Self::send_to(worker, Command::Close { slot: r.slot });
+            }
         }
-        match self.create_on(worker, id, config.clone(), sides) {
-            Ok(created) => Ok(created),
+        match self.bind_and_send(worker, id, sides) {
+            Ok(ports) => Ok(self.hand_over(id, config, ports, sides, None)),
             Err(e) => {
                 worker.held.fetch_sub(1, Ordering::Relaxed);
                 // Out of ports or descriptors while sets rest (they keep theirs): one of them
@@ -325,9 +324,7 @@ impl Relay {
                 if unrested_ok && let Some(r) = self.take_resting(worker, sides, now, true) {
                     return Ok(self.hand_over(id, config, r.ports, sides, Some(r.slot)));
                 }
-                if let Some(r) = lock(&worker.resting).pop_front() {
-                    Self::send_to(worker, Command::Close { slot: r.slot });
-                }
+                Self::close_oldest_resting(&mut lock(&worker.resting), worker);
                 Err(e)
             }
         }
@@ -343,10 +340,19 @@ impl Relay {
         let old = (recycle.rest * 10).max(Duration::from_secs(20));
         let mut resting = lock(&worker.resting);
         while resting.front().is_some_and(|r| now.saturating_sub(r.since) > old) {
-            if let Some(r) = resting.pop_front() {
-                Self::send_to(worker, Command::Close { slot: r.slot });
-            }
+            Self::close_oldest_resting(&mut resting, worker);
         }
+    }
+
+    /// Has `worker` close its oldest resting set (which counts itself out of `held`); false
+    /// if none rests.
+    fn close_oldest_resting(
+        resting: &mut std::collections::VecDeque<Resting>,
+        worker: &WorkerHandle,
+    ) -> bool {
+        let Some(r) = resting.pop_front() else { return false };
+        Self::send_to(worker, Command::Close { slot: r.slot });
+        true
     }
 
     /// The oldest set resting on `worker` with its legs on `sides`, if it has rested long enough
@@ -373,13 +379,13 @@ impl Relay {
         resting.remove(i)
     }
 
-    fn create_on(
+    /// Binds fresh ports for a session and sends their sockets to `worker`'s table.
+    fn bind_and_send(
         &self,
         worker: &WorkerHandle,
         id: SessionId,
-        config: SessionConfig,
         sides: [usize; 2],
-    ) -> io::Result<(SessionId, [LegPorts; 2])> {
+    ) -> io::Result<[LegPorts; 2]> {
         use std::os::fd::AsFd;
         let mut sockets: Vec<UdpSocket> = Vec::with_capacity(4);
         let mut ports = [LegPorts {
@@ -398,7 +404,7 @@ impl Relay {
         let fds: Vec<_> = sockets.iter().map(|s| s.as_fd()).collect();
         crate::sys::send_fds(&worker.fds_out, id.0, &fds)
             .map_err(|e| io::Error::new(e.kind(), format!("relay worker not taking sessions: {e}")))?;
-        Ok(self.hand_over(id, config, ports, sides, None))
+        Ok(ports)
     }
 
     /// Hands the worker a new session on the sockets it was sent, or on resting ones.
@@ -485,11 +491,7 @@ impl Relay {
             // A full queue gives way: its oldest set closes, this one rests (so that sets of
             // addresses no call asks for any more do not hold the queue for good).
             let mut resting = lock(&worker.resting);
-            while resting.len() >= recycle.max {
-                if let Some(r) = resting.pop_front() {
-                    Self::send_to(worker, Command::Close { slot: r.slot });
-                }
-            }
+            while resting.len() >= recycle.max && Self::close_oldest_resting(&mut resting, worker) {}
             self.next_slot.fetch_add(1, Ordering::Relaxed)
         });
         // The worker counts the sockets out of `held` when it closes them.

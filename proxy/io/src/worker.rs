@@ -559,10 +559,15 @@ impl Worker {
             }
             return Err(e);
         }
+        self.started(id, k);
+        Ok(())
+    }
+
+    /// Session `k`, its sockets in place, is known by `id` and counted.
+    fn started(&mut self, id: SessionId, k: usize) {
         self.by_id.insert(id, k);
         self.stats.sessions.fetch_add(1, Ordering::Relaxed);
         self.after(k);
-        Ok(())
     }
 
     fn register(&mut self, k: usize, sockets: [[Option<std::net::UdpSocket>; 2]; 2]) -> io::Result<()> {
@@ -634,9 +639,7 @@ impl Worker {
         for sk in socks.iter().flatten().flatten() {
             self.socks[*sk].session = k;
         }
-        self.by_id.insert(id, k);
-        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
-        self.after(k);
+        self.started(id, k);
         Ok(())
     }
 }
